@@ -1,0 +1,173 @@
+"""The command line: parses options, calls the library, maps errors to exit codes.
+
+stdout carries only manifests (or the --diff), written once at the end so a failure
+never leaves half a stream for Helm to install; the report and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import EXIT_CHANGES, EXIT_ERROR, HardenError, InputError, UsageError
+
+ENV_PREFIX = "K8S_HARDEN"
+CONTEXT = {"auto_envvar_prefix": ENV_PREFIX, "help_option_names": ["-h", "--help"],
+           "max_content_width": 100}
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> "NoReturn":  # type: ignore[name-defined]
+    click.echo(f"k8s-harden: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _write_stdout(text: str) -> None:
+    try:
+        sys.stdout.buffer.write(text.encode("utf-8"))
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        # the reader went away (`| head`): end quietly, without a traceback at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(141)
+
+
+def read_inputs(filenames: tuple[str, ...]):
+    """Read stdin, files and directories (recursively, *.yaml/*.yml/*.json, sorted)."""
+    from .pipeline import Source
+    from .yamlio import decode
+
+    if not filenames:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("no input: pipe manifests to stdin or pass -f FILE")
+        filenames = ("-",)
+    sources = []
+    for name in filenames:
+        if name == "-":
+            sources.append(Source("<stdin>", decode(sys.stdin.buffer.read(), "<stdin>")))
+            continue
+        path = Path(name)
+        files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json")
+                       and p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            try:
+                raw = f.read_bytes()
+            except OSError as exc:
+                raise InputError(f"cannot read: {exc.strerror}", source=str(f)) from None
+            sources.append(Source(str(f), decode(raw, str(f))))
+    return sources
+
+
+def _options(profile: str, kube_version: str | None):
+    from .pipeline import Options
+    from .profile import load_profile
+    from .versions import parse_kube_version
+
+    try:
+        kube = parse_kube_version(kube_version)
+    except ValueError as exc:
+        raise UsageError(f"--kube-version: {exc}") from None
+    return Options(load_profile(profile), kube)
+
+
+@click.group(invoke_without_command=True, context_settings=CONTEXT)
+@click.option("-f", "--filename", multiple=True, metavar="PATH",
+              help="Input file or directory, '-' for stdin; repeatable. Default: stdin.")
+@click.option("-p", "--profile", default="restricted", show_default=True, metavar="NAME|PATH",
+              help="A built-in profile name or a profile file.")
+@click.option("--kube-version", metavar="X.Y", default=None,
+              help="Target Kubernetes minor version (default: the newest known).")
+@click.option("--report", type=click.Choice(["text", "json", "none"]), default="text",
+              show_default=True, help="Change report on stderr.")
+@click.option("--check", is_flag=True, help="Write no manifests; exit 1 if any change would be made.")
+@click.option("--diff", is_flag=True, help="Print a unified diff of input vs output instead of manifests.")
+@click.version_option(package_name="k8s-harden", message="k8s-harden %(version)s")
+@click.pass_context
+def main(ctx: click.Context, filename, profile, kube_version, report, check, diff):
+    """Harden rendered Kubernetes manifests: read a stream (or a KRM ResourceList) on
+    stdin or from -f, write it back with every pod template hardened by the profile.
+
+    Exit codes: 0 success, 1 --check found changes, 2 bad input, profile or usage.
+    """
+    if ctx.invoked_subcommand:
+        return
+    try:
+        opts = _options(profile, kube_version)
+        sources = read_inputs(filename)
+        from .pipeline import run
+
+        outcome = run(sources, opts)
+    except HardenError as exc:
+        _fail(str(exc), exc.exit_code)
+    _report(outcome, report)
+    if check:
+        sys.exit(EXIT_CHANGES if outcome.changed else 0)
+    if diff:
+        import difflib
+
+        before = "".join(s.text for s in sources)
+        _write_stdout("".join(difflib.unified_diff(
+            before.splitlines(keepends=True), outcome.output.splitlines(keepends=True),
+            "input", "hardened")))
+        return
+    _write_stdout(outcome.output)
+
+
+def _report(outcome, kind: str) -> None:
+    from . import report
+
+    n = len(outcome.documents)
+    if kind == "json":
+        click.echo(report.as_json(outcome.results, n), err=True)
+    elif kind == "text":
+        click.echo(report.as_text(outcome.results, n), err=True, nl=False)
+
+
+@main.group("profiles", invoke_without_command=True)
+@click.pass_context
+def profiles_cmd(ctx: click.Context):
+    """List the built-in profiles with one-line descriptions."""
+    if ctx.invoked_subcommand:
+        return
+    from .profile import builtin_names, load_profile
+
+    for name in builtin_names():
+        try:
+            desc = load_profile(name).description
+        except HardenError as exc:
+            desc = f"(invalid: {exc})"
+        click.echo(f"{name:12} {desc}")
+
+
+@profiles_cmd.command("show")
+@click.argument("name")
+def profiles_show(name: str):
+    """Print a profile fully resolved (after extends, with every default)."""
+    from .profile import load_profile
+    from .yamlio import dump_data
+
+    try:
+        p = load_profile(name)
+    except HardenError as exc:
+        _fail(str(exc), exc.exit_code)
+    data = {"name": p.name, "description": p.description, "level": p.level,
+            "conflicts": p.conflicts, "emit": p.emit,
+            "workloads": [{"kind": w.kind, **({"group": w.group} if w.group else {}),
+                           "podTemplate": w.pod_template} for w in p.workloads],
+            "controls": p.controls}
+    click.echo(dump_data(data), nl=False)
+
+
+def entrypoint() -> None:
+    """Console-script entry: no traceback ever reaches the user for their mistakes."""
+    try:
+        main(standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so in one line, keep stdout empty
+        if os.environ.get(f"{ENV_PREFIX}_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (set {ENV_PREFIX}_DEBUG=1 for a traceback)")

@@ -1,0 +1,46 @@
+"""The registry of hardening controls, in the order they are planned.
+
+Order matters where one control reads what another decided: `privileged` and
+`capabilities` come before `allowPrivilegeEscalation` (which the API forbids next to
+privileged or SYS_ADMIN), identity before `unprivilegedPortStart`.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from .base import Change, Control, PodContext, Skip
+from .capabilities import Capabilities, UnprivilegedPortStart
+from .filesystem import ReadOnlyRootFilesystem
+from .host_access import HostAccess
+from .identity import FsGroup, RunAsGroup, RunAsNonRoot, RunAsUser, SupplementalGroups
+from .kernel import AppArmor, SeccompProfile, SELinux
+from .privilege import AllowPrivilegeEscalation, Privileged
+
+CONTROLS: MappingProxyType[str, type[Control]] = MappingProxyType({c.id: c for c in (
+    HostAccess,
+    Privileged,
+    Capabilities,
+    AllowPrivilegeEscalation,
+    RunAsNonRoot,
+    RunAsUser,
+    RunAsGroup,
+    FsGroup,
+    SupplementalGroups,
+    SeccompProfile,
+    AppArmor,
+    SELinux,
+    ReadOnlyRootFilesystem,
+    UnprivilegedPortStart,
+)})
+
+
+def get(control_id: str) -> type[Control]:
+    """The control class for an id; an unknown id is an exact error."""
+    try:
+        return CONTROLS[control_id]
+    except KeyError:
+        raise KeyError(f"unknown control {control_id!r}; known: {', '.join(CONTROLS)}") from None
+
+
+__all__ = ["CONTROLS", "Change", "Control", "PodContext", "Skip", "get"]

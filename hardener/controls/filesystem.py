@@ -1,0 +1,54 @@
+"""The container's root filesystem: read-only, with writable scratch space where needed."""
+
+from __future__ import annotations
+
+import re
+
+from .base import Control, Option, is_bool, is_str_list
+
+
+def volume_name(path: str) -> str:
+    """A stable DNS-label volume name for a writable path (`/tmp` -> `k8s-harden-tmp`)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "root"
+    return ("k8s-harden-" + slug)[:63].rstrip("-")
+
+
+class ReadOnlyRootFilesystem(Control):
+    """`readOnlyRootFilesystem: true`, and a writable `emptyDir` mounted at each of
+    `writablePaths` (e.g. /tmp) in containers that do not mount something there already.
+    An explicit `false` conflicts."""
+
+    id = "readOnlyRootFilesystem"
+    scope = "container"
+    options = {
+        "writablePaths": Option([], is_str_list, "paths that get a writable emptyDir"),
+        "memoryBacked": Option(False, is_bool, "use emptyDir medium: Memory for them"),
+    }
+
+    def plan(self, ctx, opts):
+        for c in ctx.containers():
+            current = c.sc.get("readOnlyRootFilesystem")
+            if current is False and ctx.rule(self.id) != "override":
+                yield ctx.conflict(self.id, "readOnlyRootFilesystem: false", c.name)
+                continue
+            if current is not True:
+                yield ctx.set(self.id, c.path + ("securityContext", "readOnlyRootFilesystem"), True,
+                              "immutable root filesystem", c.name)
+            for path in opts["writablePaths"]:
+                yield from self._writable(ctx, c, path, opts)
+
+    def _writable(self, ctx, c, path, opts):
+        mounts = c.container.get("volumeMounts")
+        mounted = {str(m.get("mountPath", "")).rstrip("/") for m in mounts if isinstance(m, dict)} \
+            if isinstance(mounts, list) else set()
+        if path.rstrip("/") in mounted:
+            return
+        name = volume_name(path)
+        volumes = ctx.spec.get("volumes")
+        if not (isinstance(volumes, list) and any(isinstance(v, dict) and v.get("name") == name
+                                                  for v in volumes)):
+            empty = {"medium": "Memory"} if opts["memoryBacked"] else {}
+            yield ctx.append(self.id, ("spec", "volumes"), {"name": name, "emptyDir": empty},
+                             f"writable scratch space for {path}")
+        yield ctx.append(self.id, c.path + ("volumeMounts",), {"name": name, "mountPath": path},
+                         f"{path} stays writable", c.name)

@@ -1,0 +1,54 @@
+"""Privilege inside the container: `privileged` and `allowPrivilegeEscalation`."""
+
+from __future__ import annotations
+
+from .base import Control, Skip
+from .capabilities import added_caps
+
+
+class Privileged(Control):
+    """Write `privileged: false` explicitly; `privileged: true` is a conflict (PSS baseline).
+    Privileged node agents are kept by the default rule and reported as exceptions."""
+
+    id = "privileged"
+    scope = "container"
+
+    def plan(self, ctx, opts):
+        for c in ctx.containers():
+            current = c.sc.get("privileged")
+            if current is True:
+                if ctx.rule(self.id) == "override":
+                    yield ctx.set(self.id, c.path + ("securityContext", "privileged"), False,
+                                  "override privileged: true", c.name)
+                else:
+                    yield ctx.conflict(self.id, "privileged: true", c.name)
+            elif current is None:
+                yield ctx.set(self.id, c.path + ("securityContext", "privileged"), False,
+                              "no privileged mode", c.name)
+
+
+class AllowPrivilegeEscalation(Control):
+    """Set `allowPrivilegeEscalation: false` (no setuid gains; PSS restricted). The API
+    rejects it for privileged containers and for ones adding SYS_ADMIN: those are skipped
+    and reported, whatever the rule."""
+
+    id = "allowPrivilegeEscalation"
+    scope = "container"
+
+    def plan(self, ctx, opts):
+        for c in ctx.containers():
+            sc = c.sc
+            current = sc.get("allowPrivilegeEscalation")
+            if current is False:
+                continue
+            blocker = ("privileged container" if sc.get("privileged") is True
+                       else "adds SYS_ADMIN" if "SYS_ADMIN" in added_caps(sc) else None)
+            if blocker:
+                yield Skip(self.id, f"{blocker}: the API rejects allowPrivilegeEscalation: false",
+                           c.name)
+            elif current is True and ctx.rule(self.id) != "override":
+                yield ctx.conflict(self.id, "allowPrivilegeEscalation: true", c.name)
+            else:
+                yield ctx.set(self.id, c.path + ("securityContext", "allowPrivilegeEscalation"),
+                              False, "no privilege escalation (setuid binaries, file capabilities)",
+                              c.name)

@@ -1,0 +1,119 @@
+"""The pipeline: read -> find pod templates -> plan/apply -> emit policy objects -> write.
+
+Plain functions over documents. A document that cannot hold a pod template (sniffed from
+the parser's events, without building objects) is never loaded and is written back as the
+exact text it came as; so is a document whose templates need no change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import yamlio
+from .planner import ResourceResult, plan_document
+from .profile import Profile
+from .workloads import WorkloadTable
+
+
+@dataclass
+class Options:
+    profile: Profile
+    kube: tuple[int, int]
+
+
+@dataclass
+class Source:
+    """One input: its name and text (already decoded)."""
+
+    name: str
+    text: str
+
+
+@dataclass
+class Outcome:
+    """The result of a run: output text, per-resource results and the documents."""
+
+    output: str
+    results: list[ResourceResult]
+    documents: list[yamlio.Document] = field(default_factory=list)
+    changed: bool = False
+    generated: list[dict] = field(default_factory=list)  # policy objects appended
+
+
+def render_changed(doc: yamlio.Document, data: Any, patch: list[dict]) -> str:
+    """Text of a changed document: a surgical edit of its text when that is provably
+    equal to `data`, otherwise the document re-emitted (leading/trailing comments kept)."""
+    try:
+        from .textpatch import patch_text
+    except ImportError:  # pragma: no cover - textpatch is optional
+        patch_text = None
+    if patch_text is not None and not doc.has_aliases:
+        text = patch_text(doc.text, patch)
+        if text is not None:
+            return text
+    return yamlio.render_document(doc, data)
+
+
+def harden_documents(docs: list[yamlio.Document], opts: Options) -> list[ResourceResult]:
+    """Plan and apply on every document that may hold a pod template; sets doc.data."""
+    table = WorkloadTable(opts.profile.workloads)
+    results: list[ResourceResult] = []
+    for doc in docs:
+        if doc.root != "mapping" or not table.may_contain(doc.kind):
+            continue
+        data = doc.load()
+        results.extend(plan_document(data, doc.index, opts.profile, table, opts.kube))
+    return results
+
+
+def write_stream(bom: str, docs: list[yamlio.Document], results: list[ResourceResult],
+                 extra_docs: list[str] = ()) -> str:  # type: ignore[assignment]
+    """Join the documents back: unchanged ones verbatim, changed ones re-rendered."""
+    changed: dict[int, list[dict]] = {}
+    for r in results:
+        if r.changes:
+            changed.setdefault(r.document, []).extend(c.as_patch() for c in r.changes)
+    parts = [bom]
+    for doc in docs:
+        patch = changed.get(doc.index)
+        parts.append(render_changed(doc, doc.data, patch) if patch else doc.text)
+    out = "".join(parts)
+    for text in extra_docs:
+        if out and not out.endswith("\n"):
+            out += "\n"
+        out += text
+    return out
+
+
+def read_sources(sources: list[Source]) -> tuple[str, list[yamlio.Document]]:
+    """Split every source into documents, indexed across all sources in order."""
+    docs: list[yamlio.Document] = []
+    bom = ""
+    for i, src in enumerate(sources):
+        b, part = yamlio.split_stream(src.text, src.name, first_index=len(docs))
+        if i == 0:
+            bom = b
+        if docs and part:
+            prev = docs[-1]
+            if not prev.text.endswith("\n"):
+                prev.text += "\n"
+            if not part[0].text.startswith("---"):
+                part[0].text = "---\n" + part[0].text
+                part[0].first_line -= 1
+                if part[0].body_start >= 0:
+                    part[0].body_start += 4
+                    part[0].body_end += 4
+        docs.extend(part)
+    return bom, docs
+
+
+def run(sources: list[Source], opts: Options,
+        emit: Callable[[list[yamlio.Document], list[ResourceResult], Options], list[str]] | None = None
+        ) -> Outcome:
+    """Harden a stream made of `sources`; `emit` may append generated policy documents."""
+    bom, docs = read_sources(sources)
+    results = harden_documents(docs, opts)
+    extra = emit(docs, results, opts) if emit else []
+    output = write_stream(bom, docs, results, extra)
+    return Outcome(output, results, docs, any(r.changes for r in results) or bool(extra))

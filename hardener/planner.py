@@ -1,0 +1,125 @@
+"""Plan (and apply) the profile's controls on every pod template of a document.
+
+For each pod template: opt-out annotations are read, then each enabled control plans in
+registry order; every :class:`Change` it yields is applied before it resumes, so later
+controls see earlier changes. The result per resource is a :class:`ResourceResult`: the
+changes (JSON Patch operations with the control and reason) and the skips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import controls as _controls
+from .apply import apply_change
+from .controls.base import Change, PodContext, Skip
+from .errors import InputError
+from .profile import Profile
+from .workloads import PodTemplate, WorkloadTable, find_pod_templates
+
+ANNOTATION_PREFIX = "k8s-harden.io/"
+SKIP = ANNOTATION_PREFIX + "skip"
+SKIP_CONTAINERS = ANNOTATION_PREFIX + "skip-containers"
+SKIP_CONTROLS = ANNOTATION_PREFIX + "skip-controls"
+
+
+@dataclass
+class ResourceResult:
+    """What happened to one resource (a document, or one item of a List)."""
+
+    document: int
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+    pointer: str = ""  # the resource inside the document
+    changes: list[Change] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    templates: list[PodTemplate] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)  # e.g. PSS levels before/after
+
+    @property
+    def is_exception(self) -> bool:
+        return bool(self.skipped)
+
+
+def _annotation_list(value: Any) -> frozenset:
+    if not isinstance(value, str):
+        return frozenset()
+    return frozenset(x.strip() for x in value.split(",") if x.strip())
+
+
+def _opt_outs(pt: PodTemplate, document: int) -> tuple[bool, frozenset, frozenset]:
+    """Read the opt-out annotations from the workload's and the pod template's metadata."""
+    metas = [pt.metadata]
+    tmeta = pt.template.get("metadata") if pt.template else None
+    if isinstance(tmeta, dict) and tmeta is not pt.metadata:
+        metas.append(tmeta)
+    skip, containers, ctrls = False, frozenset(), frozenset()
+    for meta in metas:
+        ann = meta.get("annotations")
+        if not isinstance(ann, dict):
+            continue
+        if str(ann.get(SKIP, "")).lower() in ("true", "yes", "1"):
+            skip = True
+        containers |= _annotation_list(ann.get(SKIP_CONTAINERS))
+        ctrls |= _annotation_list(ann.get(SKIP_CONTROLS))
+    unknown = sorted(ctrls - set(_controls.CONTROLS))
+    if unknown:
+        raise InputError(f"{pt.kind} {pt.name}: annotation {SKIP_CONTROLS} names unknown "
+                         f"control(s) {', '.join(unknown)}; known: {', '.join(_controls.CONTROLS)}",
+                         document=document)
+    return skip, containers, ctrls
+
+
+def plan_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[int, int],
+                  document: int, result: ResourceResult) -> None:
+    """Plan every enabled control on one pod template, applying changes as they come."""
+    skip_all, skip_containers, skip_controls = _opt_outs(pt, document)
+    if skip_all:
+        result.skipped.append(Skip("*", f"opt-out annotation {SKIP}"))
+        return
+    conflicts = {cid: profile.rule(cid) for cid in _controls.CONTROLS}
+    ctx = PodContext(pt, kube, conflicts, skip_controls, skip_containers, document)
+    for name in sorted(skip_containers & set(_all_names(ctx))):
+        result.skipped.append(Skip("*", f"opt-out annotation {SKIP_CONTAINERS}", name))
+    windows = ctx.is_windows
+    for cid, opts in profile.controls.items():
+        control = _controls.CONTROLS[cid]
+        if cid in skip_controls:
+            result.skipped.append(Skip(cid, f"opt-out annotation {SKIP_CONTROLS}"))
+            continue
+        if windows and control.linux_only:
+            result.skipped.append(Skip(cid, "Windows pod: Linux-only control"))
+            continue
+        for item in control().plan(ctx, opts):
+            if isinstance(item, Change):
+                apply_change(data, item)
+                result.changes.append(item)
+            else:
+                result.skipped.append(item)
+
+
+def _all_names(ctx: PodContext) -> list[str]:
+    names = []
+    for list_name in _controls.base.CONTAINER_LISTS:
+        items = ctx.spec.get(list_name)
+        for c in items if isinstance(items, list) else []:
+            if isinstance(c, dict):
+                names.append(str(c.get("name", "")))
+    return names
+
+
+def plan_document(data: Any, document: int, profile: Profile, table: WorkloadTable,
+                  kube: tuple[int, int]) -> list[ResourceResult]:
+    """Harden every pod template in a loaded document (in place); one result per resource."""
+    results: dict[str, ResourceResult] = {}
+    for pt in find_pod_templates(data, table):
+        res = results.get(pt.resource_pointer)
+        if res is None:
+            res = results[pt.resource_pointer] = ResourceResult(
+                document, pt.api_version, pt.kind, pt.namespace, pt.name, pt.resource_pointer)
+        res.templates.append(pt)
+        plan_template(pt, data, profile, kube, document, res)
+    return list(results.values())

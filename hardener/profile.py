@@ -1,0 +1,202 @@
+"""Hardening profiles: YAML data, composed with `extends:`, validated with exact errors.
+
+A bare name (`restricted`) is a built-in profile from `profiles/`; anything else is a
+path. A profile may `extends:` another (a name, or a path relative to the file); maps
+merge, lists replace, the base is never mutated. Controls not listed under `controls:`
+are not applied; a listed control gets its defaults (from the control class) for every
+option the profile does not set.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import controls as _controls
+from .errors import HardenError, ProfileError
+from .workloads import CustomWorkload
+
+TOP_KEYS = {
+    "name": "a short name",
+    "description": "a one-line description",
+    "extends": "a built-in profile name or a path",
+    "level": "the Pod Security Standards level the profile targets: baseline or restricted",
+    "conflicts": "default rule for explicit conflicting settings: keep, override or fail",
+    "controls": "a mapping of control id to options",
+    "workloads": "a list of {kind, apiVersion (optional), podTemplate} for CRDs with pod templates",
+    "emit": "default policy objects to emit: auto, none, or a list of psp, rbac, pss-labels, vap",
+}
+EMIT_KINDS = ("psp", "rbac", "pss-labels", "vap")
+
+
+def builtin_dir() -> Path:
+    """`profiles/` ships inside the package in a wheel and sits beside it in a checkout."""
+    here = Path(__file__).resolve().parent
+    inside = here / "profiles"
+    return inside if inside.is_dir() else here.parent / "profiles"
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in builtin_dir().glob("*.yaml"))
+
+
+@dataclass
+class Profile:
+    """A resolved profile: every option filled in."""
+
+    name: str
+    description: str
+    level: str
+    conflicts: str
+    controls: dict[str, dict[str, Any]]  # enabled controls only, in registry order
+    workloads: list[CustomWorkload] = field(default_factory=list)
+    emit: Any = "auto"
+    source: str = ""
+    raw: dict = field(default_factory=dict, repr=False)  # merged data, for `profiles show`
+
+    def rule(self, control_id: str) -> str:
+        return self.controls.get(control_id, {}).get("conflicts") or self.conflicts
+
+
+# --------------------------------------------------------------------------- loading
+def _read(ref: str, relative_to: Path | None) -> tuple[dict, str, Path | None]:
+    from .yamlio import load_data
+
+    is_path = "/" in ref or ref.endswith((".yaml", ".yml")) or ref.startswith(".")
+    if is_path:
+        path = Path(ref)
+        if not path.is_absolute() and relative_to is not None:
+            path = relative_to / path
+    else:
+        path = builtin_dir() / f"{ref}.yaml"
+        if not path.is_file():
+            raise ProfileError(f"no built-in profile {ref!r}; built-in: {', '.join(builtin_names())} "
+                               "(or give a path to a profile file)")
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError(f"cannot read profile: {exc.strerror}", source=source) from None
+    except UnicodeDecodeError:
+        raise ProfileError("profile is not UTF-8 text", source=source) from None
+    try:
+        data = load_data(text, source)
+    except HardenError as exc:
+        raise ProfileError(str(exc).split(": ", 1)[-1], source=source) from None
+    if not isinstance(data, dict):
+        raise ProfileError("a profile must be a YAML mapping", source=source)
+    validate(data, source)
+    return data, source, path.parent
+
+
+def _merge(base: dict, override: dict) -> dict:
+    """Deep merge: maps merge, lists and scalars replace; neither input is mutated."""
+    from deepmerge import Merger
+
+    merger = Merger([(dict, ["merge"]), (list, ["override"])], ["override"], ["override"])
+    return merger.merge(copy.deepcopy(base), copy.deepcopy(override))
+
+
+def _resolve_raw(ref: str, relative_to: Path | None, seen: tuple[str, ...]) -> tuple[dict, str]:
+    data, source, folder = _read(ref, relative_to)
+    if source in seen:
+        raise ProfileError(f"extends cycle: {' -> '.join(seen + (source,))}", source=source,
+                           key_path="extends")
+    base_ref = data.get("extends")
+    if base_ref:
+        base, _ = _resolve_raw(base_ref, folder, seen + (source,))
+        data = _merge(base, {k: v for k, v in data.items() if k != "extends"})
+    return data, source
+
+
+def load_profile(ref: str) -> Profile:
+    """Load, compose and validate a profile given by built-in name or path."""
+    raw, source = _resolve_raw(ref, Path.cwd(), ())
+    raw.pop("extends", None)
+    ctrl_cfg = raw.get("controls") or {}
+    resolved: dict[str, dict[str, Any]] = {}
+    for cid, cls in _controls.CONTROLS.items():
+        if cid not in ctrl_cfg:
+            continue
+        opts = cls.defaults()
+        opts.update(ctrl_cfg[cid] or {})
+        if opts["enabled"]:
+            resolved[cid] = opts
+    for cid in ("seccompProfile", "appArmor"):
+        opts = resolved.get(cid)
+        if opts and opts["type"] == "Localhost" and not opts["localhostProfile"]:
+            raise ProfileError("type Localhost needs localhostProfile", source=source,
+                               key_path=f"controls.{cid}")
+    workloads = [CustomWorkload(w["kind"], w["apiVersion"].rpartition("/")[0] if w.get("apiVersion") else None,
+                                w["podTemplate"]) for w in raw.get("workloads") or []]
+    return Profile(name=raw.get("name") or Path(source).stem, description=raw.get("description", ""),
+                   level=raw.get("level", "restricted"), conflicts=raw.get("conflicts", "keep"),
+                   controls=resolved, workloads=workloads, emit=raw.get("emit", "auto"),
+                   source=source, raw=raw)
+
+
+# --------------------------------------------------------------------------- validation
+def _err(source: str, key_path: str, msg: str) -> ProfileError:
+    return ProfileError(msg, source=source, key_path=key_path)
+
+
+def validate(data: dict, source: str) -> None:
+    """Reject unknown keys and bad values, naming the file, the key path and what is allowed."""
+    for key, value in data.items():
+        if key not in TOP_KEYS:
+            raise _err(source, str(key), "unknown key; allowed: " + ", ".join(TOP_KEYS))
+        if key in ("name", "description", "extends"):
+            if value is not None and not isinstance(value, str):
+                raise _err(source, key, f"must be {TOP_KEYS[key]}, got {value!r}")
+        elif key == "level" and value not in ("baseline", "restricted"):
+            raise _err(source, key, f"must be baseline or restricted, got {value!r}")
+        elif key == "conflicts" and value not in _controls.base.CONFLICT_RULES:
+            raise _err(source, key, f"must be keep, override or fail, got {value!r}")
+        elif key == "emit":
+            ok = value in ("auto", "none") or (isinstance(value, list) and all(v in EMIT_KINDS for v in value))
+            if not ok:
+                raise _err(source, key, f"must be auto, none or a list of {', '.join(EMIT_KINDS)}; got {value!r}")
+        elif key == "controls":
+            _validate_controls(value, source)
+        elif key == "workloads":
+            _validate_workloads(value, source)
+
+
+def _validate_controls(value: Any, source: str) -> None:
+    if not isinstance(value, dict):
+        raise _err(source, "controls", "must be a mapping of control id to options")
+    for cid, opts in value.items():
+        if cid not in _controls.CONTROLS:
+            raise _err(source, f"controls.{cid}", "unknown control; known: " + ", ".join(_controls.CONTROLS))
+        if opts is None:
+            continue
+        if not isinstance(opts, dict):
+            raise _err(source, f"controls.{cid}", f"must be a mapping of options, got {opts!r}")
+        allowed = _controls.CONTROLS[cid].all_options()
+        for name, v in opts.items():
+            if name not in allowed:
+                raise _err(source, f"controls.{cid}.{name}", "unknown option; allowed: " + ", ".join(allowed))
+            problem = allowed[name].check(v)
+            if problem:
+                raise _err(source, f"controls.{cid}.{name}", f"must be {problem}, got {v!r}")
+
+
+def _validate_workloads(value: Any, source: str) -> None:
+    if not isinstance(value, list):
+        raise _err(source, "workloads", "must be a list of {kind, apiVersion, podTemplate}")
+    for i, w in enumerate(value):
+        path = f"workloads[{i}]"
+        if not isinstance(w, dict):
+            raise _err(source, path, "must be a mapping with kind and podTemplate")
+        for key in w:
+            if key not in ("kind", "apiVersion", "podTemplate"):
+                raise _err(source, f"{path}.{key}", "unknown key; allowed: kind, apiVersion, podTemplate")
+        if not isinstance(w.get("kind"), str) or not w["kind"]:
+            raise _err(source, f"{path}.kind", "must be a kind name, e.g. Rollout")
+        if w.get("apiVersion") is not None and not isinstance(w["apiVersion"], str):
+            raise _err(source, f"{path}.apiVersion", "must be GROUP/VERSION, e.g. argoproj.io/v1alpha1")
+        pt = w.get("podTemplate")
+        if not isinstance(pt, str) or not pt.startswith("/"):
+            raise _err(source, f"{path}.podTemplate", "must be a JSON pointer, e.g. /spec/template")

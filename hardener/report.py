@@ -1,0 +1,72 @@
+"""The change report on stderr: text for people, one JSON object for tools."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .planner import ResourceResult
+
+
+def _ref(r: ResourceResult) -> str:
+    ns = f"{r.namespace}/" if r.namespace else ""
+    return f"{r.kind} {ns}{r.name}"
+
+
+def summary(results: list[ResourceResult], documents: int) -> dict[str, Any]:
+    templates = sum(len(r.templates) for r in results)
+    return {
+        "documents": documents,
+        "podTemplates": templates,
+        "resourcesChanged": sum(1 for r in results if r.changes),
+        "changes": sum(len(r.changes) for r in results),
+        "resourcesWithSkips": sum(1 for r in results if r.skipped),
+        "skipped": sum(len(r.skipped) for r in results),
+    }
+
+
+def as_json(results: list[ResourceResult], documents: int, extra: dict | None = None) -> str:
+    resources = []
+    for r in results:
+        if not (r.changes or r.skipped):
+            continue
+        entry = {
+            "document": r.document, "apiVersion": r.api_version, "kind": r.kind,
+            "namespace": r.namespace, "name": r.name,
+            "changes": [{"control": c.control, "op": c.op, "path": c.path, "value": c.value,
+                         **({"container": c.container} if c.container else {}),
+                         "reason": c.reason} for c in r.changes],
+            "skipped": [{"control": s.control, "container": s.container, "reason": s.reason}
+                        for s in r.skipped],
+        }
+        if r.pointer:
+            entry["item"] = r.pointer
+        entry.update(r.extra)
+        resources.append(entry)
+    obj = {"resources": resources, "summary": {**summary(results, documents), **(extra or {})}}
+    return json.dumps(obj, indent=None, sort_keys=False, default=str)
+
+
+def as_text(results: list[ResourceResult], documents: int, extra_lines: list[str] = ()) -> str:  # type: ignore[assignment]
+    lines = []
+    for r in results:
+        if not (r.changes or r.skipped):
+            continue
+        head = f"{_ref(r)} (document {r.document}"
+        head += f", {r.pointer.lstrip('/')}" if r.pointer else ""
+        head += f"): {len(r.changes)} change(s), {len(r.skipped)} skipped"
+        for key, val in r.extra.items():
+            head += f", {key} {val}"
+        lines.append(head)
+        for c in r.changes:
+            who = f" [{c.container}]" if c.container else ""
+            lines.append(f"  {c.op:7} {c.path} = {json.dumps(c.value, default=str)}  ({c.control}{who}: {c.reason})")
+        for s in r.skipped:
+            who = f" [{s.container}]" if s.container else ""
+            lines.append(f"  skipped {s.control}{who}: {s.reason}")
+    s = summary(results, documents)
+    lines.append(f"k8s-harden: {s['documents']} document(s), {s['podTemplates']} pod template(s): "
+                 f"{s['changes']} change(s) in {s['resourcesChanged']} resource(s), "
+                 f"{s['skipped']} skipped in {s['resourcesWithSkips']} resource(s)")
+    lines.extend(extra_lines)
+    return "\n".join(lines) + "\n"
