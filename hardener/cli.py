@@ -82,11 +82,21 @@ def _options(profile: str, kube_version: str | None):
               help="Target Kubernetes minor version (default: the newest known).")
 @click.option("--report", type=click.Choice(["text", "json", "none"]), default="text",
               show_default=True, help="Change report on stderr.")
+@click.option("--emit", default=None, metavar="auto|none|LIST",
+              help="Policy objects to append: auto (what --kube-version supports), none, or a "
+                   "comma list of psp, rbac, pss-labels, vap. Default: the profile's, else auto.")
+@click.option("--force", is_flag=True, help="Allow --emit psp for Kubernetes >= 1.25.")
+@click.option("--binding", type=click.Choice(["namespace", "cluster"]), default="namespace",
+              show_default=True, help="Bind the PSP ClusterRole with RoleBindings or a ClusterRoleBinding.")
+@click.option("--namespace", default=None, help="Namespace for generated namespaced objects.")
+@click.option("--name-prefix", default=None,
+              help="Stable name part for generated cluster objects (default: the release).")
 @click.option("--check", is_flag=True, help="Write no manifests; exit 1 if any change would be made.")
 @click.option("--diff", is_flag=True, help="Print a unified diff of input vs output instead of manifests.")
 @click.version_option(package_name="k8s-harden", message="k8s-harden %(version)s")
 @click.pass_context
-def main(ctx: click.Context, filename, profile, kube_version, report, check, diff):
+def main(ctx: click.Context, filename, profile, kube_version, emit, force, binding, namespace,
+         name_prefix, report, check, diff):
     """Harden rendered Kubernetes manifests: read a stream (or a KRM ResourceList) on
     stdin or from -f, write it back with every pod template hardened by the profile.
 
@@ -96,10 +106,12 @@ def main(ctx: click.Context, filename, profile, kube_version, report, check, dif
         return
     try:
         opts = _options(profile, kube_version)
+        opts.emit = emit or _profile_emit(opts.profile.emit)
+        opts.force, opts.binding, opts.namespace, opts.name_prefix = force, binding, namespace, name_prefix
         sources = read_inputs(filename)
         from .pipeline import run
 
-        outcome = run(sources, opts)
+        outcome = run(sources, opts, emit=_policy_emitter())
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
     _report(outcome, report)
@@ -114,6 +126,18 @@ def main(ctx: click.Context, filename, profile, kube_version, report, check, dif
             "input", "hardened")))
         return
     _write_stdout(outcome.output)
+
+
+def _profile_emit(value) -> str:
+    return ",".join(value) if isinstance(value, list) else str(value or "auto")
+
+
+def _policy_emitter():
+    try:
+        from .policy import emit
+    except ImportError:  # policy emission not built yet
+        return None
+    return emit
 
 
 def _report(outcome, kind: str) -> None:

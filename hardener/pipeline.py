@@ -18,8 +18,15 @@ from .workloads import WorkloadTable
 
 @dataclass
 class Options:
+    """Everything a run needs besides its input."""
+
     profile: Profile
     kube: tuple[int, int]
+    emit: str = "auto"  # auto | none | comma list of psp,rbac,pss-labels,vap (see policy.py)
+    force: bool = False  # allow emitting PSP for Kubernetes >= 1.25
+    binding: str = "namespace"  # namespace (RoleBinding) | cluster (ClusterRoleBinding)
+    namespace: str | None = None  # namespace for generated namespaced objects
+    name_prefix: str | None = None  # suffix source for generated names (else the release)
 
 
 @dataclass
