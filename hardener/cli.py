@@ -61,7 +61,8 @@ def read_inputs(filenames: tuple[str, ...]):
     return sources
 
 
-def _options(profile: str, kube_version: str | None):
+def _options(profile: str, kube_version: str | None, config=None):
+    """Options from the profile and version, with a Hardener config's inline overrides."""
     from .pipeline import Options
     from .profile import load_profile
     from .versions import parse_kube_version
@@ -70,7 +71,26 @@ def _options(profile: str, kube_version: str | None):
         kube = parse_kube_version(kube_version)
     except ValueError as exc:
         raise UsageError(f"--kube-version: {exc}") from None
-    return Options(load_profile(profile), kube)
+    overrides = config.overrides if config else None
+    return Options(load_profile(profile, overrides, config.source if config else ""), kube)
+
+
+def _explicit(ctx: click.Context, name: str) -> bool:
+    """Was the option given on the command line or through its environment variable?"""
+    src = ctx.get_parameter_source(name)
+    return src in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+
+
+def _resolve_config(ctx: click.Context, config_path: str | None, docs):
+    """The Hardener config in force: --config, else a ResourceList's functionConfig."""
+    from . import krm
+
+    if config_path:
+        return krm.load_config_file(config_path)
+    if krm.is_resource_list(docs):
+        rl = next(d for d in docs if d.root != "empty").load()
+        return krm.parse_config(rl.get("functionConfig"), "functionConfig")
+    return None
 
 
 @click.group(invoke_without_command=True, context_settings=CONTEXT)
@@ -91,12 +111,15 @@ def _options(profile: str, kube_version: str | None):
 @click.option("--namespace", default=None, help="Namespace for generated namespaced objects.")
 @click.option("--name-prefix", default=None,
               help="Stable name part for generated cluster objects (default: the release).")
+@click.option("--config", "config_path", default=None, metavar="FILE",
+              help="A Hardener config (k8s-harden.io/v1) or ConfigMap supplying profile, "
+                   "kubeVersion, emit and inline control overrides; flags win over it.")
 @click.option("--check", is_flag=True, help="Write no manifests; exit 1 if any change would be made.")
 @click.option("--diff", is_flag=True, help="Print a unified diff of input vs output instead of manifests.")
 @click.version_option(package_name="k8s-harden", message="k8s-harden %(version)s")
 @click.pass_context
 def main(ctx: click.Context, filename, profile, kube_version, emit, force, binding, namespace,
-         name_prefix, report, check, diff):
+         name_prefix, config_path, report, check, diff):
     """Harden rendered Kubernetes manifests: read a stream (or a KRM ResourceList) on
     stdin or from -f, write it back with every pod template hardened by the profile.
 
@@ -105,13 +128,21 @@ def main(ctx: click.Context, filename, profile, kube_version, emit, force, bindi
     if ctx.invoked_subcommand:
         return
     try:
-        opts = _options(profile, kube_version)
+        from .pipeline import read_sources, run_documents
+
+        sources = read_inputs(filename)
+        bom, docs = read_sources(sources)
+        cfg = _resolve_config(ctx, config_path, docs)
+        if cfg and not _explicit(ctx, "profile"):
+            profile = cfg.profile or profile
+        if cfg and not _explicit(ctx, "kube_version"):
+            kube_version = cfg.kube_version or kube_version
+        if cfg and not _explicit(ctx, "emit"):
+            emit = cfg.emit or emit
+        opts = _options(profile, kube_version, cfg)
         opts.emit = emit or _profile_emit(opts.profile.emit)
         opts.force, opts.binding, opts.namespace, opts.name_prefix = force, binding, namespace, name_prefix
-        sources = read_inputs(filename)
-        from .pipeline import run
-
-        outcome = run(sources, opts, emit=_policy_emitter())
+        outcome = run_documents(bom, docs, opts, emit=_policy_emitter())
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
     _report(outcome, report)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import yamlio
+from . import krm, yamlio
 from .planner import ResourceResult, plan_document
 from .profile import Profile
 from .workloads import WorkloadTable
@@ -45,7 +45,7 @@ class Outcome:
     results: list[ResourceResult]
     documents: list[yamlio.Document] = field(default_factory=list)
     changed: bool = False
-    generated: list[dict] = field(default_factory=list)  # policy objects appended
+    generated: list[str] = field(default_factory=list)  # policy documents appended
 
 
 def render_changed(doc: yamlio.Document, data: Any, patch: list[dict]) -> str:
@@ -115,12 +115,35 @@ def read_sources(sources: list[Source]) -> tuple[str, list[yamlio.Document]]:
     return bom, docs
 
 
-def run(sources: list[Source], opts: Options,
-        emit: Callable[[list[yamlio.Document], list[ResourceResult], Options], list[str]] | None = None
-        ) -> Outcome:
+Emitter = Callable[[list[yamlio.Document], list[ResourceResult], Options], list[str]]
+
+
+def run(sources: list[Source], opts: Options, emit: Emitter | None = None) -> Outcome:
     """Harden a stream made of `sources`; `emit` may append generated policy documents."""
     bom, docs = read_sources(sources)
+    return run_documents(bom, docs, opts, emit)
+
+
+def run_documents(bom: str, docs: list[yamlio.Document], opts: Options,
+                  emit: Emitter | None = None) -> Outcome:
+    """Harden split documents; a KRM ResourceList comes back as a ResourceList."""
+    if krm.is_resource_list(docs):
+        return _run_resource_list(bom, docs, opts, emit)
     results = harden_documents(docs, opts)
     extra = emit(docs, results, opts) if emit else []
     output = write_stream(bom, docs, results, extra)
-    return Outcome(output, results, docs, any(r.changes for r in results) or bool(extra))
+    return Outcome(output, results, docs, any(r.changes for r in results) or bool(extra), extra)
+
+
+def _run_resource_list(bom: str, docs: list[yamlio.Document], opts: Options,
+                       emit: Emitter | None) -> Outcome:
+    rl_doc = next(d for d in docs if d.root != "empty")
+    data, items = krm.item_documents(rl_doc)
+    results = harden_documents(items, opts)
+    extra = emit(items, results, opts) if emit else []
+    for text in extra:
+        data["items"].append(yamlio.load_data(text, "generated"))
+    previous = data.get("results") if isinstance(data.get("results"), list) else []
+    data["results"] = previous + krm.results_for(results, items)
+    output = bom + "".join(yamlio.render_document(d, data) if d is rl_doc else d.text for d in docs)
+    return Outcome(output, results, items, any(r.changes for r in results) or bool(extra), extra)

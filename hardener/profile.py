@@ -111,9 +111,13 @@ def _resolve_raw(ref: str, relative_to: Path | None, seen: tuple[str, ...]) -> t
     return data, source
 
 
-def load_profile(ref: str) -> Profile:
-    """Load, compose and validate a profile given by built-in name or path."""
+def load_profile(ref: str, overrides: dict | None = None, overrides_source: str = "") -> Profile:
+    """Load, compose and validate a profile given by built-in name or path; `overrides`
+    (inline profile data, e.g. from a Hardener config) are merged on top of it."""
     raw, source = _resolve_raw(ref, Path.cwd(), ())
+    if overrides:
+        validate(overrides, overrides_source or "overrides")
+        raw = _merge(raw, overrides)
     raw.pop("extends", None)
     ctrl_cfg = raw.get("controls") or {}
     resolved: dict[str, dict[str, Any]] = {}
