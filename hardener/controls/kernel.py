@@ -30,6 +30,9 @@ def _type_of(v: Any) -> Any:
     return v.get("type") if isinstance(v, dict) else None
 
 
+_LABEL = {"seccompProfile": "seccomp", "appArmor": "AppArmor"}
+
+
 def _confine(ctx, control: str, opts: dict, field: str, annotations: list[tuple[str, str | None]],
              to_set: list[tuple[str, str | None]], field_from: tuple) -> Any:
     """Shared plan of seccomp and AppArmor: the field (pod level) from `field_from`, the
@@ -70,7 +73,7 @@ def _confine(ctx, control: str, opts: dict, field: str, annotations: list[tuple[
             yield ctx.conflict(control, f"pod {field}.type: Unconfined")
     elif current is None:
         yield ctx.set(control, ("spec", "securityContext", field), _profile_field(opts),
-                      f"{opts['type']} {control} profile for every container")
+                      f"{opts['type']} {_LABEL[control]} profile for every container")
 
 
 PROFILE_OPTIONS = {

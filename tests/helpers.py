@@ -1,0 +1,47 @@
+"""Shared helpers for the tests: run the library in-process or the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = (REPO.parent / "shared" / "corpus").resolve()
+CORPUS_FILES = sorted(CORPUS.glob("*.yaml"))
+
+
+def harden(text: str, profile: str = "restricted", kube: str | None = None, emit: str = "none"):
+    """Run the pipeline in-process; returns the Outcome."""
+    from hardener.cli import _options
+    from hardener.pipeline import Source, run
+
+    opts = _options(profile, kube)
+    opts.emit = emit
+    return run([Source("<test>", text)], opts)
+
+
+def cli(*args: str, input: str | bytes | None = None, env: dict | None = None, timeout: int = 120):
+    """Run `python -m hardener ARGS` as a real subprocess (stdin -> stdout)."""
+    data = input.encode() if isinstance(input, str) else input
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "hardener", *args], input=data,
+                          capture_output=True, env=full_env, timeout=timeout, cwd=REPO)
+
+
+def load_all(text: str) -> list:
+    return list(yaml.load_all(text, Loader=yaml.CSafeLoader))
+
+
+def pod(spec: dict, name: str = "p", annotations: dict | None = None) -> dict:
+    meta = {"name": name}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+
+
+def dump(*docs) -> str:
+    return yaml.safe_dump_all(docs, sort_keys=False)

@@ -1,0 +1,140 @@
+"""The CLI contract, through click's runner and through a real subprocess."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from hardener.cli import main
+from helpers import REPO, cli, load_all
+
+SEED = (REPO / "examples" / "seed-pods.yaml").read_text()
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: b\n"
+
+
+def invoke(*args, input=None, env=None):
+    return CliRunner().invoke(main, list(args), input=input, env=env)
+
+
+def test_subprocess_stdin_to_stdout_with_text_report_on_stderr():
+    r = cli(input=SEED)
+    assert r.returncode == 0
+    docs = load_all(r.stdout.decode())
+    assert [d["metadata"]["name"] for d in docs] == ["security-context-example", "security-context-example-2"]
+    assert b"k8s-harden: 2 document(s)" in r.stderr
+    assert b"apiVersion" not in r.stderr
+
+
+def test_json_report_is_exactly_one_object_on_stderr():
+    r = cli("--report", "json", input=SEED)
+    assert r.returncode == 0
+    report = json.loads(r.stderr)
+    assert set(report) == {"resources", "summary"}
+    first = report["resources"][0]
+    assert {"document", "apiVersion", "kind", "namespace", "name", "changes", "skipped"} <= set(first)
+    assert first["document"] == 0 and first["kind"] == "Pod"
+    change = first["changes"][0]
+    assert {"control", "op", "path", "value"} <= set(change)
+    assert change["path"].startswith("/spec/")
+    assert report["summary"]["changes"] == sum(len(x["changes"]) for x in report["resources"])
+
+
+def test_report_none_keeps_stderr_empty():
+    r = cli("--report", "none", input=SEED)
+    assert r.returncode == 0 and r.stderr == b""
+
+
+def test_check_exit_codes():
+    r = cli("--check", input=SEED)
+    assert r.returncode == 1 and r.stdout == b""
+    hardened = cli("--report", "none", input=SEED).stdout
+    r = cli("--check", input=hardened)
+    assert r.returncode == 0 and r.stdout == b""
+
+
+def test_diff_prints_unified_diff():
+    r = invoke("--diff", "--report", "none", input=SEED)
+    assert r.exit_code == 0
+    assert r.stdout.startswith("--- input\n+++ hardened\n")
+    assert "+    runAsNonRoot: true" in r.stdout
+
+
+def test_files_and_directories(tmp_path):
+    (tmp_path / "a.yaml").write_text(CONFIGMAP)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "b.yml").write_text(SEED)
+    (sub / "ignored.txt").write_text("not yaml")
+    r = invoke("-f", str(tmp_path), "--report", "none")
+    assert r.exit_code == 0, r.stderr
+    docs = load_all(r.stdout)
+    assert [d["kind"] for d in docs] == ["ConfigMap", "Pod", "Pod"]
+    assert r.stdout.startswith(CONFIGMAP + "---\n")
+
+
+def test_bad_input_exit_2_and_nothing_on_stdout():
+    r = cli(input=CONFIGMAP + "---\nkind: Pod\nspec: [\n")
+    assert r.returncode == 2
+    assert r.stdout == b""
+    assert b"document 1" in r.stderr and b"line" in r.stderr
+    assert b"Traceback" not in r.stderr
+
+
+def test_bad_profile_and_bad_version_are_usage_errors():
+    r = cli("--profile", "nope", input=SEED)
+    assert r.returncode == 2 and r.stdout == b"" and b"no built-in profile 'nope'" in r.stderr
+    r = cli("--kube-version", "one.two", input=SEED)
+    assert r.returncode == 2 and b"--kube-version" in r.stderr
+
+
+def test_unknown_option_is_exit_2():
+    r = invoke("--no-such-option", input=SEED)
+    assert r.exit_code == 2
+
+
+def test_options_from_environment():
+    r = invoke("--report", "none", input=SEED, env={"K8S_HARDEN_KUBE_VERSION": "1.18"})
+    assert r.exit_code == 0
+    assert "seccomp.security.alpha.kubernetes.io/pod" in r.stdout
+    r = invoke("--report", "none", input=SEED, env={"K8S_HARDEN_PROFILE": "strict"})
+    assert "readOnlyRootFilesystem: true" in r.stdout
+
+
+def test_config_file_and_flags_win(tmp_path):
+    cfg = tmp_path / "hardener.yaml"
+    cfg.write_text("apiVersion: k8s-harden.io/v1\nkind: Hardener\nmetadata: {name: h}\n"
+                   "profile: strict\nkubeVersion: '1.18'\n")
+    r = invoke("--config", str(cfg), "--report", "none", input=SEED)
+    assert "readOnlyRootFilesystem: true" in r.stdout and "seccomp.security.alpha" in r.stdout
+    r = invoke("--config", str(cfg), "--profile", "restricted", "--report", "none", input=SEED)
+    assert "readOnlyRootFilesystem" not in r.stdout
+
+
+def test_config_unknown_field_is_an_error(tmp_path):
+    cfg = tmp_path / "hardener.yaml"
+    cfg.write_text("apiVersion: k8s-harden.io/v1\nkind: Hardener\nprofil: strict\n")
+    r = invoke("--config", str(cfg), input=SEED)
+    assert r.exit_code == 2 and "unknown Hardener field(s) profil" in r.stderr
+
+
+def test_profiles_list_and_show():
+    r = invoke("profiles")
+    assert r.exit_code == 0
+    names = [line.split()[0] for line in r.stdout.splitlines()]
+    assert names == ["baseline", "restricted", "strict"]
+    r = invoke("profiles", "show", "strict")
+    shown = load_all(r.stdout)[0]
+    assert shown["conflicts"] == "fail"
+    assert shown["controls"]["readOnlyRootFilesystem"]["writablePaths"] == ["/tmp"]
+    assert shown["controls"]["runAsUser"]["value"] == 1000  # inherited from restricted
+
+
+def test_python_dash_m_and_version():
+    r = cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith(b"k8s-harden ")
+
+
+def test_unreadable_file_is_exit_2():
+    r = cli("-f", "/nonexistent/file.yaml")
+    assert r.returncode == 2 and b"cannot read" in r.stderr

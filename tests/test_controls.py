@@ -1,0 +1,295 @@
+"""Unit tests, one group per hardening control, including every known trap."""
+
+from __future__ import annotations
+
+import pytest
+
+from hardener.errors import ConflictError
+from helpers import dump, harden, load_all, pod
+
+
+def run_pod(spec, profile="restricted", kube=None, annotations=None):
+    out = harden(dump(pod(spec, annotations=annotations)), profile, kube)
+    data = load_all(out.output)[0]
+    result = out.results[0] if out.results else None
+    return data, result
+
+
+def c(name="app", **extra):
+    return {"name": name, "image": "example/app:1", **extra}
+
+
+def skipped(result, control):
+    return [s for s in result.skipped if s.control == control]
+
+
+# ---------------------------------------------------------------- pod identity
+def test_run_as_non_root_sets_numeric_user_and_group():
+    data, res = run_pod({"containers": [c()]})
+    sc = data["spec"]["securityContext"]
+    assert sc["runAsNonRoot"] is True
+    assert sc["runAsUser"] == 1000 and sc["runAsGroup"] == 3000
+    assert sc["fsGroup"] == 2000 and sc["fsGroupChangePolicy"] == "OnRootMismatch"
+
+
+def test_explicit_non_root_uid_is_kept():
+    data, _ = run_pod({"securityContext": {"runAsUser": 101}, "containers": [c()]})
+    assert data["spec"]["securityContext"]["runAsUser"] == 101
+
+
+def test_pod_uid_zero_is_kept_and_reported_and_no_run_as_non_root_added():
+    data, res = run_pod({"securityContext": {"runAsUser": 0}, "containers": [c()]})
+    sc = data["spec"]["securityContext"]
+    assert sc["runAsUser"] == 0
+    assert "runAsNonRoot" not in sc  # the kubelet would refuse to start the container
+    assert skipped(res, "runAsUser") and skipped(res, "runAsNonRoot")
+
+
+def test_container_uid_zero_gets_no_pod_level_identity_but_siblings_do():
+    spec = {"containers": [c("root", securityContext={"runAsUser": 0}), c("app")]}
+    data, res = run_pod(spec)
+    pod_sc = data["spec"].get("securityContext", {})
+    assert "runAsNonRoot" not in pod_sc and "runAsUser" not in pod_sc
+    root, app = data["spec"]["containers"]
+    assert root["securityContext"]["runAsUser"] == 0 and "runAsNonRoot" not in root["securityContext"]
+    assert app["securityContext"]["runAsNonRoot"] is True and app["securityContext"]["runAsUser"] == 1000
+
+
+def test_uid_zero_overridden_by_rule_override(tmp_path):
+    prof = tmp_path / "p.yaml"
+    prof.write_text("extends: restricted\nconflicts: override\n")
+    data, res = run_pod({"securityContext": {"runAsUser": 0}, "containers": [c()]}, str(prof))
+    assert data["spec"]["securityContext"]["runAsUser"] == 1000
+    assert data["spec"]["securityContext"]["runAsNonRoot"] is True
+
+
+def test_uid_zero_with_rule_fail_raises(tmp_path):
+    prof = tmp_path / "p.yaml"
+    prof.write_text("extends: restricted\ncontrols:\n  runAsUser: {conflicts: fail}\n")
+    with pytest.raises(ConflictError, match="runAsUser"):
+        run_pod({"securityContext": {"runAsUser": 0}, "containers": [c()]}, str(prof))
+
+
+def test_supplemental_groups_when_profile_lists_them(tmp_path):
+    prof = tmp_path / "p.yaml"
+    prof.write_text("extends: restricted\ncontrols:\n  supplementalGroups: {groups: [4000]}\n")
+    data, _ = run_pod({"containers": [c()]}, str(prof))
+    assert data["spec"]["securityContext"]["supplementalGroups"] == [4000]
+
+
+def test_fs_group_change_policy_not_before_1_20():
+    data, _ = run_pod({"containers": [c()]}, kube="1.19")
+    assert "fsGroupChangePolicy" not in data["spec"]["securityContext"]
+
+
+# ---------------------------------------------------------------- privilege
+def test_privileged_false_and_no_escalation_on_every_container_kind():
+    spec = {"initContainers": [c("init")], "containers": [c("app")],
+            "ephemeralContainers": [c("debug")]}
+    data, _ = run_pod(spec)
+    for list_name in ("initContainers", "containers", "ephemeralContainers"):
+        sc = data["spec"][list_name][0]["securityContext"]
+        assert sc["privileged"] is False
+        assert sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"]["drop"] == ["ALL"]
+
+
+def test_privileged_container_is_kept_and_escalation_skipped():
+    data, res = run_pod({"containers": [c(securityContext={"privileged": True})]})
+    sc = data["spec"]["containers"][0]["securityContext"]
+    assert sc["privileged"] is True
+    assert "allowPrivilegeEscalation" not in sc  # the API rejects it with privileged: true
+    assert "capabilities" not in sc
+    reasons = " ".join(s.reason for s in res.skipped)
+    assert "privileged" in reasons
+    assert "runAsNonRoot" not in data["spec"].get("securityContext", {})
+
+
+def test_sys_admin_add_is_kept_and_escalation_skipped():
+    data, res = run_pod({"containers": [c(securityContext={"capabilities": {"add": ["SYS_ADMIN"]}})]})
+    sc = data["spec"]["containers"][0]["securityContext"]
+    assert sc["capabilities"]["add"] == ["SYS_ADMIN"]
+    assert "allowPrivilegeEscalation" not in sc
+    assert skipped(res, "allowPrivilegeEscalation") and skipped(res, "capabilities")
+
+
+def test_explicit_escalation_true_conflict_kept():
+    data, res = run_pod({"containers": [c(securityContext={"allowPrivilegeEscalation": True})]})
+    assert data["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] is True
+    assert skipped(res, "allowPrivilegeEscalation")
+
+
+def test_privileged_override_then_escalation_applied(tmp_path):
+    prof = tmp_path / "p.yaml"
+    prof.write_text("extends: restricted\ncontrols:\n  privileged: {conflicts: override}\n")
+    data, _ = run_pod({"containers": [c(securityContext={"privileged": True})]}, str(prof))
+    sc = data["spec"]["containers"][0]["securityContext"]
+    assert sc["privileged"] is False and sc["allowPrivilegeEscalation"] is False
+
+
+# ---------------------------------------------------------------- capabilities and ports
+def test_low_port_gets_net_bind_service_and_sysctl():
+    data, res = run_pod({"containers": [c(ports=[{"containerPort": 8443}, {"containerPort": 443},
+                                                  {"containerPort": 80, "protocol": "TCP"}])]})
+    caps = data["spec"]["containers"][0]["securityContext"]["capabilities"]
+    assert caps == {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}
+    assert data["spec"]["securityContext"]["sysctls"] == [
+        {"name": "net.ipv4.ip_unprivileged_port_start", "value": "80"}]
+
+
+def test_high_port_gets_no_added_capability():
+    data, _ = run_pod({"containers": [c(ports=[{"containerPort": 8080}])]})
+    assert "add" not in data["spec"]["containers"][0]["securityContext"]["capabilities"]
+    assert "sysctls" not in data["spec"]["securityContext"]
+
+
+def test_port_sysctl_not_with_host_network():
+    data, res = run_pod({"hostNetwork": True, "containers": [c(ports=[{"containerPort": 53}])]})
+    assert data["spec"]["hostNetwork"] is True  # host access is never removed
+    assert "sysctls" not in data["spec"]["securityContext"]
+    assert skipped(res, "unprivilegedPortStart") and skipped(res, "hostAccess")
+
+
+def test_port_sysctl_kept_when_already_set_and_skipped_before_1_22():
+    spec = {"securityContext": {"sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}]},
+            "containers": [c(ports=[{"containerPort": 80}])]}
+    data, _ = run_pod(spec)
+    assert data["spec"]["securityContext"]["sysctls"] == spec["securityContext"]["sysctls"]
+    data, res = run_pod({"containers": [c(ports=[{"containerPort": 80}])]}, kube="1.21")
+    assert "sysctls" not in data["spec"]["securityContext"]
+    assert "1.22" in skipped(res, "unprivilegedPortStart")[0].reason
+
+
+def test_lowercase_all_is_spelled_as_pss_expects():
+    data, _ = run_pod({"containers": [c(securityContext={"capabilities": {"drop": ["all"]}})]})
+    assert data["spec"]["containers"][0]["securityContext"]["capabilities"]["drop"] == ["ALL"]
+
+
+def test_existing_drops_are_kept_and_all_appended():
+    data, _ = run_pod({"containers": [c(securityContext={"capabilities": {"drop": ["NET_RAW"]}})]})
+    assert data["spec"]["containers"][0]["securityContext"]["capabilities"]["drop"] == ["NET_RAW", "ALL"]
+
+
+def test_disallowed_add_removed_with_override(tmp_path):
+    prof = tmp_path / "p.yaml"
+    prof.write_text("extends: restricted\ncontrols:\n  capabilities: {conflicts: override}\n")
+    spec = {"containers": [c(securityContext={"capabilities": {"add": ["NET_RAW", "NET_BIND_SERVICE"]}})]}
+    data, _ = run_pod(spec, str(prof))
+    assert data["spec"]["containers"][0]["securityContext"]["capabilities"]["add"] == ["NET_BIND_SERVICE"]
+
+
+# ---------------------------------------------------------------- seccomp / AppArmor / SELinux
+def test_seccomp_field_from_1_19_annotation_before():
+    data, _ = run_pod({"containers": [c()]}, kube="1.19")
+    assert data["spec"]["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    data, _ = run_pod({"containers": [c()]}, kube="1.18")
+    assert "seccompProfile" not in data["spec"]["securityContext"]
+    assert data["metadata"]["annotations"]["seccomp.security.alpha.kubernetes.io/pod"] == "runtime/default"
+
+
+def test_seccomp_localhost_is_kept_and_unconfined_conflicts():
+    local = {"type": "Localhost", "localhostProfile": "my.json"}
+    data, _ = run_pod({"securityContext": {"seccompProfile": local}, "containers": [c()]})
+    assert data["spec"]["securityContext"]["seccompProfile"] == local
+    data, res = run_pod({"containers": [c(securityContext={"seccompProfile": {"type": "Unconfined"}})]})
+    assert data["spec"]["containers"][0]["securityContext"]["seccompProfile"] == {"type": "Unconfined"}
+    assert skipped(res, "seccompProfile")
+
+
+def test_apparmor_field_from_1_30_annotations_before():
+    data, _ = run_pod({"containers": [c("a"), c("b")]}, kube="1.30")
+    assert data["spec"]["securityContext"]["appArmorProfile"] == {"type": "RuntimeDefault"}
+    data, _ = run_pod({"containers": [c("a"), c("b")]}, kube="1.29")
+    ann = data["metadata"]["annotations"]
+    assert ann["container.apparmor.security.beta.kubernetes.io/a"] == "runtime/default"
+    assert ann["container.apparmor.security.beta.kubernetes.io/b"] == "runtime/default"
+    assert "appArmorProfile" not in data["spec"]["securityContext"]
+
+
+def test_apparmor_unconfined_annotation_conflict_kept():
+    ann = {"container.apparmor.security.beta.kubernetes.io/a": "unconfined"}
+    data, res = run_pod({"containers": [c("a")]}, kube="1.29", annotations=ann)
+    assert data["metadata"]["annotations"] == ann
+    assert skipped(res, "appArmor")
+
+
+def test_selinux_options_when_profile_sets_them(tmp_path):
+    prof = tmp_path / "p.yaml"
+    prof.write_text("extends: restricted\ncontrols:\n  seLinux: {options: {type: container_t, level: 's0:c1,c2'}}\n")
+    data, _ = run_pod({"containers": [c()]}, str(prof))
+    assert data["spec"]["securityContext"]["seLinuxOptions"] == {"type": "container_t", "level": "s0:c1,c2"}
+    data, _ = run_pod({"containers": [c()]})
+    assert "seLinuxOptions" not in data["spec"]["securityContext"]
+
+
+# ---------------------------------------------------------------- read-only root filesystem
+def test_strict_read_only_root_with_writable_tmp():
+    data, _ = run_pod({"containers": [c("a"), c("b")]}, "strict")
+    for cont in data["spec"]["containers"]:
+        assert cont["securityContext"]["readOnlyRootFilesystem"] is True
+        assert {"name": "k8s-harden-tmp", "mountPath": "/tmp"} in cont["volumeMounts"]
+    assert data["spec"]["volumes"] == [{"name": "k8s-harden-tmp", "emptyDir": {}}]
+
+
+def test_existing_tmp_mount_is_not_duplicated():
+    spec = {"volumes": [{"name": "scratch", "emptyDir": {}}],
+            "containers": [c(volumeMounts=[{"name": "scratch", "mountPath": "/tmp/"}])]}
+    data, _ = run_pod(spec, "strict")
+    assert data["spec"]["containers"][0]["volumeMounts"] == [{"name": "scratch", "mountPath": "/tmp/"}]
+    assert data["spec"]["volumes"] == [{"name": "scratch", "emptyDir": {}}]
+
+
+def test_strict_fails_on_conflict_naming_the_resource():
+    with pytest.raises(ConflictError, match=r"v1 Pod p: container 'app': privileged: true"):
+        run_pod({"containers": [c(securityContext={"privileged": True})]}, "strict")
+
+
+# ---------------------------------------------------------------- Windows, host access, opt-outs
+def test_windows_pod_gets_no_linux_fields():
+    spec = {"os": {"name": "windows"}, "containers": [c(ports=[{"containerPort": 80}])]}
+    out = harden(dump(pod(spec)))
+    assert load_all(out.output)[0] == pod(spec)
+    assert all(s.reason.startswith("Windows pod") for s in out.results[0].skipped
+               if s.control != "hostAccess")
+
+
+def test_windows_node_selector_counts_as_windows():
+    spec = {"nodeSelector": {"kubernetes.io/os": "windows"}, "containers": [c()]}
+    out = harden(dump(pod(spec)))
+    assert not out.results[0].changes
+
+
+def test_host_access_is_never_removed():
+    spec = {"hostNetwork": True, "hostPID": True,
+            "volumes": [{"name": "root", "hostPath": {"path": "/"}}],
+            "containers": [c(ports=[{"containerPort": 9100, "hostPort": 9100}])]}
+    data, res = run_pod(spec)
+    assert data["spec"]["hostNetwork"] and data["spec"]["hostPID"]
+    assert data["spec"]["volumes"] == spec["volumes"]
+    assert data["spec"]["containers"][0]["ports"] == spec["containers"][0]["ports"]
+    reasons = [s.reason for s in skipped(res, "hostAccess")]
+    assert any("hostNetwork" in r for r in reasons) and any("hostPath" in r for r in reasons)
+    assert any("hostPort 9100" in r for r in reasons)
+
+
+def test_opt_out_whole_workload():
+    out = harden(dump(pod({"containers": [c()]}, annotations={"k8s-harden.io/skip": "true"})))
+    assert not out.results[0].changes
+    assert out.results[0].skipped[0].control == "*"
+
+
+def test_opt_out_named_containers_and_controls():
+    ann = {"k8s-harden.io/skip-containers": "istio-proxy",
+           "k8s-harden.io/skip-controls": "appArmor, fsGroup"}
+    data, res = run_pod({"containers": [c("app"), c("istio-proxy")]}, annotations=ann)
+    assert "securityContext" not in data["spec"]["containers"][1]
+    assert "appArmorProfile" not in data["spec"]["securityContext"]
+    assert "fsGroup" not in data["spec"]["securityContext"]
+    assert {s.control for s in res.skipped} >= {"*", "appArmor", "fsGroup"}
+
+
+def test_opt_out_unknown_control_is_an_error():
+    from hardener.errors import InputError
+
+    with pytest.raises(InputError, match="unknown control"):
+        harden(dump(pod({"containers": [c()]}, annotations={"k8s-harden.io/skip-controls": "nope"})))

@@ -1,0 +1,101 @@
+"""Profiles: built-ins load, `extends:` composes (maps merge, lists replace, base untouched),
+and every mistake is an exact error with file and key path."""
+
+from __future__ import annotations
+
+import pytest
+
+from hardener import controls
+from hardener.errors import ProfileError
+from hardener.profile import builtin_names, load_profile
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def test_builtins_load_and_fill_defaults():
+    assert builtin_names() == ["baseline", "restricted", "strict"]
+    r = load_profile("restricted")
+    assert r.level == "restricted" and r.conflicts == "keep"
+    assert r.controls["runAsUser"]["value"] == 1000 and r.controls["runAsGroup"]["value"] == 3000
+    assert r.controls["runAsNonRoot"] == {"enabled": True, "conflicts": None}
+    assert "readOnlyRootFilesystem" not in r.controls
+    assert list(r.controls) == [c for c in controls.CONTROLS if c in r.controls]  # registry order
+
+
+def test_extends_merges_maps_replaces_lists_and_does_not_mutate_base(tmp_path):
+    base_before = load_profile("restricted").raw
+    p = write(tmp_path, "mine.yaml",
+              "extends: restricted\ncontrols:\n  capabilities:\n    drop: [ALL]\n    allowAdd: [NET_RAW]\n"
+              "  runAsUser: {value: 2000}\n")
+    mine = load_profile(p)
+    assert mine.controls["capabilities"]["drop"] == ["ALL"]  # not [ALL, ALL]
+    assert mine.controls["capabilities"]["allowAdd"] == ["NET_RAW"]  # replaced, not appended
+    assert mine.controls["capabilities"]["netBindService"] is True  # merged from the base
+    assert mine.controls["runAsUser"]["value"] == 2000
+    assert load_profile("restricted").raw == base_before
+
+
+def test_extends_relative_path_and_disable_control(tmp_path):
+    write(tmp_path, "base.yaml", "extends: strict\ncontrols:\n  appArmor: {enabled: false}\n")
+    p = write(tmp_path, "child.yaml", "extends: ./base.yaml\nname: child\n")
+    prof = load_profile(p)
+    assert prof.name == "child" and "appArmor" not in prof.controls
+    assert "readOnlyRootFilesystem" in prof.controls
+
+
+@pytest.mark.parametrize("text, key_path, fragment", [
+    ("colour: red\n", "colour", "unknown key; allowed: name"),
+    ("controls:\n  runAsRoot: {}\n", "controls.runAsRoot", "unknown control; known: hostAccess"),
+    ("controls:\n  runAsUser: {valu: 1}\n", "controls.runAsUser.valu", "unknown option; allowed: enabled"),
+    ("controls:\n  runAsUser: {value: root}\n", "controls.runAsUser.value", "must be an integer from 1"),
+    ("controls:\n  runAsUser: {value: 0}\n", "controls.runAsUser.value", "must be an integer from 1"),
+    ("controls:\n  seccompProfile: {type: Unconfined}\n", "controls.seccompProfile.type", "one of"),
+    ("conflicts: ignore\n", "conflicts", "keep, override or fail"),
+    ("controls:\n  privileged: {conflicts: maybe}\n", "controls.privileged.conflicts", "keep, override, fail"),
+    ("controls:\n  capabilities: {drop: ALL}\n", "controls.capabilities.drop", "a list of non-empty strings"),
+    ("emit: [psp, crd]\n", "emit", "auto, none or a list"),
+    ("level: strict\n", "level", "baseline or restricted"),
+    ("workloads:\n  - {kind: X, podTemplate: spec.template}\n", "workloads[0].podTemplate", "JSON pointer"),
+    ("controls: [runAsUser]\n", "controls", "mapping of control id"),
+])
+def test_validation_errors_name_file_and_key(tmp_path, text, key_path, fragment):
+    p = write(tmp_path, "bad.yaml", text)
+    with pytest.raises(ProfileError) as exc:
+        load_profile(p)
+    assert str(exc.value).startswith(f"{p}: {key_path}: ")
+    assert fragment in str(exc.value)
+
+
+def test_localhost_needs_a_profile_name(tmp_path):
+    p = write(tmp_path, "bad.yaml", "extends: restricted\ncontrols:\n  seccompProfile: {type: Localhost}\n")
+    with pytest.raises(ProfileError, match="controls.seccompProfile: type Localhost needs localhostProfile"):
+        load_profile(p)
+
+
+def test_extends_cycle_missing_base_and_not_a_mapping(tmp_path):
+    a = write(tmp_path, "a.yaml", "extends: ./b.yaml\n")
+    write(tmp_path, "b.yaml", "extends: ./a.yaml\n")
+    with pytest.raises(ProfileError, match="extends cycle"):
+        load_profile(a)
+    with pytest.raises(ProfileError, match="no built-in profile 'nope'"):
+        load_profile(write(tmp_path, "c.yaml", "extends: nope\n"))
+    with pytest.raises(ProfileError, match="must be a YAML mapping"):
+        load_profile(write(tmp_path, "d.yaml", "- a\n"))
+    with pytest.raises(ProfileError, match="invalid YAML"):
+        load_profile(write(tmp_path, "e.yaml", "controls: {\n"))
+    with pytest.raises(ProfileError, match="cannot read profile"):
+        load_profile(str(tmp_path / "missing.yaml"))
+
+
+def test_every_control_is_documented_with_defaults():
+    for cid, cls in controls.CONTROLS.items():
+        assert cls.__doc__ and len(cls.__doc__.strip()) > 40, cid
+        assert cls.scope in ("pod", "container")
+        for name, opt in cls.all_options().items():
+            assert opt.check(opt.default) is None, (cid, name)
+    with pytest.raises(KeyError, match="unknown control 'x'"):
+        controls.get("x")
