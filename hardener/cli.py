@@ -114,12 +114,15 @@ def _resolve_config(ctx: click.Context, config_path: str | None, docs):
 @click.option("--config", "config_path", default=None, metavar="FILE",
               help="A Hardener config (k8s-harden.io/v1) or ConfigMap supplying profile, "
                    "kubeVersion, emit and inline control overrides; flags win over it.")
+@click.option("--verify", is_flag=True,
+              help="Fail (exit 2) when a hardened pod template misses the profile's PSS level "
+                   "and is not a reported exception.")
 @click.option("--check", is_flag=True, help="Write no manifests; exit 1 if any change would be made.")
 @click.option("--diff", is_flag=True, help="Print a unified diff of input vs output instead of manifests.")
 @click.version_option(package_name="k8s-harden", message="k8s-harden %(version)s")
 @click.pass_context
 def main(ctx: click.Context, filename, profile, kube_version, emit, force, binding, namespace,
-         name_prefix, config_path, report, check, diff):
+         name_prefix, config_path, verify, report, check, diff):
     """Harden rendered Kubernetes manifests: read a stream (or a KRM ResourceList) on
     stdin or from -f, write it back with every pod template hardened by the profile.
 
@@ -142,6 +145,7 @@ def main(ctx: click.Context, filename, profile, kube_version, emit, force, bindi
         opts = _options(profile, kube_version, cfg)
         opts.emit = emit or _profile_emit(opts.profile.emit)
         opts.force, opts.binding, opts.namespace, opts.name_prefix = force, binding, namespace, name_prefix
+        opts.verify, opts.assess = verify, report != "none"
         outcome = run_documents(bom, docs, opts, emit=_policy_emitter())
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)

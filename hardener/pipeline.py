@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import krm, yamlio
-from .planner import ResourceResult, plan_document
+from .errors import HardenError
+from .planner import ResourceResult, plan_document, verify
 from .profile import Profile
 from .workloads import WorkloadTable
 
@@ -27,6 +28,12 @@ class Options:
     binding: str = "namespace"  # namespace (RoleBinding) | cluster (ClusterRoleBinding)
     namespace: str | None = None  # namespace for generated namespaced objects
     name_prefix: str | None = None  # suffix source for generated names (else the release)
+    assess: bool = True  # record the PSS level each resource meets before and after
+    verify: bool = False  # fail when a hardened template misses the profile's PSS level
+
+
+class VerifyError(HardenError):
+    """--verify found a pod template the profile should have brought to its level."""
 
 
 @dataclass
@@ -70,7 +77,13 @@ def harden_documents(docs: list[yamlio.Document], opts: Options) -> list[Resourc
         if doc.root != "mapping" or not table.may_contain(doc.kind):
             continue
         data = doc.load()
-        results.extend(plan_document(data, doc.index, opts.profile, table, opts.kube))
+        results.extend(plan_document(data, doc.index, opts.profile, table, opts.kube,
+                                     opts.assess or opts.verify))
+    if opts.verify:
+        problems = verify(results, opts.profile, opts.kube)
+        if problems:
+            raise VerifyError("--verify: the hardened output misses the profile's level:\n  "
+                              + "\n  ".join(problems))
     return results
 
 

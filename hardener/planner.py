@@ -111,9 +111,18 @@ def _all_names(ctx: PodContext) -> list[str]:
     return names
 
 
+def pss_level(pt: PodTemplate, kube: tuple[int, int]) -> str:
+    """The strictest Pod Security Standards level the template meets now."""
+    from . import pss
+
+    tpl = pt.template or {}
+    return pss.meets(tpl.get("metadata"), tpl.get("spec"), kube)
+
+
 def plan_document(data: Any, document: int, profile: Profile, table: WorkloadTable,
-                  kube: tuple[int, int]) -> list[ResourceResult]:
-    """Harden every pod template in a loaded document (in place); one result per resource."""
+                  kube: tuple[int, int], assess: bool = False) -> list[ResourceResult]:
+    """Harden every pod template in a loaded document (in place); one result per resource.
+    With `assess`, each result records the PSS level met before and after."""
     results: dict[str, ResourceResult] = {}
     for pt in find_pod_templates(data, table):
         res = results.get(pt.resource_pointer)
@@ -121,5 +130,27 @@ def plan_document(data: Any, document: int, profile: Profile, table: WorkloadTab
             res = results[pt.resource_pointer] = ResourceResult(
                 document, pt.api_version, pt.kind, pt.namespace, pt.name, pt.resource_pointer)
         res.templates.append(pt)
+        before = pss_level(pt, kube) if assess else None
         plan_template(pt, data, profile, kube, document, res)
+        if assess:
+            res.extra["pss"] = {"before": before, "after": pss_level(pt, kube)}
     return list(results.values())
+
+
+def verify(results: list[ResourceResult], profile: Profile, kube: tuple[int, int]) -> list[str]:
+    """Problems with the hardened output: a template that fails the profile's PSS level
+    without being a reported exception (a gap between what the profile claims and does)."""
+    from . import pss
+
+    problems = []
+    for r in results:
+        if r.skipped:
+            continue
+        for pt in r.templates:
+            tpl = pt.template or {}
+            for v in pss.evaluate(tpl.get("metadata"), tpl.get("spec"), profile.level, kube):
+                who = f" container {v.container!r}" if v.container else ""
+                ns = f"{r.namespace}/" if r.namespace else ""
+                problems.append(f"document {r.document}: {r.kind} {ns}{r.name}:{who} fails PSS "
+                                f"{profile.level} check {v.check} at {pt.pointer}{v.path}: {v.message}")
+    return problems

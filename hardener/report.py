@@ -55,8 +55,8 @@ def as_text(results: list[ResourceResult], documents: int, extra_lines: list[str
         head = f"{_ref(r)} (document {r.document}"
         head += f", {r.pointer.lstrip('/')}" if r.pointer else ""
         head += f"): {len(r.changes)} change(s), {len(r.skipped)} skipped"
-        for key, val in r.extra.items():
-            head += f", {key} {val}"
+        if "pss" in r.extra:
+            head += f", PSS {r.extra['pss']['before']} -> {r.extra['pss']['after']}"
         lines.append(head)
         for c in r.changes:
             who = f" [{c.container}]" if c.container else ""

@@ -138,3 +138,19 @@ def test_python_dash_m_and_version():
 def test_unreadable_file_is_exit_2():
     r = cli("-f", "/nonexistent/file.yaml")
     assert r.returncode == 2 and b"cannot read" in r.stderr
+
+
+def test_verify_catches_a_profile_that_misses_its_level(tmp_path):
+    weak = tmp_path / "weak.yaml"
+    weak.write_text("extends: restricted\nlevel: restricted\ncontrols:\n  seccompProfile: {enabled: false}\n")
+    r = invoke("--verify", "--profile", str(weak), "--report", "none", input=SEED)
+    assert r.exit_code == 2 and r.stdout == ""
+    assert "check seccompProfile_restricted" in r.stderr and "document 0: Pod security-context-example" in r.stderr
+    r = invoke("--verify", "--report", "none", input=SEED)
+    assert r.exit_code == 0
+
+
+def test_json_report_has_pss_level_before_and_after():
+    r = cli("--report", "json", input=SEED)
+    levels = [x["pss"] for x in json.loads(r.stderr)["resources"]]
+    assert levels == [{"before": "baseline", "after": "restricted"}] * 2
