@@ -19,6 +19,24 @@ CONTEXT = {"auto_envvar_prefix": ENV_PREFIX, "help_option_names": ["-h", "--help
            "max_content_width": 100}
 
 
+class LazyGroup(click.Group):
+    """A group whose heavier subcommands (audit) are imported only when invoked, so the
+    hardening path — run on every `helm install` — does not pay for them at start-up."""
+
+    lazy = {"audit": "hardener.audit:audit"}
+
+    def list_commands(self, ctx):
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx, name):
+        if name in self.lazy:
+            import importlib
+
+            module, attr = self.lazy[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
 def _fail(message: str, code: int = EXIT_ERROR) -> "NoReturn":  # type: ignore[name-defined]
     click.echo(f"k8s-harden: error: {message}", err=True)
     sys.exit(code)
@@ -93,7 +111,7 @@ def _resolve_config(ctx: click.Context, config_path: str | None, docs):
     return None
 
 
-@click.group(invoke_without_command=True, context_settings=CONTEXT)
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings=CONTEXT)
 @click.option("-f", "--filename", multiple=True, metavar="PATH",
               help="Input file or directory, '-' for stdin; repeatable. Default: stdin.")
 @click.option("-p", "--profile", default="restricted", show_default=True, metavar="NAME|PATH",

@@ -107,7 +107,8 @@ def test_config_file_and_flags_win(tmp_path):
                    "profile: strict\nkubeVersion: '1.18'\n")
     r = invoke("--config", str(cfg), "--report", "none", input=SEED)
     assert "readOnlyRootFilesystem: true" in r.stdout and "seccomp.security.alpha" in r.stdout
-    r = invoke("--config", str(cfg), "--profile", "restricted", "--report", "none", input=SEED)
+    r = invoke("--config", str(cfg), "--profile", "restricted", "--emit", "none", "--report", "none",
+               input=SEED)
     assert "readOnlyRootFilesystem" not in r.stdout
 
 
