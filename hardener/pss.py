@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-LATEST = (1, 37)  # newest policy version known (sysctls gained its 1.37 revision there)
+from .versions import LATEST  # newest policy version known (sysctls gained its 1.37 revision there)
 LEVELS = ("privileged", "baseline", "restricted")
 
 _BASELINE = "baseline"
