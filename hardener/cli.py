@@ -123,7 +123,8 @@ def _resolve_config(ctx: click.Context, config_path: str | None, docs):
 @click.option("--emit", default=None, metavar="auto|none|LIST",
               help="Policy objects to append: auto (what --kube-version supports), none, or a "
                    "comma list of psp, rbac, pss-labels, vap. Default: the profile's, else auto.")
-@click.option("--force", is_flag=True, help="Allow --emit psp for Kubernetes >= 1.25.")
+@click.option("--force", is_flag=True,
+              help="Emit policy objects the target version does not serve (psp for >= 1.25, vap for < 1.30).")
 @click.option("--binding", type=click.Choice(["namespace", "cluster"]), default="namespace",
               show_default=True, help="Bind the PSP ClusterRole with RoleBindings or a ClusterRoleBinding.")
 @click.option("--namespace", default=None, help="Namespace for generated namespaced objects.")
