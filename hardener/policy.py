@@ -142,7 +142,26 @@ def emit(docs: list[yamlio.Document], results: list[ResourceResult], opts: Optio
     if "vap" in kinds:
         objects += vap_objects(workloads, env, naming, stream_namespaces(docs, workloads, opts), opts)
     present = existing_identities(docs)
-    return ["---\n" + yamlio.dump_data(o) for o in objects if identity(o) not in present]
+    objects = [o for o in objects if identity(o) not in present]
+    filename = helm4_filename(docs)
+    if filename:
+        for o in objects:
+            o["metadata"].setdefault("annotations", {})[HELM4_FILENAME] = filename
+    return ["---\n" + yamlio.dump_data(o) for o in objects]
+
+
+HELM4_FILENAME = "postrenderer.helm.sh/postrender-filename"
+
+
+def helm4_filename(docs: list[yamlio.Document]) -> str | None:
+    """Under Helm 4 every input document names its template file; give the generated
+    objects a file of the same chart so Helm files them under a real `# Source:`."""
+    for d in docs:
+        if d.root == "mapping" and HELM4_FILENAME in d.text:
+            value = _get(d.load(), "metadata", "annotations", HELM4_FILENAME)
+            if isinstance(value, str) and "/" in value:
+                return value.split("/", 1)[0] + "/templates/k8s-harden-policy.yaml"
+    return None
 
 
 def requested_kinds(opts: Options) -> frozenset[str]:

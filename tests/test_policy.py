@@ -855,3 +855,16 @@ def test_policy_derivation_never_raises_on_any_template_shape():
             policy.failures({"kind": "Pod", **template})  # CEL errors fail the pod, never Python
 
     check()
+
+
+@needs_corpus
+def test_helm4_input_gives_generated_objects_a_chart_file():
+    out = harden((CORPUS / "helm4-ingress-nginx.yaml").read_text(), kube="1.24")
+    objects = generated(out.output)
+    assert objects
+    for o in objects:
+        assert o["metadata"]["annotations"]["postrenderer.helm.sh/postrender-filename"] == \
+            "ingress-nginx/templates/k8s-harden-policy.yaml"
+    plain = generated(harden((CORPUS / "ingress-nginx.yaml").read_text(), kube="1.24").output)
+    assert all("postrenderer.helm.sh/postrender-filename" not in (o["metadata"].get("annotations") or {})
+               for o in plain)
