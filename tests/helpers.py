@@ -45,3 +45,15 @@ def pod(spec: dict, name: str = "p", annotations: dict | None = None) -> dict:
 
 def dump(*docs) -> str:
     return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+def leaves(obj, prefix=""):
+    """(JSON pointer, scalar) for every leaf of a document: the no-data-loss check."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from leaves(v, f"{prefix}/{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from leaves(v, f"{prefix}/{i}")
+    else:
+        yield prefix, obj

@@ -8,20 +8,9 @@ import pytest
 from hardener import pss, yamlio
 from hardener.profile import load_profile
 from hardener.workloads import WorkloadTable, find_pod_templates
-from helpers import CORPUS_FILES, harden, load_all
+from helpers import CORPUS_FILES, harden, leaves, load_all
 
 pytestmark = pytest.mark.skipif(not CORPUS_FILES, reason="../shared/corpus not present")
-
-
-def leaves(obj, prefix=""):
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from leaves(v, f"{prefix}/{k}")
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from leaves(v, f"{prefix}/{i}")
-    else:
-        yield prefix, obj
 
 
 @pytest.fixture(scope="module", params=CORPUS_FILES, ids=lambda p: p.name)

@@ -3,7 +3,7 @@ field, key order, comments around them, block scalars and quoting; idempotence."
 
 from __future__ import annotations
 
-from helpers import harden, load_all
+from helpers import harden, leaves, load_all
 
 DEPLOY = """\
 ---
@@ -77,15 +77,6 @@ def test_changed_document_keeps_values_types_order_and_comments():
 
 
 def test_no_input_field_lost():
-    def leaves(obj, prefix=""):
-        if isinstance(obj, dict):
-            for k, v in obj.items():
-                yield from leaves(v, f"{prefix}/{k}")
-        elif isinstance(obj, list):
-            for i, v in enumerate(obj):
-                yield from leaves(v, f"{prefix}/{i}")
-        else:
-            yield prefix, obj
 
     out = harden(DEPLOY).output
     after = dict(leaves(load_all(out)[0]))

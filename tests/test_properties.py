@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hardener import pss
-from helpers import harden, load_all
+from helpers import harden, leaves, load_all
 
 names = st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True)
 scalars = st.one_of(st.text(max_size=12), st.integers(-5, 70000), st.booleans(), st.none(),
@@ -61,17 +61,6 @@ def workloads(draw):
     api = "apps/v1" if kind == "Deployment" else "batch/v1"
     return {"apiVersion": api, "kind": kind, "metadata": meta,
             "spec": {"template": {"metadata": {"labels": {"app": "x"}}, "spec": spec}}}
-
-
-def leaves(obj, prefix=""):
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from leaves(v, f"{prefix}/{k}")
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from leaves(v, f"{prefix}/{i}")
-    else:
-        yield prefix, obj
 
 
 style = st.sampled_from([{"default_flow_style": False}, {"default_flow_style": None},
