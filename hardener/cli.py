@@ -43,9 +43,13 @@ def _fail(message: str, code: int = EXIT_ERROR) -> "NoReturn":  # type: ignore[n
 
 
 def _write_stdout(text: str) -> None:
+    """Write the finished output in 1 MiB pieces: no second, encoded copy of the stream."""
+    step = 1 << 20
     try:
-        sys.stdout.buffer.write(text.encode("utf-8"))
-        sys.stdout.buffer.flush()
+        out = sys.stdout.buffer
+        for i in range(0, len(text), step):
+            out.write(text[i:i + step].encode("utf-8", "surrogateescape"))
+        out.flush()
     except BrokenPipeError:
         # the reader went away (`| head`): end quietly, without a traceback at exit
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -154,6 +158,8 @@ def main(ctx: click.Context, filename, profile, kube_version, emit, force, bindi
 
         sources = read_inputs(filename)
         bom, docs = read_sources(sources)
+        if not diff:
+            sources = None  # the documents hold their own text: drop the input's copy
         cfg = _resolve_config(ctx, config_path, docs)
         if cfg and not _explicit(ctx, "profile"):
             profile = cfg.profile or profile

@@ -61,8 +61,13 @@ class Profile:
 
 
 # --------------------------------------------------------------------------- loading
-def _read(ref: str, relative_to: Path | None) -> tuple[dict, str, Path | None]:
+def _read(ref: str, relative_to: Path | None,
+          extended_by: str | None = None) -> tuple[dict, str, Path | None]:
+    """Read and validate one profile file; `extended_by` is the file whose `extends:` named
+    it, blamed (with its key) when the target does not exist or cannot be read."""
     from .yamlio import load_data
+
+    blame = {"source": extended_by, "key_path": "extends"} if extended_by else {}
 
     is_path = "/" in ref or ref.endswith((".yaml", ".yml")) or ref.startswith(".")
     if is_path:
@@ -73,18 +78,22 @@ def _read(ref: str, relative_to: Path | None) -> tuple[dict, str, Path | None]:
         path = builtin_dir() / f"{ref}.yaml"
         if not path.is_file():
             raise ProfileError(f"no built-in profile {ref!r}; built-in: {', '.join(builtin_names())} "
-                               "(or give a path to a profile file)")
+                               "(or give a path to a profile file)", **blame)
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
+        if extended_by:
+            raise ProfileError(f"cannot read {source}: {exc.strerror}", **blame) from None
         raise ProfileError(f"cannot read profile: {exc.strerror}", source=source) from None
     except UnicodeDecodeError:
         raise ProfileError("profile is not UTF-8 text", source=source) from None
     try:
         data = load_data(text, source)
     except HardenError as exc:
-        raise ProfileError(str(exc).split(": ", 1)[-1], source=source) from None
+        line = getattr(exc, "line", None)
+        raise ProfileError((f"line {line}: " if line else "") + str(exc).split(": ", 1)[-1],
+                           source=source) from None
     if not isinstance(data, dict):
         raise ProfileError("a profile must be a YAML mapping", source=source)
     validate(data, source)
@@ -100,7 +109,7 @@ def _merge(base: dict, override: dict) -> dict:
 
 
 def _resolve_raw(ref: str, relative_to: Path | None, seen: tuple[str, ...]) -> tuple[dict, str]:
-    data, source, folder = _read(ref, relative_to)
+    data, source, folder = _read(ref, relative_to, seen[-1] if seen else None)
     if source in seen:
         raise ProfileError(f"extends cycle: {' -> '.join(seen + (source,))}", source=source,
                            key_path="extends")

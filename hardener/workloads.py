@@ -9,6 +9,7 @@ happens to be called `Deployment` in another group is not); CRDs are added by th
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -71,7 +72,7 @@ class PodTemplate:
     resource_pointer: str  # where the resource is in the document ("" or "/items/3")
     pointer: str  # where the template (metadata + spec) is in the document
 
-    @property
+    @functools.cached_property
     def template(self) -> dict | None:
         return _resolve(self.resource, self.pointer[len(self.resource_pointer):])
 

@@ -1,13 +1,19 @@
 """All YAML handling of k8s-harden lives here.
 
-Why one module: fidelity and safety depend on the same few decisions being made once —
+Why one module: fidelity, safety and speed depend on the same few decisions being made once —
 
-* the stream is split into documents by one pass of the libyaml parser (events only, no
-  objects built), which also validates every document and sniffs its top-level `kind` and
-  `apiVersion`; the bytes of each document are kept, so a document nobody changes is written
-  back exactly as it came (comments, quoting, key order, `# Source:` lines);
+* the stream is split into documents and every document is validated before anything is
+  written: libyaml parses the whole stream once in C (no Python objects), and each
+  document's top-level `kind`/`apiVersion` is sniffed from its text when its shape is
+  unambiguous (a block mapping at column 0, plain keys, no tags or aliases); any other
+  document is sniffed from libyaml's events. The bytes of each document are kept, so a
+  document nobody changes is written back exactly as it came (comments, quoting, key order,
+  `# Source:` lines, CRLF);
+* every document is refused if it holds a Python tag (`!!python/...`), an alias bomb, a
+  recursive or undefined alias, or its `kind`/`apiVersion` twice — whether or not it is
+  loaded;
 * only documents that may need a change are loaded, with a safe loader that refuses Python
-  tags, duplicate keys and alias bombs, keeps timestamps as strings and gives errors with the
+  and unknown tags and duplicate keys, keeps timestamps as strings and gives errors with the
   document number and the line in the input;
 * changed documents are written with a dumper that keeps key order, writes multi-line strings
   as literal blocks, never writes `&id001` anchors, quotes strings YAML 1.1 would misread
@@ -16,11 +22,15 @@ Why one module: fidelity and safety depend on the same few decisions being made 
 
 from __future__ import annotations
 
+import gc
 import re
+import sys
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import yaml
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from .errors import InputError
 
@@ -32,6 +42,7 @@ BaseDumper = _CDumper or yaml.SafeDumper
 #: A document whose aliases would expand to more nodes than this is refused (billion laughs).
 MAX_EXPANDED_NODES = 1_000_000
 BOM = "\ufeff"
+_PY_TAG = "tag:yaml.org,2002:python/"
 
 
 # --------------------------------------------------------------------------- documents
@@ -51,6 +62,9 @@ class Document:
     has_aliases: bool = False
     data: Any = field(default=None, repr=False)  # set by load()
     loaded: bool = False
+    #: False when the split sniffed the document from its text: body_start is exact but
+    #: body_end is a placeholder until load() computes both from the parsed nodes.
+    spans_exact: bool = field(default=True, repr=False)
 
     @property
     def line_break(self) -> str:
@@ -77,11 +91,17 @@ def _line_end(text: str, i: int) -> int:
 
 
 def _mark_error(exc: yaml.MarkedYAMLError, source: str, document: int | None,
-                line_offset: int = 0) -> InputError:
+                line_offset: int = 0, text: str | None = None) -> InputError:
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 + line_offset if mark is not None else None
     parts = [p for p in (exc.context, exc.problem) if p]
     reason = ", ".join(parts) or str(exc)
+    if text is not None and exc.problem_mark is not None:
+        i = exc.problem_mark.index
+        start = text.rfind("\n", 0, i) + 1
+        indent = text[start:len(text) - len(text[start:].lstrip(" \t"))] if start < len(text) else ""
+        if "\t" in indent[:i - start + 1] or text[i:i + 1] == "\t":
+            reason += " (a tab: YAML indents with spaces only)"
     return InputError(f"invalid YAML: {reason}", source=source, document=document, line=line)
 
 
@@ -100,58 +120,114 @@ def split_stream(text: str, source: str = "<stdin>", first_index: int = 0) -> tu
     """Split a YAML stream into :class:`Document` segments whose concatenation is `text`.
 
     Returns (bom, documents): a leading byte-order mark is taken off and given back
-    separately so the caller can write it again. One pass of the libyaml parser validates
-    every document; invalid YAML raises :class:`InputError` with document and line.
+    separately so the caller can write it again. Every document is validated (libyaml);
+    invalid YAML, Python tags, alias bombs and a doubled `kind` raise :class:`InputError`
+    with document and line.
     """
     bom = ""
     if text.startswith(BOM):
         bom, text = BOM, text[1:]
+    docs = _split_fast(text, source, first_index)
+    if docs is None:
+        docs = _split_events(text, source, first_index)
+    return bom, docs
+
+
+# ---- the reference splitter: libyaml events (exact for every stream libyaml accepts)
+def _scan_events(text: str, source: str, first_index: int, line_offset: int = 0):
+    """One pass of libyaml events: (segment starts, per-document info). Also refuses
+    Python tags, aliases that are undefined, recursive or expand too far, and a top-level
+    `kind`/`apiVersion` given twice."""
     starts: list[int] = []  # segment start offsets
     docs_info: list[dict] = []
-    info: dict | None = None
+    info: dict = {}
     depth = 0
     top_key: str | None = None
     expect_key = True
     prev_end_explicit_at: int | None = None
+    n = 0  # nodes so far in this document, aliases expanded
+    anchors: dict[str, int | None] = {}  # anchor -> expanded size (None while still open)
+    opened: list[tuple[str | None, int]] = []  # open collections: (anchor, n before it)
+    seen_top: set[str] = set()
+    ScalarEvent, AliasEvent = yaml.ScalarEvent, yaml.AliasEvent
+    MappingStartEvent, SequenceStartEvent = yaml.MappingStartEvent, yaml.SequenceStartEvent
+    MappingEndEvent, SequenceEndEvent = yaml.MappingEndEvent, yaml.SequenceEndEvent
+
+    def refuse(message: str, ev) -> InputError:
+        return InputError(message, source=source, document=first_index + len(starts) - 1,
+                          line=ev.start_mark.line + 1 + line_offset)
+
+    def top_value(ev) -> None:
+        if top_key in seen_top:
+            raise refuse(f"duplicate top-level key {top_key!r}", ev)
+        seen_top.add(top_key)  # type: ignore[arg-type]
+        if ev.__class__ is ScalarEvent:
+            info["kind" if top_key == "kind" else "api_version"] = ev.value
+
     try:
         for ev in yaml.parse(text, Loader=BaseLoader):
             cls = ev.__class__
-            if cls is yaml.ScalarEvent or cls is yaml.AliasEvent:
+            if cls is ScalarEvent or cls is AliasEvent:
                 end = ev.end_mark.index
                 if info["body_start"] < 0:
                     info["body_start"] = ev.start_mark.index
                     info["root"] = "scalar"
                 if end > info["body_end"]:
                     info["body_end"] = end
-                if cls is yaml.AliasEvent:
+                if cls is ScalarEvent:
+                    n += 1
+                    if ev.anchor is not None:
+                        anchors[ev.anchor] = 1
+                    if ev.tag is not None and ev.tag.startswith(_PY_TAG):
+                        raise refuse(f"Python-specific tag {ev.tag!r} refused", ev)
+                else:
                     info["has_aliases"] = True
+                    size = anchors.get(ev.anchor, 0)
+                    if size is None:
+                        raise refuse(f"alias {ev.anchor!r} refers to a node that contains it "
+                                     "(a recursive structure); refusing the document", ev)
+                    if not size:
+                        raise refuse(f"found undefined alias {ev.anchor!r}", ev)
+                    n += size
+                    if n > MAX_EXPANDED_NODES:
+                        raise refuse(f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
+                                     "(an alias bomb?); refusing the document", ev)
                 if depth == 1:
                     if expect_key:
-                        top_key = ev.value if cls is yaml.ScalarEvent else None
+                        top_key = ev.value if cls is ScalarEvent else None
                         expect_key = False
                     else:
-                        if top_key == "kind" and cls is yaml.ScalarEvent:
-                            info["kind"] = ev.value
-                        elif top_key == "apiVersion" and cls is yaml.ScalarEvent:
-                            info["api_version"] = ev.value
+                        if top_key == "kind" or top_key == "apiVersion":
+                            top_value(ev)
                         expect_key = True
                 continue
-            if cls is yaml.MappingStartEvent or cls is yaml.SequenceStartEvent:
+            if cls is MappingStartEvent or cls is SequenceStartEvent:
                 if info["body_start"] < 0:
                     info["body_start"] = ev.start_mark.index
-                    info["root"] = "mapping" if cls is yaml.MappingStartEvent else "sequence"
+                    info["root"] = "mapping" if cls is MappingStartEvent else "sequence"
+                if ev.tag is not None and ev.tag.startswith(_PY_TAG):
+                    raise refuse(f"Python-specific tag {ev.tag!r} refused", ev)
                 if depth == 1:
                     if expect_key:
                         top_key = None
                         expect_key = False
                     else:
+                        if top_key == "kind" or top_key == "apiVersion":
+                            top_value(ev)
                         expect_key = True
+                if ev.anchor is not None:
+                    anchors[ev.anchor] = None
+                opened.append((ev.anchor, n))
+                n += 1
                 depth += 1
                 continue
-            if cls is yaml.MappingEndEvent or cls is yaml.SequenceEndEvent:
+            if cls is MappingEndEvent or cls is SequenceEndEvent:
                 depth -= 1
                 if ev.end_mark.index > ev.start_mark.index and ev.end_mark.index > info["body_end"]:
                     info["body_end"] = ev.end_mark.index  # flow collection: `]` or `}`
+                anchor, before = opened.pop()
+                if anchor is not None:
+                    anchors[anchor] = n - before
                 continue
             if cls is yaml.DocumentStartEvent:
                 if not starts:
@@ -165,24 +241,44 @@ def split_stream(text: str, source: str = "<stdin>", first_index: int = 0) -> tu
                         "api_version": None, "has_aliases": False}
                 docs_info.append(info)
                 depth, expect_key, top_key = 0, True, None
+                n, anchors, opened, seen_top = 0, {}, [], set()
                 continue
             if cls is yaml.DocumentEndEvent:
                 prev_end_explicit_at = _line_end(text, ev.end_mark.index) if ev.explicit else None
                 continue
     except yaml.MarkedYAMLError as exc:
-        raise _mark_error(exc, source, first_index + max(len(starts) - 1, 0)) from None
+        raise _mark_error(exc, source, first_index + max(len(starts) - 1, 0), line_offset,
+                          text) from None
     except RecursionError:
         raise InputError("nesting too deep", source=source,
                          document=first_index + max(len(starts) - 1, 0)) from None
-    except yaml.YAMLError as exc:  # reader errors without a mark
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow: no mark, an offset
+        raise InputError(f"invalid YAML: {exc.reason}: {_char(exc.character)}", source=source,
+                         line=_offset_line(text, exc.position) + line_offset) from None
+    except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", source=source) from None
+    return starts, docs_info
 
+
+def _char(c) -> str:
+    code = c if isinstance(c, int) else ord(c) if isinstance(c, str) and len(c) == 1 else None
+    return f"U+{code:04X}" if code is not None else repr(c)
+
+
+def _offset_line(text: str, position: int) -> int:
+    """1-based line of an offset that libyaml reports in UTF-8 bytes (or characters)."""
+    raw = text.encode("utf-8", "surrogatepass")
+    return raw.count(b"\n", 0, max(0, min(position, len(raw)))) + 1
+
+
+def _split_events(text: str, source: str, first_index: int, line_offset: int = 0) -> list[Document]:
+    starts, docs_info = _scan_events(text, source, first_index, line_offset)
     docs: list[Document] = []
     if not starts:
         # A stream of only comments / whitespace: keep it as one empty document.
         if text:
             docs.append(Document(first_index, source, text, 1))
-        return bom, docs
+        return docs
     starts[0] = 0
     bounds = starts + [len(text)]
     line = 1
@@ -196,10 +292,160 @@ def split_stream(text: str, source: str = "<stdin>", first_index: int = 0) -> tu
                        has_aliases=inf["has_aliases"])
         docs.append(doc)
         line += seg.count("\n")
-    return bom, docs
+    return docs
+
+
+# ---- the fast splitter: libyaml validates in C, the text gives boundaries and kinds
+# Patterns start with a literal `\n` (so `re` scans for it quickly); line 0 is matched apart.
+_KEY = r"[A-Za-z0-9_][A-Za-z0-9_.\-/]*:(?:[ \t]|\r?$)"
+_MARKER_AT = r"(?:(---)|\.\.\.)(?=[ \t\r\n]|\Z)"  # `---` / `...` then a blank or the end
+_MARKER0, _MARKER = re.compile(_MARKER_AT), re.compile(r"\n" + _MARKER_AT)
+_MARKER_REST = re.compile(r"[ \t]*(?:#[^\n]*)?\r?(?:\n|\Z)")
+# A column-0 line that is not: indented, blank, a comment, a plain `key:`, a `- ` entry, a marker.
+_ODD_AT = r"(?![ \t\r\n#]|\Z|" + _KEY + r"|-(?:[ \t]|\r?$)|(?:---|\.\.\.)(?:[ \t]|\r?$))"
+_ODD0, _ODD_LINE = re.compile(_ODD_AT, re.M), re.compile(r"\n" + _ODD_AT, re.M)
+# The first line of a document's body: not blank, not a comment, not a marker.
+_CONTENT = re.compile(r"^(?![ \t]*(?:#|\r?$)|(?:---|\.\.\.)(?:[ \t]|\r?$))", re.M)
+_KEY_LINE = re.compile(_KEY, re.M)
+_FIELD_AT = r"(kind|apiVersion):([^\n]*)"
+_FIELD0, _TOP_FIELD = re.compile(_FIELD_AT), re.compile(r"\n" + _FIELD_AT)
+_WORD = r"[A-Za-z0-9][A-Za-z0-9.\-/]*"
+_FIELD_VALUE = re.compile(rf"[ \t]+(?:\"({_WORD})\"|'({_WORD})'|({_WORD}))(?:[ \t]+(?:#.*)?)?\r?")
+# An indented, non-comment line after a plain value continues that value.
+_CONTINUED = re.compile(r"\n(?:[ \t]*\r?\n)*[ \t]+[^ \t\r\n#]")
+# Aliases (`*name` where a token may start) and `!!` / `!<...>` tags need the events.
+_ALIAS = re.compile(r"\*[0-9A-Za-z_\-]")
+_TAG = re.compile(r"![!<]")
+_TOKEN_START = frozenset(" \t\r\n[{,:")
+
+
+def _odd_text(text: str) -> bool:
+    """Line breaks other than \n and \r\n, inner BOMs and directives move libyaml's notion
+    of lines and documents: such streams take the event path."""
+    if "\x85" in text or "\u2028" in text or "\u2029" in text or BOM in text:
+        return True
+    if text.startswith("%") or "\n%" in text:
+        return True
+    cr = text.count("\r")
+    return bool(cr) and cr != text.count("\r\n")
+
+
+class _Chunks:
+    """`text` as a file libyaml reads in pieces: no UTF-8 copy of the whole stream."""
+
+    def __init__(self, text: str):
+        self.text, self.pos = text, 0
+
+    def read(self, size: int = -1) -> str:
+        start = self.pos
+        self.pos = len(self.text) if size < 0 else min(len(self.text), start + max(size, 1 << 16))
+        return self.text[start:self.pos]
+
+
+def _raw_validate(text: str) -> bool:
+    """libyaml parses the whole stream in C without building events; False if it fails."""
+    parser = BaseLoader(_Chunks(text))
+    try:
+        parser.raw_parse()
+        return True
+    except yaml.YAMLError:
+        return False
+    finally:
+        parser.dispose()
+
+
+def _split_fast(text: str, source: str, first_index: int) -> list[Document] | None:
+    """The split by text, or None when the stream is not one this fast path is exact for
+    (the caller then uses :func:`_split_events`, which also reports errors precisely)."""
+    if not hasattr(BaseLoader, "raw_parse") or _odd_text(text) or not _raw_validate(text):
+        return None
+    # ---- segment boundaries, replaying how libyaml opens and closes documents
+    starts: list[int] = []
+    is_open = False
+    after_end: int | None = None
+    pos = 0
+    first = _MARKER0.match(text)
+    markers = ([(0, first)] if first else []) + [(m.start() + 1, m) for m in _MARKER.finditer(text)]
+    for line_start, m in markers:
+        rest = _MARKER_REST.match(text, m.end())
+        if rest is None:  # a marker with content on its line (`--- |`, `--- {a: 1}`)
+            return None
+        if not is_open and _CONTENT.search(text, pos, line_start):
+            starts.append(0 if not starts else after_end)  # an implicit document
+            is_open = True
+        if m.group(1):  # ---
+            starts.append(0 if not starts else line_start)
+            is_open = True
+        elif is_open:  # ... closes the open document
+            is_open = False
+            after_end = rest.end()
+        pos = rest.end()
+    if not is_open and _CONTENT.search(text, pos):
+        starts.append(0 if not starts else after_end)  # type: ignore[arg-type]
+    if not starts:
+        return [Document(first_index, source, text, 1)] if text else []
+    if None in starts:
+        return None
+    # ---- per-segment facts from whole-text scans, mapped to segments
+    # (a `\n`-led match belongs to the segment of the line after its `\n`)
+    slow = {bisect_right(starts, m.start() + 1) - 1 for m in _ODD_LINE.finditer(text)}
+    if _ODD0.match(text):
+        slow.add(0)
+    slow.update(bisect_right(starts, m.start()) - 1 for m in _TAG.finditer(text))
+    slow.update(bisect_right(starts, m.start()) - 1 for m in _ALIAS.finditer(text)
+                if m.start() == 0 or text[m.start() - 1] in _TOKEN_START)
+    fields: dict[int, list[re.Match]] = {}
+    first_field = _FIELD0.match(text)
+    for m in ([first_field] if first_field else []) + list(_TOP_FIELD.finditer(text)):
+        fields.setdefault(bisect_right(starts, m.start(1)) - 1, []).append(m)
+    bounds = starts + [len(text)]
+    docs: list[Document] = []
+    line = 1
+    for i in range(len(starts)):
+        s, e = bounds[i], bounds[i + 1]
+        seg = text[s:e]
+        doc = None
+        if i not in slow:
+            doc = _sniff_text(text, s, e, seg, fields.get(i, ()), first_index + i, source, line)
+        if doc is None:
+            found = _split_events(seg, source, first_index + i, line - 1)
+            if len(found) != 1:
+                return None
+            doc = found[0]
+            doc.first_line = line
+        docs.append(doc)
+        line += seg.count("\n")
+    return docs
+
+
+def _sniff_text(text: str, s: int, e: int, seg: str, fields, index: int, source: str,
+                line: int) -> Document | None:
+    """A document sniffed from its text: a block mapping at column 0 whose top-level
+    `kind`/`apiVersion` are plain or simply quoted words. None when unsure."""
+    c = _CONTENT.search(text, s, e)
+    if c is None or not _KEY_LINE.match(text, c.start(), e):
+        return None
+    found = {"kind": None, "apiVersion": None}
+    for m in fields:
+        name = m.group(1)
+        if found[name] is not None:
+            return None  # given twice: the events report it
+        v = _FIELD_VALUE.fullmatch(m.group(2))
+        if v is None:
+            return None
+        if v.group(3) is not None and _CONTINUED.match(text, m.end(), e):
+            return None  # a plain scalar continued on the next line
+        found[name] = v.group(1) or v.group(2) or v.group(3)
+    body = c.start() - s
+    return Document(index, source, seg, line, body_start=body, body_end=body, root="mapping",
+                    kind=found["kind"], api_version=found["apiVersion"], has_aliases=False,
+                    spans_exact=False)
 
 
 # --------------------------------------------------------------------------- loading
+_PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> resolved tag (shared, bounded)
+
+
 class _SafeLoader(BaseLoader):  # type: ignore[misc, valid-type]
     """Safe loader: no Python tags, no duplicate keys, timestamps stay strings."""
 
@@ -208,6 +454,16 @@ class _SafeLoader(BaseLoader):  # type: ignore[misc, valid-type]
                 if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")]
         for first, resolvers in BaseLoader.yaml_implicit_resolvers.items()
     }
+
+    def resolve(self, kind, value, implicit):  # noqa: D102 - memoised for plain scalars
+        if kind is ScalarNode and implicit[0]:
+            tag = _PLAIN_TAGS.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(value) <= 64 and len(_PLAIN_TAGS) < 50_000:
+                    _PLAIN_TAGS[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
 
     def construct_mapping(self, node, deep=False):  # noqa: D102 - see class docstring
         if isinstance(node, yaml.MappingNode):
@@ -226,44 +482,189 @@ class _SafeLoader(BaseLoader):  # type: ignore[misc, valid-type]
         return super().construct_mapping(node, deep=deep)
 
 
-def _expanded_size(node, memo: dict[int, int], depth: int = 0) -> int:
-    """Number of nodes `node` stands for once every alias is expanded."""
-    key = id(node)
-    if key in memo:
-        return memo[key]
-    if depth > 5000:
-        raise RecursionError
-    if isinstance(node, yaml.ScalarNode):
-        size = 1
-    elif isinstance(node, yaml.SequenceNode):
-        size = 1 + sum(_expanded_size(n, memo, depth + 1) for n in node.value)
-    else:
-        size = 1 + sum(_expanded_size(k, memo, depth + 1) + _expanded_size(v, memo, depth + 1)
-                       for k, v in node.value)
-    memo[key] = min(size, MAX_EXPANDED_NODES + 1)
-    return memo[key]
+def _guarded(constructor):
+    """A scalar constructor whose bad values (`!!int foo`) are YAML errors, not crashes."""
+    def construct(loader, node):
+        try:
+            return constructor(loader, node)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, KeyError, AttributeError, TypeError, IndexError, OverflowError):
+            short = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid {short} value", node.start_mark) from None
+    return construct
+
+
+def _refuse_python(loader, suffix, node):
+    raise yaml.constructor.ConstructorError(
+        None, None, f"Python-specific tag {node.tag!r} refused", node.start_mark)
+
+
+def _refuse_unknown(loader, node):
+    raise yaml.constructor.ConstructorError(
+        None, None, f"unsupported tag {node.tag!r} in a document that may hold a pod template "
+        "(only the standard YAML tags can be read there)", node.start_mark)
+
+
+for _tag in ("null", "bool", "int", "float", "binary", "timestamp"):
+    _full = "tag:yaml.org,2002:" + _tag
+    _SafeLoader.add_constructor(_full, _guarded(_SafeLoader.yaml_constructors[_full]))
+_SafeLoader.add_multi_constructor(_PY_TAG, _refuse_python)
+_SafeLoader.add_constructor(None, _refuse_unknown)
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+_SCALARS = {t: c for t, c in _SafeLoader.yaml_constructors.items()
+            if t in ("tag:yaml.org,2002:" + n for n in ("null", "bool", "int", "float"))}
+
+
+class _Slow(Exception):
+    """The fast builder met something the standard constructor must handle."""
+
+
+def _build(node, loader):
+    """Python data from an alias-free node tree, like SafeConstructor but without its
+    generic machinery (block maps and seqs, str/int/float/bool/null scalars)."""
+    cls = node.__class__
+    if cls is ScalarNode:
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        ctor = _SCALARS.get(tag)
+        if ctor is None:
+            raise _Slow
+        return ctor(loader, node)
+    if cls is MappingNode:
+        if node.tag != _MAP:
+            raise _Slow
+        out = {}
+        for k, v in node.value:
+            if k.__class__ is not ScalarNode or k.tag == _MERGE:
+                raise _Slow
+            key = _build(k, loader)
+            if key in out:
+                raise _Slow  # the standard path words the duplicate-key error
+            out[key] = _build(v, loader)
+        return out
+    if node.tag != _SEQ:
+        raise _Slow
+    return [_build(v, loader) for v in node.value]
+
+
+def _spans(root) -> tuple[int, int]:
+    """(body_start, body_end) of a document from its nodes, as the event pass finds them:
+    the first node's start, the end of the last scalar or flow collection."""
+    node = root
+    while True:
+        if node.__class__ is ScalarNode or node.flow_style or not node.value:
+            return root.start_mark.index, node.end_mark.index
+        last = node.value[-1]
+        node = last[1] if node.__class__ is MappingNode else last
+
+
+def _expanded_size(root) -> int:
+    """Number of nodes `root` stands for once every alias is expanded (iterative; a node
+    that contains itself raises ValueError)."""
+    memo: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            if node.__class__ is ScalarNode:
+                size = 1
+            elif node.__class__ is SequenceNode:
+                size = 1 + sum(memo[id(n)] for n in node.value)
+            else:
+                size = 1 + sum(memo[id(k)] + memo[id(v)] for k, v in node.value)
+            memo[key] = min(size, MAX_EXPANDED_NODES + 1)
+            continue
+        seen = memo.get(key)
+        if seen is not None:
+            if seen < 0:
+                raise ValueError("recursive")
+            continue
+        memo[key] = -1
+        stack.append((node, True))
+        if node.__class__ is SequenceNode:
+            stack.extend((n, False) for n in node.value)
+        elif node.__class__ is MappingNode:
+            for k, v in node.value:
+                stack.append((k, False))
+                stack.append((v, False))
+    return memo[id(root)]
 
 
 def load_document(doc: Document) -> Any:
     """Safely load one document's data; errors carry the document number and input line."""
     loader = _SafeLoader(doc.text)
     offset = doc.first_line - 1
+    gc_was_on = gc.isenabled()
+    gc.disable()  # building a large acyclic tree: the cyclic collector only costs time
     try:
         node = loader.get_single_node()
         if node is None:
             return None
-        if doc.has_aliases and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
-            raise InputError(f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
-                             "(an alias bomb?); refusing the document",
-                             source=doc.source, document=doc.index, line=doc.first_line)
+        if not doc.spans_exact:
+            doc.body_start, doc.body_end = _spans(node)
+            doc.spans_exact = True
+        if doc.has_aliases:
+            try:
+                too_big = _expanded_size(node) > MAX_EXPANDED_NODES
+            except ValueError:
+                raise InputError("an alias refers to a node that contains it (a recursive "
+                                 "structure); refusing the document", source=doc.source,
+                                 document=doc.index, line=doc.first_line) from None
+            if too_big:
+                raise InputError(f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
+                                 "(an alias bomb?); refusing the document",
+                                 source=doc.source, document=doc.index, line=doc.first_line)
+        else:
+            try:
+                return _build(node, loader)
+            except (_Slow, RecursionError):
+                pass
         return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        raise _mark_error(exc, doc.source, doc.index, offset) from None
+        raise _mark_error(exc, doc.source, doc.index, offset, doc.text) from None
     except RecursionError:
         raise InputError("nesting too deep to process", source=doc.source,
                          document=doc.index, line=doc.first_line) from None
     finally:
         loader.dispose()
+        if gc_was_on:
+            gc.enable()
+
+
+def compose_text(text: str) -> tuple[Any, Any]:
+    """(node tree, data) of one YAML document, built from the same nodes with the loader
+    :func:`load_document` uses (same tags, same refusals, the fast builder when there can be
+    no alias). For callers that edit text at node positions (textpatch). Raises
+    yaml.YAMLError or ValueError (a recursive alias or an alias bomb)."""
+    loader = _SafeLoader(text)
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        if "*" not in text:
+            try:
+                return node, _build(node, loader)
+            except (_Slow, RecursionError):
+                pass
+        elif _expanded_size(node) > MAX_EXPANDED_NODES:
+            raise ValueError("alias bomb")
+        return node, loader.construct_document(node)
+    finally:
+        loader.dispose()
+        if gc_was_on:
+            gc.enable()
+
+
+def load_text(text: str) -> Any:
+    """The data of one YAML document, read as :func:`compose_text` reads it."""
+    return compose_text(text)[1]
 
 
 def load_data(text: str, source: str) -> Any:
@@ -277,7 +678,11 @@ def load_data(text: str, source: str) -> Any:
 
 # --------------------------------------------------------------------------- dumping
 class _Dumper(BaseDumper):  # type: ignore[misc, valid-type]
-    """Dumper for changed documents: literal blocks, no anchors, order kept."""
+    """Dumper for changed documents: literal blocks, no anchors, order kept. It resolves
+    plain scalars as the loader does, so a timestamp-like string read plain is written
+    plain again (Kubernetes reads both as strings) and a re-run changes nothing."""
+
+    yaml_implicit_resolvers = _SafeLoader.yaml_implicit_resolvers
 
     def ignore_aliases(self, data):  # noqa: D102 - never write &id001 anchors
         return True
@@ -291,10 +696,21 @@ def _represent_str(dumper: yaml.BaseDumper, data: str):
 _Dumper.add_representer(str, _represent_str)
 
 
+#: PyYAML's representer recurses three Python frames per nesting level, and libyaml lets a
+#: document nest 1,000 levels deep: dumping needs more than Python's default 1,000 frames.
+_DUMP_RECURSION = 5_000
+
+
 def dump_data(data: Any, line_break: str = "\n") -> str:
     """Write one document body (no `---`), the way changed documents are written."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                     width=1 << 30, default_flow_style=False, line_break=line_break)
+    limit = sys.getrecursionlimit()
+    if limit < _DUMP_RECURSION:
+        sys.setrecursionlimit(_DUMP_RECURSION)
+    try:
+        return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                         width=1 << 30, default_flow_style=False, line_break=line_break)
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def render_document(doc: Document, data: Any) -> str:
@@ -309,7 +725,11 @@ def render_document(doc: Document, data: Any) -> str:
         # body starts on the `---` line (e.g. `--- {a: 1}`): keep the marker on its own line
         prefix = text[:doc.body_start].rstrip(" ") + doc.line_break
     suffix = text[_line_end(text, doc.body_end):]
-    body = dump_data(data, doc.line_break)
+    try:
+        body = dump_data(data, doc.line_break)
+    except RecursionError:
+        raise InputError("nesting too deep to write the changed document", source=doc.source,
+                         document=doc.index, line=doc.first_line) from None
     if suffix and not body.endswith("\n"):
         body += doc.line_break
     return prefix + body + suffix

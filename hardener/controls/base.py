@@ -20,6 +20,17 @@ CONFLICT_RULES = ("keep", "override", "fail")
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
 
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON-like data: no shared references (so the writer never needs
+    `&id001` anchors), far cheaper than copy.deepcopy."""
+    t = type(value)
+    if t is dict:
+        return {k: json_copy(v) for k, v in value.items()}
+    if t is list:
+        return [json_copy(v) for v in value]
+    return value
+
+
 @dataclass
 class Change:
     """One JSON Patch operation planned by a control."""
@@ -34,7 +45,7 @@ class Change:
     def as_patch(self) -> dict:
         d = {"op": self.op, "path": self.path}
         if self.op != "remove":
-            d["value"] = copy.deepcopy(self.value)
+            d["value"] = json_copy(self.value)
         return d
 
 
@@ -233,8 +244,8 @@ class PodContext:
         for i, part in enumerate(parts[:-1]):
             nxt = obj.get(part) if isinstance(obj, dict) else (
                 obj[part] if isinstance(obj, list) and isinstance(part, int) and part < len(obj) else None)
-            if not isinstance(nxt, (dict, list)):
-                nested: Any = value
+            if not (isinstance(nxt, dict) if isinstance(parts[i + 1], str) else isinstance(nxt, list)):
+                nested: Any = value  # missing, or of the wrong type (`securityContext: []`)
                 for p in reversed(parts[i + 1:]):
                     nested = {p: nested}
                 op = "replace" if isinstance(obj, dict) and part in obj else "add"
