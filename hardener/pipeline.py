@@ -58,11 +58,9 @@ class Outcome:
 def render_changed(doc: yamlio.Document, data: Any, patch: list[dict]) -> str:
     """Text of a changed document: a surgical edit of its text when that is provably
     equal to `data`, otherwise the document re-emitted (leading/trailing comments kept)."""
-    try:
-        from .textpatch import patch_text
-    except ImportError:  # pragma: no cover - textpatch is optional
-        patch_text = None
-    if patch_text is not None and not doc.has_aliases:
+    from .textpatch import patch_text  # imported on the first changed document
+
+    if not doc.has_aliases:
         text = patch_text(doc.text, patch)
         if text is not None:
             return text

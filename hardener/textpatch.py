@@ -1,0 +1,614 @@
+"""Surgical text edits of one YAML document, so a changed document keeps its comments.
+
+Re-emitting a changed document with PyYAML loses inline comments, quoting and the author's
+indentation. :func:`patch_text` instead applies the JSON Patch to the data, compares the old
+data with the new data along the composed node tree, and turns each difference into a small
+edit at the nodes' character offsets:
+
+* a new key or list item becomes new lines after the last line of its collection (or before
+  the item it precedes), indented like its siblings; nested values are written in block style
+  with the document's own indent step and list style (indented or indentless);
+* a changed scalar is replaced in place, so the rest of its line (an inline comment) stays;
+* an empty flow collection (``securityContext: {}``) that gains entries becomes a block one;
+  a non-empty flow collection gains ``, key: value`` / ``, item`` before its closing bracket
+  (and is rewritten in flow style when it loses one);
+* a removed key or list item loses exactly its lines; a list item inserted in front of
+  changed items is told apart from them by likeness, so they keep their text.
+
+Diffing the data rather than replaying the operations one by one means one parse for the
+whole patch, and values an operation sets to what they already were keep their text.
+Everything else stays byte for byte, and inserted lines use the document's line breaks.
+The result is loaded again and must equal the patched data; when it does not, or when an
+edit is not one this module knows to make safely (aliases, merge keys, explicit `? ` keys,
+a comment between a `-` and its item, ...), the answer is None and the caller re-emits the
+document.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any, Callable
+
+import jsonpatch
+import yaml
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+_OPS = frozenset({"add", "replace", "remove"})
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_BOM = "\ufeff"
+_WIDTH = 1 << 30  # never fold long scalars over several lines
+#: How many item comparisons the list diffs of one patch may make before pairing by position,
+#: and how many levels deep they compare items.
+_LIKENESS_BUDGET = 50_000
+_LIKENESS_DEPTH = 4
+#: The slot of a node inside a flow collection: replaced by its flow rendering.
+_FLOW = ("flow", None)
+
+
+class _Unsafe(Exception):
+    """An edit this module does not make; :func:`patch_text` answers None."""
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
+    """Renders new values: no `&id001` anchors, multi-line strings as literal blocks."""
+
+    def ignore_aliases(self, data):  # noqa: D102 - see class docstring
+        return True
+
+
+def _represent_str(dumper: yaml.BaseDumper, data: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar(_STR_TAG, data, style="|" if "\n" in data else None)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def patch_text(text: str, ops: list[dict]) -> str | None:
+    """Apply JSON-Patch `ops` (RFC 6902 'add' / 'replace' / 'remove' only, paths are JSON pointers
+    relative to the document root) to the YAML document `text` (one document; it may start with a
+    `---` line and comment lines, and end with trailing comments). Return the new text, or None
+    when the edit cannot be done safely (the caller then falls back to re-emitting the document)."""
+    try:
+        if not all(isinstance(op, dict) and op.get("op") in _OPS for op in ops):
+            return None
+        bom = _BOM if text.startswith(_BOM) else ""  # libyaml's offsets do not count a BOM
+        body = text[len(bom):]
+        root, old = _compose(body)
+        if root is None:
+            return None
+        new = jsonpatch.apply_patch(old, ops)  # applies the ops in order, to a deep copy
+        result = _Patcher(body, root).patch(old, new)
+        if _same(yaml.load(result, Loader=_Loader), new):
+            return bom + result
+    except Exception:  # noqa: BLE001 - the contract: any failure means "re-emit instead"
+        pass
+    return None
+
+
+def _compose(text: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree of `text` and the data built from those same nodes (one parse)."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        return root, (loader.construct_document(root) if root is not None else None)
+    finally:
+        loader.dispose()
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality that tells 1 from 1.0 and True, as a faithful YAML round trip must."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return ({(type(k), k) for k in a} == {(type(k), k) for k in b}
+                and all(_same(v, b[k]) for k, v in a.items()))
+    if type(a) is list:
+        return len(a) == len(b) and all(map(_same, a, b))
+    if type(a) is float:
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
+# --------------------------------------------------------------------------- rendering
+def _dump(data: Any, flow: bool = False) -> str:
+    return yaml.dump(data, Dumper=_Dumper, default_flow_style=flow, sort_keys=False,
+                     width=_WIDTH, allow_unicode=True)
+
+
+def _scalar_lines(value: Any) -> list[str]:
+    """`value` (a scalar or an empty collection) as written after `key: `: one line, or the
+    header and content lines of a literal block, indented for a key at column 0."""
+    out = _dump({"k": value})
+    if not out.startswith("k: "):
+        raise _Unsafe("scalar not rendered on the key's line")
+    return out[3:].split("\n")[:-1]
+
+
+def _key_text(key: Any) -> str:
+    """A mapping key as written before `:` (quoted when YAML would misread it)."""
+    out = _dump({key: None})
+    if not out.endswith(": null\n") or out.startswith("?") or out.count("\n") != 1:
+        raise _Unsafe("key needs the explicit `? ` form")
+    return out[:-len(": null\n")]
+
+
+def _quoted_scalar(value: str, style: str) -> str | None:
+    """`value` in the quote style of the scalar it replaces, when that fits on one line."""
+    node = yaml.ScalarNode(_STR_TAG, value, style=style)
+    out = yaml.serialize(node, Dumper=_Dumper, width=_WIDTH, allow_unicode=True)
+    return out[:-1] if out.count("\n") == 1 and out[:1] in "'\"" else None
+
+
+def _flow_inner(items: dict | list) -> str:
+    """Entries or items in flow style, without the surrounding brackets."""
+    out = _dump(items, flow=True).rstrip("\n")
+    if "\n" in out or out[:1] not in "[{":
+        raise _Unsafe("flow rendering spans lines")
+    return out[1:-1]
+
+
+def _flow_value(value: Any) -> str:
+    """A value written inside a flow collection."""
+    return _flow_inner([value])
+
+
+# --------------------------------------------------------------------------- node helpers
+def _is_block(node: yaml.Node) -> bool:
+    """A block collection or block scalar: spans whole lines rather than part of one."""
+    if isinstance(node, yaml.ScalarNode):
+        return node.style in ("|", ">")
+    return not node.flow_style
+
+
+def _is_flow_collection(node: yaml.Node) -> bool:
+    return isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and bool(node.flow_style)
+
+
+def _span_end(node: yaml.Node) -> int:
+    """Offset just past the node's last character. A block collection's end mark lies at the
+    next token (after comments), so its last leaf is used instead."""
+    while isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and not node.flow_style \
+            and node.value:
+        last = node.value[-1]
+        node = last[1] if isinstance(node, yaml.MappingNode) else last
+    return node.end_mark.index
+
+
+def _ends_in_multiline_string(value: Any) -> bool:
+    """True when the last line written for `value` is inside a literal block, which needs
+    its line break even at the end of a document that has no final one."""
+    while isinstance(value, (dict, list)) and value:
+        value = next(reversed(value.values())) if isinstance(value, dict) else value[-1]
+    return isinstance(value, str) and "\n" in value
+
+
+class _Aligner:
+    """Pairs the items of an old list with those of its new version.
+
+    Equal items at both ends are paired first. When the list kept its length the rest is
+    paired by position (items changed in place); otherwise by likeness, so an item inserted or
+    removed next to changed items does not take their text (and comments).
+    Likeness looks a few levels deep and the comparisons of one patch have a budget, past
+    which lists are paired by position: a pathological document cannot make the diff slow.
+    """
+
+    def __init__(self) -> None:
+        self.budget = _LIKENESS_BUDGET
+
+    def align(self, old: list, new: list) -> list[tuple[str, int, int]]:
+        """An edit script from `old` to `new`, in list order: ("pair", i, j) when new[j] is
+        old[i], maybe changed; ("del", i, -1); ("ins", -1, j), which goes before the next old
+        item."""
+        n, m = len(old), len(new)
+        pre = 0
+        while pre < min(n, m) and _same(old[pre], new[pre]):
+            pre += 1
+        suf = 0
+        while suf < min(n, m) - pre and _same(old[n - 1 - suf], new[m - 1 - suf]):
+            suf += 1
+        if n == m:  # no item inserted or removed (or as many of each): changed in place
+            middle = [(k, k) for k in range(n - pre - suf)]
+        else:
+            _, middle = self._best_pairs(old[pre:n - suf], new[pre:m - suf],
+                                         lambda a, b: 1 + self._likeness(a, b, _LIKENESS_DEPTH))
+        pairs = ([(k, k) for k in range(pre)] + [(pre + a, pre + b) for a, b in middle]
+                 + [(n - suf + k, m - suf + k) for k in range(suf)])
+        return _script(pairs, n, m)
+
+    def _likeness(self, a: Any, b: Any, depth: int) -> int:
+        """How much of `a` is still in `b`: roughly, the number of equal nodes in the same
+        places (list items matched up by the most alike pairs), `depth` levels down."""
+        if type(a) is not type(b):
+            return 0
+        if depth == 0 or not isinstance(a, (dict, list)):
+            return 2 if _same(a, b) else 1
+        if type(a) is dict:
+            return 1 + sum(self._likeness(value, b[key], depth - 1)
+                           for key, value in a.items() if key in b)
+        return 1 + self._best_pairs(a, b, lambda x, y: self._likeness(x, y, depth - 1))[0]
+
+    def _best_pairs(self, old: list, new: list,
+                    gain: Callable[[Any, Any], int]) -> tuple[int, list[tuple[int, int]]]:
+        """The order-keeping pairing of items of `old` with items of `new` of the highest total
+        gain (pairs of gain 0 are never made), and that total; by position when over budget."""
+        n, m = len(old), len(new)
+        self.budget -= n * m
+        if self.budget < 0:
+            pairs = [(k, k) for k in range(min(n, m))]
+            return sum(gain(old[k], new[k]) for k, _ in pairs), pairs
+        gains = [[gain(a, b) for b in new] for a in old]
+        best = [[0] * (m + 1) for _ in range(n + 1)]
+        for i in range(n - 1, -1, -1):
+            for j in range(m - 1, -1, -1):
+                paired = best[i + 1][j + 1] + gains[i][j] if gains[i][j] else 0
+                best[i][j] = max(best[i + 1][j], best[i][j + 1], paired)
+        pairs, i, j = [], 0, 0
+        while i < n and j < m:
+            if gains[i][j] and best[i][j] == best[i + 1][j + 1] + gains[i][j]:
+                pairs.append((i, j))
+                i, j = i + 1, j + 1
+            elif best[i][j] == best[i + 1][j]:
+                i += 1
+            else:
+                j += 1
+        return best[0][0], pairs
+
+
+def _script(pairs: list[tuple[int, int]], n: int, m: int) -> list[tuple[str, int, int]]:
+    """The edit script of an ordered pairing of n old items with m new items."""
+    script: list[tuple[str, int, int]] = []
+    i = j = 0
+    for pi, pj in pairs:
+        script += [("del", k, -1) for k in range(i, pi)] + [("ins", -1, k) for k in range(j, pj)]
+        script.append(("pair", pi, pj))
+        i, j = pi + 1, pj + 1
+    return script + [("del", k, -1) for k in range(i, n)] + [("ins", -1, k) for k in range(j, m)]
+
+
+# --------------------------------------------------------------------------- the patcher
+class _Patcher:
+    """Collects the text edits that turn the old data of one document into the new data.
+
+    A node's *slot* says what holds it: ("key", key_node) for a block mapping value,
+    ("dash", offset of the `-`) for a block list item, _FLOW inside a flow collection, None
+    for the root. Edits are (start, stop, replacement) in the original text, emitted in text
+    order so that insertions at the same offset (a nested mapping's new key and its parent's)
+    come out in the right order.
+    """
+
+    def __init__(self, text: str, root: yaml.Node):
+        self.text = text
+        self.root = root
+        self.lb = "\r\n" if "\r\n" in text else "\n"
+        self.edits: list[tuple[int, int, str]] = []
+        self.aligner = _Aligner()
+        self.step, self.seq_indent = self._survey()
+
+    def patch(self, old: Any, new: Any) -> str:
+        self._diff(self.root, old, new, None)
+        parts, pos = [], 0
+        for start, stop, replacement in sorted(self.edits, key=lambda edit: edit[0]):
+            if start < pos:
+                raise _Unsafe("overlapping edits")
+            parts += (self.text[pos:start], replacement)
+            pos = stop
+        parts.append(self.text[pos:])
+        return "".join(parts)
+
+    # ---- the document's style
+    def _survey(self) -> tuple[int, int]:
+        """The document's usual mapping indent step and list offset under a key (0 for
+        indentless lists); refuses aliases and merge keys, whose data the nodes do not mirror."""
+        steps: Counter[int] = Counter()
+        offsets: Counter[int] = Counter()
+        seen: set[int] = set()
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                raise _Unsafe("aliases")
+            seen.add(id(node))
+            if isinstance(node, yaml.SequenceNode):
+                stack += node.value
+            elif isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+                        raise _Unsafe("complex or merge key")
+                    stack += (key, value)
+                    if node.flow_style or isinstance(value, yaml.ScalarNode) or value.flow_style:
+                        continue
+                    col = self._column(key.start_mark.index)
+                    if isinstance(value, yaml.MappingNode):
+                        steps[self._column(value.value[0][0].start_mark.index) - col] += 1
+                    elif (dash := self._find_dash(value.value[0])) >= 0:
+                        offsets[self._column(dash) - col] += 1
+        step = next((s for s, _ in steps.most_common() if s > 0), 2)
+        seq_indent = next((o for o, _ in offsets.most_common() if o >= 0), step)
+        return step, seq_indent
+
+    # ---- text positions
+    def _line_start(self, pos: int) -> int:
+        return self.text.rfind("\n", 0, pos) + 1
+
+    def _line_end(self, pos: int) -> int:
+        """Offset just past the line break of the line holding `pos` (or the end of text)."""
+        brk = self.text.find("\n", pos)
+        return len(self.text) if brk < 0 else brk + 1
+
+    def _column(self, pos: int) -> int:
+        return pos - self._line_start(pos)
+
+    def _starts_line(self, pos: int) -> bool:
+        return not self.text[self._line_start(pos):pos].strip(" ")
+
+    def _is_compact(self, pos: int) -> bool:
+        """True for the first key or item after a dash on its line (`- key: v`, `- - x`);
+        False when `pos` starts its line; raises for anything else (an explicit `? ` key)."""
+        before = self.text[self._line_start(pos):pos]
+        if before.strip(" -"):
+            raise _Unsafe("explicit key or other content before an entry")
+        return bool(before.strip(" "))
+
+    def _line_after(self, node: yaml.Node) -> int:
+        """Offset of the line after the node's last line."""
+        end = _span_end(node)
+        if end and self.text[end - 1] == "\n":  # a block scalar ends after its last break
+            return end
+        return self._line_end(end)
+
+    def _find_dash(self, item: yaml.Node) -> int:
+        """Offset of the `-` of a block list item, or -1 (e.g. a comment in between)."""
+        i = item.start_mark.index - 1
+        while i >= 0 and self.text[i] in " \t\r\n":
+            i -= 1
+        return i if i >= 0 and self.text[i] == "-" else -1
+
+    def _dash(self, item: yaml.Node) -> int:
+        dash = self._find_dash(item)
+        if dash < 0:
+            raise _Unsafe("list item without a dash right before it")
+        return dash
+
+    # ---- edits
+    def _edit(self, start: int, stop: int, replacement: str) -> None:
+        self.edits.append((start, stop, replacement))
+
+    def _insert_block(self, pos: int, value: dict | list, col: int) -> None:
+        """New entries or items of a block collection at `col`, as whole lines at `pos`."""
+        lines = self._block(value, col)
+        if pos < len(self.text) or self.text.endswith("\n"):
+            return self._edit(pos, pos, "".join(line + self.lb for line in lines))
+        final = self.lb if _ends_in_multiline_string(value) else ""  # keep the literal's break
+        self._edit(pos, pos, "".join(self.lb + line for line in lines) + final)
+
+    def _insert_before(self, pos: int, items: list, col: int) -> None:
+        """New list items before the item whose dash is at `pos`."""
+        if not self._is_compact(pos):
+            return self._insert_block(self._line_start(pos), items, col)
+        lines = self._block(items, col)  # `- - x`: the new items take the dash's place
+        self._edit(pos, pos, lines[0][col:] + "".join(self.lb + line for line in lines[1:])
+                   + self.lb + " " * col)
+
+    def _remove_entry(self, spans: list[tuple[int, int, bool]], i: int) -> int:
+        """Delete the lines of entry `i` of a block collection, whose entries are given as
+        (offset of the key or dash, offset of the line after the value, kept); answers the
+        index of the next entry to look at."""
+        start, after, _ = spans[i]
+        if not self._is_compact(start):
+            self._edit(self._line_start(start), after, "")
+            return i + 1
+        # `- gone: 1` / `  kept: 2` -> `- kept: 2`: the next kept entry moves up behind the dash
+        nxt = next(k for k in range(i, len(spans)) if spans[k][2])
+        if not any(self.text[spans[k][1]:self._line_start(spans[k + 1][0])].strip()
+                   for k in range(i, nxt)):
+            self._edit(start, spans[nxt][0], "")
+            return nxt
+        # a comment line in between would be lost: leave the dash alone on its line instead
+        cut = start
+        while self.text[cut - 1] == " ":
+            cut -= 1
+        self._edit(cut, after, self.lb)
+        return i + 1
+
+    # ---- the diff
+    def _diff(self, node: yaml.Node, old: Any, new: Any, slot: tuple | None) -> None:
+        if _same(old, new):
+            return
+        if isinstance(node, yaml.MappingNode) and type(old) is dict and type(new) is dict \
+                and old and new:
+            self._diff_mapping(node, old, new, slot)
+        elif isinstance(node, yaml.SequenceNode) and type(old) is list and type(new) is list \
+                and old and new:
+            self._diff_sequence(node, old, new, slot)
+        else:
+            self._replace(node, new, slot)
+
+    def _diff_mapping(self, node: yaml.MappingNode, old: dict, new: dict,
+                      slot: tuple | None) -> None:
+        if len(node.value) != len(old):
+            raise _Unsafe("duplicate keys")
+        entries = [(key_node, value_node, key)
+                   for (key_node, value_node), key in zip(node.value, old)]
+        added = {key: value for key, value in new.items() if key not in old}
+        if node.flow_style:
+            return self._diff_flow_mapping(node, entries, old, new, added, slot)
+        spans = [(key_node.start_mark.index, self._line_after(value_node), key in new)
+                 for key_node, value_node, key in entries]
+        col = self._column(spans[0][0])
+        i = 0
+        if len(added) == len(new) and self._is_compact(spans[0][0]):
+            # `- gone: 1` -> `- new: 2`: no kept entry holds the place behind the dash, so
+            # the new entries take the first old one's lines
+            start, after, _ = spans[0]
+            lines = self._block(added, col)
+            ends_line = self.text[after - 1] == "\n" or _ends_in_multiline_string(added)
+            brk = self.lb if ends_line else ""
+            self._edit(start, after,
+                       lines[0][col:] + "".join(self.lb + line for line in lines[1:]) + brk)
+            i, added = 1, {}
+        while i < len(entries):
+            key_node, value_node, key = entries[i]
+            if key in new:
+                self._diff(value_node, old[key], new[key], ("key", key_node))
+                i += 1
+            else:
+                i = self._remove_entry(spans, i)
+        if added:
+            self._insert_block(self._line_after(node), added, col)
+
+    def _diff_flow_mapping(self, node: yaml.MappingNode, entries: list, old: dict, new: dict,
+                           added: dict, slot: tuple | None) -> None:
+        if any(key not in new for _, _, key in entries):
+            return self._replace(node, new, slot)  # rewritten in flow style
+        for _, value_node, key in entries:
+            self._diff(value_node, old[key], new[key], _FLOW)
+        if added:
+            last_key, last_value, _ = entries[-1]
+            end = max(last_key.end_mark.index, last_value.end_mark.index)
+            self._edit(end, end, ", " + _flow_inner(added))
+
+    def _diff_sequence(self, node: yaml.SequenceNode, old: list, new: list,
+                       slot: tuple | None) -> None:
+        script = self.aligner.align(old, new)
+        if node.flow_style:
+            return self._diff_flow_sequence(node, script, old, new, slot)
+        dashes = [self._dash(item) for item in node.value]
+        col = self._column(dashes[0])
+        kept = {i for step, i, _ in script if step == "pair"}
+        spans = [(dash, self._line_after(item), i in kept)
+                 for i, (dash, item) in enumerate(zip(dashes, node.value))]
+        pending: list = []
+        resume = 0  # entries before this were removed together with a compact first item
+        for step, i, j in script:
+            if step == "ins":
+                pending.append(new[j])
+                continue
+            if pending:
+                self._insert_before(dashes[i], pending, col)
+                pending = []
+            if step == "pair":
+                self._diff(node.value[i], old[i], new[j], ("dash", dashes[i]))
+            elif step == "del" and i >= resume:
+                resume = self._remove_entry(spans, i)
+        if pending:
+            self._insert_block(self._line_after(node), pending, col)
+
+    def _diff_flow_sequence(self, node: yaml.SequenceNode, script: list, old: list, new: list,
+                            slot: tuple | None) -> None:
+        if any(step == "del" for step, _, _ in script):
+            return self._replace(node, new, slot)
+        pending: list = []
+        for step, i, j in script:
+            if step == "ins":
+                pending.append(new[j])
+                continue
+            item = node.value[i]
+            if pending:
+                start = item.start_mark.index
+                self._edit(start, start, _flow_inner(pending) + ", ")
+                pending = []
+            if step == "pair":
+                self._diff(item, old[i], new[j], _FLOW)
+        if pending:
+            end = node.value[-1].end_mark.index
+            self._edit(end, end, ", " + _flow_inner(pending))
+
+    # ---- replacing a node
+    def _replace(self, node: yaml.Node, new: Any, slot: tuple | None) -> None:
+        """Write `new` where `node` is: in place when both fit on the node's line (keeping the
+        rest of the line), else as the rest of the key's / dash's line plus new lines."""
+        start, end = node.start_mark.index, node.end_mark.index
+        keeps_flow = _is_flow_collection(node) and node.value and isinstance(new, (dict, list))
+        if slot is _FLOW or keeps_flow or (slot is None and not self._starts_line(start)):
+            return self._edit(start, end, _flow_value(new))  # `{}` may still become a block
+        if slot is None:
+            return self._replace_root(node, new)
+        col, slot_start = self._slot_geometry(slot)
+        head, below = self._render(new, col, in_seq=slot[0] == "dash")
+        block = _is_block(node)
+        if not below and not block:
+            if start == slot_start:  # an empty (null) node sits right at the `:` or `-`
+                rest = self.text[start:self._line_end(start)]
+                spaced = rest[:1] == " " and not rest.strip()  # use a trailing space
+                return self._edit(start + spaced, end + spaced, head[spaced:])
+            value = head[1:]
+            if isinstance(new, str) and getattr(node, "style", None) in ("'", '"'):
+                value = _quoted_scalar(new, node.style) or value
+            return self._edit(start, end, value)
+        # A comment right after `key:` stays on the key's line; one after the old value does
+        # too unless the value was a block (its last line's comment goes with it).
+        first_line = self.text[slot_start:start].split("\n", 1)[0].rstrip("\r")
+        if first_line.strip() and not first_line.lstrip().startswith("#"):
+            raise _Unsafe("unexpected text between the indicator and the value")
+        stop, comment, brk = self._tail(node, new)
+        if first_line.strip():
+            comment = first_line
+        self._edit(slot_start, stop,
+                   head + comment + "".join(self.lb + line for line in below) + brk)
+
+    def _replace_root(self, node: yaml.Node, new: Any) -> None:
+        start = node.start_mark.index
+        col = self._column(start)
+        if isinstance(new, (dict, list)) and new:
+            lines = self._block(new, col)
+            lines[0] = lines[0][col:]
+        else:
+            lines = _scalar_lines(new)
+        stop, comment, brk = self._tail(node, new)
+        self._edit(start, stop, self.lb.join(lines) + comment + brk)
+
+    def _tail(self, node: yaml.Node, new: Any) -> tuple[int, str, str]:
+        """Where the text of `node` ends for a replacement: the offset to replace up to, the
+        comment after it worth keeping and the line break to end the replacement with."""
+        last = _span_end(node)
+        if last and self.text[last - 1] == "\n":  # a block scalar ends after its last break
+            return last, "", self.lb
+        stop = self._line_end(last)
+        rest = self.text[last:stop]
+        kept = rest.rstrip("\r\n")
+        brk = rest[len(kept):] or (self.lb if _ends_in_multiline_string(new) else "")
+        return stop, ("" if _is_block(node) else kept), brk
+
+    def _slot_geometry(self, slot: tuple) -> tuple[int, int]:
+        """The column of the key or dash holding a node, and the offset just past its `:`/`-`."""
+        kind, holder = slot
+        if kind == "dash":
+            return self._column(holder), holder + 1
+        i = holder.end_mark.index
+        while self.text[i] in " \t":
+            i += 1
+        if self.text[i] != ":":
+            raise _Unsafe("explicit key")
+        return self._column(holder.start_mark.index), i + 1
+
+    # ---- rendering new values in block style
+    def _render(self, value: Any, col: int, in_seq: bool) -> tuple[str, list[str]]:
+        """`value` as the rest of the line of a key at column `col` (or of a dash at `col`
+        when `in_seq`) and the lines below it."""
+        if isinstance(value, (dict, list)) and value:
+            if in_seq:  # `- a: 1` / `- - x`: the first line shares the dash's line
+                lines = self._block(value, col + 2)
+                return " " + lines[0][col + 2:], lines[1:]
+            inner = col + (self.step if isinstance(value, dict) else self.seq_indent)
+            return "", self._block(value, inner)
+        first, *rest = _scalar_lines(value)
+        return " " + first, [" " * col + line if line else line for line in rest]
+
+    def _block(self, value: dict | list, col: int) -> list[str]:
+        """Block-style lines of a non-empty mapping or list whose keys or dashes sit at `col`."""
+        pad, lines = " " * col, []
+        if isinstance(value, dict):
+            for key, item in value.items():
+                head, below = self._render(item, col, in_seq=False)
+                lines.append(f"{pad}{_key_text(key)}:{head}")
+                lines += below
+        else:
+            for item in value:
+                head, below = self._render(item, col, in_seq=True)
+                lines.append(f"{pad}-{head}")
+                lines += below
+        return lines
