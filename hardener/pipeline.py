@@ -61,7 +61,7 @@ def render_changed(doc: yamlio.Document, data: Any, patch: list[dict]) -> str:
     from .textpatch import patch_text  # imported on the first changed document
 
     if not doc.has_aliases:
-        text = patch_text(doc.text, patch)
+        text = patch_text(doc.text, patch, data)
         if text is not None:
             return text
     return yamlio.render_document(doc, data)

@@ -30,13 +30,14 @@ import math
 from collections import Counter
 from typing import Any, Callable
 
-import jsonpatch
 import yaml
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from . import yamlio
+
 _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 _OPS = frozenset({"add", "replace", "remove"})
+_MISSING = object()
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _BOM = "\ufeff"
@@ -67,7 +68,7 @@ def _represent_str(dumper: yaml.BaseDumper, data: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _represent_str)
 
 
-def patch_text(text: str, ops: list[dict]) -> str | None:
+def patch_text(text: str, ops: list[dict], new: Any = _MISSING) -> str | None:
     """Apply JSON-Patch `ops` (RFC 6902 'add' / 'replace' / 'remove' only, paths are JSON pointers
     relative to the document root) to the YAML document `text` (one document; it may start with a
     `---` line and comment lines, and end with trailing comments). Return the new text, or None
@@ -77,26 +78,20 @@ def patch_text(text: str, ops: list[dict]) -> str | None:
             return None
         bom = _BOM if text.startswith(_BOM) else ""  # libyaml's offsets do not count a BOM
         body = text[len(bom):]
-        root, old = _compose(body)
+        root, old = yamlio.compose_text(body)
         if root is None:
             return None
-        new = jsonpatch.apply_patch(old, ops)  # applies the ops in order, to a deep copy
+        if new is _MISSING:
+            import jsonpatch
+
+            new = jsonpatch.apply_patch(old, ops)  # applies the ops in order, to a deep copy
         result = _Patcher(body, root).patch(old, new)
-        if _same(yaml.load(result, Loader=_Loader), new):
+        if _same(yamlio.load_text(result), new):
             return bom + result
     except Exception:  # noqa: BLE001 - the contract: any failure means "re-emit instead"
         pass
     return None
 
-
-def _compose(text: str) -> tuple[yaml.Node | None, Any]:
-    """The node tree of `text` and the data built from those same nodes (one parse)."""
-    loader = _Loader(text)
-    try:
-        root = loader.get_single_node()
-        return root, (loader.construct_document(root) if root is not None else None)
-    finally:
-        loader.dispose()
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -119,7 +114,23 @@ def _dump(data: Any, flow: bool = False) -> str:
                      width=_WIDTH, allow_unicode=True)
 
 
+_MEMO: dict = {}  # renderings of scalars and keys: the same few values recur in every document
+_MEMO_MAX = 10_000  # a stream of many distinct values must not grow it without bound
+
+
 def _scalar_lines(value: Any) -> list[str]:
+    if type(value) in (str, int, float, bool, type(None)):
+        key = ("v", type(value), value)
+        hit = _MEMO.get(key)
+        if hit is None:
+            if len(_MEMO) > _MEMO_MAX:
+                _MEMO.clear()
+            hit = _MEMO[key] = tuple(_scalar_lines_uncached(value))
+        return list(hit)
+    return _scalar_lines_uncached(value)
+
+
+def _scalar_lines_uncached(value: Any) -> list[str]:
     """`value` (a scalar or an empty collection) as written after `key: `: one line, or the
     header and content lines of a literal block, indented for a key at column 0."""
     out = _dump({"k": value})
@@ -129,6 +140,16 @@ def _scalar_lines(value: Any) -> list[str]:
 
 
 def _key_text(key: Any) -> str:
+    memo = ("k", type(key), key)
+    hit = _MEMO.get(memo)
+    if hit is None:
+        if len(_MEMO) > _MEMO_MAX:
+            _MEMO.clear()
+        hit = _MEMO[memo] = _key_text_uncached(key)
+    return hit
+
+
+def _key_text_uncached(key: Any) -> str:
     """A mapping key as written before `:` (quoted when YAML would misread it)."""
     out = _dump({key: None})
     if not out.endswith(": null\n") or out.startswith("?") or out.count("\n") != 1:
