@@ -226,22 +226,9 @@ def _apparmor_profile(p: _Pod):
     RuntimeDefault or Localhost, and container.apparmor.security.beta.kubernetes.io/*
     annotations must be empty, runtime/default or localhost/*. The field check was added
     to the 1.0 function (Kubernetes 1.30), so it applies at every policy version."""
-    out = []
-    fix = "set appArmorProfile.type to RuntimeDefault or Localhost, or remove it"
-    if p.psc is not None:
-        prof = _dict(p.psc.get("appArmorProfile"))
-        if prof is not None:
-            t = _str(prof.get("type")) or ""
-            if t not in _APPARMOR_TYPES_ALLOWED:
-                out.append((None, "/spec/securityContext/appArmorProfile/type", prof.get("type"),
-                            f"pod must not set AppArmor profile type to {t!r}", fix))
-    for c, name, path, sc in p.containers:
-        prof = _dict(sc.get("appArmorProfile")) if sc is not None else None
-        if prof is not None:
-            t = _str(prof.get("type")) or ""
-            if t not in _APPARMOR_TYPES_ALLOWED:
-                out.append((name, f"{path}/securityContext/appArmorProfile/type", prof.get("type"),
-                            f'container "{name}" must not set AppArmor profile type to {t!r}', fix))
+    out = _profile_type_violations(
+        p, "appArmorProfile", _APPARMOR_TYPES_ALLOWED, "AppArmor profile type",
+        "set appArmorProfile.type to RuntimeDefault or Localhost, or remove it")
     for key in sorted(k for k in p.annotations
                       if isinstance(k, str) and k.startswith(_APPARMOR_ANNOTATION_PREFIX)):
         v = p.annotations[key]
@@ -346,22 +333,29 @@ def _seccomp_baseline_1_19(p: _Pod):
     """check_seccompProfile_baseline.go, seccompProfileBaseline_1_19: if the
     seccompProfile field is set (pod or container) its type must be RuntimeDefault or
     Localhost. Annotations are no longer looked at."""
+    return _profile_type_violations(
+        p, "seccompProfile", _SECCOMP_TYPES_ALLOWED, "securityContext.seccompProfile.type",
+        "set seccompProfile.type to RuntimeDefault or Localhost, or remove it")
+
+
+def _profile_type_violations(p: _Pod, field: str, allowed, what: str, fix: str) -> list:
+    """A set `<field>.type` (pod or container) outside `allowed`: the shared core of the
+    seccomp (baseline, 1.19+) and AppArmor field checks; an unset field passes."""
     out = []
-    fix = "set seccompProfile.type to RuntimeDefault or Localhost, or remove it"
     if p.psc is not None:
-        prof = _dict(p.psc.get("seccompProfile"))
+        prof = _dict(p.psc.get(field))
         if prof is not None:
             t = _str(prof.get("type")) or ""
-            if t not in _SECCOMP_TYPES_ALLOWED:
-                out.append((None, "/spec/securityContext/seccompProfile/type", prof.get("type"),
-                            f"pod must not set securityContext.seccompProfile.type to {t!r}", fix))
+            if t not in allowed:
+                out.append((None, f"/spec/securityContext/{field}/type", prof.get("type"),
+                            f"pod must not set {what} to {t!r}", fix))
     for c, name, path, sc in p.containers:
-        prof = _dict(sc.get("seccompProfile")) if sc is not None else None
+        prof = _dict(sc.get(field)) if sc is not None else None
         if prof is not None:
             t = _str(prof.get("type")) or ""
-            if t not in _SECCOMP_TYPES_ALLOWED:
-                out.append((name, f"{path}/securityContext/seccompProfile/type", prof.get("type"),
-                            f'container "{name}" must not set securityContext.seccompProfile.type to {t!r}', fix))
+            if t not in allowed:
+                out.append((name, f"{path}/securityContext/{field}/type", prof.get("type"),
+                            f'container "{name}" must not set {what} to {t!r}', fix))
     return out
 
 
