@@ -484,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def render(rows, notes, stage_rows, cmd, total, repeats, tool) -> str:
-    out = [f"# k8s-harden benchmark results", "",
+    out = ["# k8s-harden benchmark results", "",
            f"Command: `.venv/bin/python {cmd}` ({total:.0f} s in all; "
            f"{time.strftime('%Y-%m-%d %H:%M %Z')})", "",
            f"Machine: {machine()}", "",

@@ -13,8 +13,3 @@ def apply_change(data: Any, change: Change) -> None:
     import jsonpatch  # imported on first change: documents needing none never pay for it
 
     jsonpatch.apply_patch(data, [change.as_patch()], in_place=True)
-
-
-def as_patch(changes: list[Change]) -> list[dict]:
-    """The RFC 6902 patch of a list of changes (for --diff, KRM results and tests)."""
-    return [c.as_patch() for c in changes]

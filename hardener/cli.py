@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -37,7 +38,7 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-def _fail(message: str, code: int = EXIT_ERROR) -> "NoReturn":  # type: ignore[name-defined]
+def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     click.echo(f"k8s-harden: error: {message}", err=True)
     sys.exit(code)
 

@@ -27,7 +27,7 @@ import re
 import sys
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -735,13 +735,5 @@ def render_document(doc: Document, data: Any) -> str:
     return prefix + body + suffix
 
 
-def is_trailing_only(text: str) -> bool:
-    """True when text holds only comments, blank lines or document end markers."""
-    return all(not ln.strip() or ln.lstrip().startswith("#") or ln.strip() == "..."
-               for ln in text.splitlines())
-
-
-# A `kind:` sniffer for callers that only have text (e.g. the benchmark's peers).
+# A `kind:` sniffer for callers that only have text (the fuzz tests' oracle).
 KIND_RE = re.compile(r"^kind:[ \t]*['\"]?([A-Za-z0-9]+)", re.M)
-
-LoadPredicate = Callable[[Document], bool]

@@ -198,9 +198,6 @@ class PodContext:
                     yield ContainerRef(c, self.pointer("spec", list_name, i), list_name,
                                        ("spec", list_name, i))
 
-    def all_container_names(self) -> list[str]:
-        return [c.name for c in self.containers()]
-
     # ---- conflicts
     def rule(self, control: str) -> str:
         return self.conflicts.get(control, "keep")
