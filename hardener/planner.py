@@ -82,7 +82,7 @@ def plan_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[int,
         return
     conflicts = {cid: profile.rule(cid) for cid in _controls.CONTROLS}
     ctx = PodContext(pt, kube, conflicts, skip_controls, skip_containers, document)
-    for name in sorted(skip_containers & set(_all_names(ctx))):
+    for name in sorted(skip_containers & {c.name for c in ctx.containers(opted_out=True)}):
         result.skipped.append(Skip("*", f"opt-out annotation {SKIP_CONTAINERS}", name))
     windows = ctx.is_windows
     for cid, opts in profile.controls.items():
@@ -99,16 +99,6 @@ def plan_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[int,
                 result.changes.append(item)
             else:
                 result.skipped.append(item)
-
-
-def _all_names(ctx: PodContext) -> list[str]:
-    names = []
-    for list_name in _controls.base.CONTAINER_LISTS:
-        items = ctx.spec.get(list_name)
-        for c in items if isinstance(items, list) else []:
-            if isinstance(c, dict):
-                names.append(str(c.get("name", "")))
-    return names
 
 
 def pss_level(pt: PodTemplate, kube: tuple[int, int]) -> str:

@@ -123,6 +123,15 @@ class Control:
         raise NotImplementedError
 
 
+def _child(obj: Any, part: Any) -> Any:
+    """obj[part] for a mapping key or an in-range list index; None when there is none."""
+    if isinstance(obj, dict):
+        return obj.get(part)
+    if isinstance(obj, list) and isinstance(part, int) and 0 <= part < len(obj):
+        return obj[part]
+    return None
+
+
 def _escape(part: str) -> str:
     return part.replace("~", "~0").replace("/", "~1")
 
@@ -187,14 +196,15 @@ class PodContext:
         sel = self.spec.get("nodeSelector")
         return isinstance(sel, dict) and sel.get("kubernetes.io/os") == "windows"
 
-    def containers(self) -> Iterator[ContainerRef]:
-        """Every container (init, regular, ephemeral) that is a mapping and not opted out."""
+    def containers(self, opted_out: bool = False) -> Iterator[ContainerRef]:
+        """Every container (init, regular, ephemeral) that is a mapping and not opted out
+        (with `opted_out`, the opted-out ones too)."""
         for list_name in CONTAINER_LISTS:
             items = self.spec.get(list_name)
             if not isinstance(items, list):
                 continue
             for i, c in enumerate(items):
-                if isinstance(c, dict) and str(c.get("name", "")) not in self.skip_containers:
+                if isinstance(c, dict) and (opted_out or str(c.get("name", "")) not in self.skip_containers):
                     yield ContainerRef(c, self.pointer("spec", list_name, i), list_name,
                                        ("spec", list_name, i))
 
@@ -239,8 +249,7 @@ class PodContext:
         obj: Any = self.template.template
         parts = list(path_parts)
         for i, part in enumerate(parts[:-1]):
-            nxt = obj.get(part) if isinstance(obj, dict) else (
-                obj[part] if isinstance(obj, list) and isinstance(part, int) and part < len(obj) else None)
+            nxt = _child(obj, part)
             if not (isinstance(nxt, dict) if isinstance(parts[i + 1], str) else isinstance(nxt, list)):
                 nested: Any = value  # missing, or of the wrong type (`securityContext: []`)
                 for p in reversed(parts[i + 1:]):
@@ -263,8 +272,7 @@ class PodContext:
         """A change that appends `value` to the list at base+list_parts (creating it)."""
         obj: Any = self.template.template
         for part in list_parts:
-            obj = obj.get(part) if isinstance(obj, dict) else (
-                obj[part] if isinstance(obj, list) and isinstance(part, int) and part < len(obj) else None)
+            obj = _child(obj, part)
         if isinstance(obj, list):
             return Change(control, "add", self.pointer(*list_parts, "-"), value, reason, container)
         return self.set(control, list_parts, [value], reason, container)

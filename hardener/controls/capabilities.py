@@ -83,10 +83,11 @@ class Capabilities(Control):
                     yield ctx.remove(self.id, path + ("add", i), f"remove add {adds[i]}", c.name)
                 else:
                     yield ctx.conflict(self.id, f"capabilities.add {adds[i]}", c.name)
-            if (opts["netBindService"] and "NET_BIND_SERVICE" in allowed and low_ports(c.container)
+            ports = low_ports(c.container)
+            if (opts["netBindService"] and "NET_BIND_SERVICE" in allowed and ports
                     and "NET_BIND_SERVICE" not in added_caps(c.sc)):
                 yield ctx.append(self.id, path + ("add",), "NET_BIND_SERVICE",
-                                 f"listens on port {min(low_ports(c.container))}", c.name)
+                                 f"listens on port {min(ports)}", c.name)
 
 
 class UnprivilegedPortStart(Control):
