@@ -55,7 +55,11 @@ class _Unsafe(Exception):
 
 
 class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
-    """Renders new values: no `&id001` anchors, multi-line strings as literal blocks."""
+    """Renders new values: no `&id001` anchors, multi-line strings as literal blocks.
+
+    Not yamlio's dumper on purpose: that one resolves like our loader (timestamps are
+    strings) so a re-emitted document keeps plain timestamps plain; a *new* value written
+    here keeps YAML 1.1's resolvers, so a date-like string is quoted for every reader."""
 
     def ignore_aliases(self, data):  # noqa: D102 - see class docstring
         return True
