@@ -104,7 +104,7 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     return src in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
 
 
-def _resolve_config(ctx: click.Context, config_path: str | None, docs):
+def _resolve_config(config_path: str | None, docs):
     """The Hardener config in force: --config, else a ResourceList's functionConfig."""
     from . import krm
 
@@ -161,7 +161,7 @@ def main(ctx: click.Context, filename, profile, kube_version, emit, force, bindi
         bom, docs = read_sources(sources)
         if not diff:
             sources = None  # the documents hold their own text: drop the input's copy
-        cfg = _resolve_config(ctx, config_path, docs)
+        cfg = _resolve_config(config_path, docs)
         if cfg and not _explicit(ctx, "profile"):
             profile = cfg.profile or profile
         if cfg and not _explicit(ctx, "kube_version"):
