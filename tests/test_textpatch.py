@@ -380,6 +380,7 @@ WORKLOAD = re.compile(r"(?m)^kind:[ \t]*(Deployment|DaemonSet|StatefulSet|Replic
                       r"|Pod|Rollout)[ \t]*$")
 
 
+BUILTIN_GROUPS = {"", "apps", "batch", "argoproj.io"}
 CHANGED_LINE = re.compile(r"(imagePullPolicy|automountServiceAccountToken|add):|- [A-Z_]+$|\{\}$")
 
 
@@ -415,6 +416,8 @@ def test_every_corpus_workload_is_patched_surgically():
             if not match:
                 continue
             doc = yaml.load(text, Loader=LOADER)
+            if str(doc.get("apiVersion", "")).rpartition("/")[0] not in BUILTIN_GROUPS:
+                continue  # a CRD that shares a built-in kind's name (Volcano's Job)
             pod = POD_SPECS.get(match[1], "/spec/template/spec")
             result = patched(text, hardening_ops(doc, pod))
             removed = [line[2:].strip() for line in
