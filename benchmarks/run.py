@@ -271,7 +271,7 @@ def stages(stream: Path) -> list[tuple[str, float]]:
         bom, docs = read_sources([Source("<stdin>", text)])
         t1 = time.process_time()
         loadable = [d for d in docs if d.root == "mapping"]
-        from hardener.workloads import WorkloadTable
+        from hardener.kube.workloads import WorkloadTable
 
         table = WorkloadTable(opts.profile.workloads)
         for d in loadable:

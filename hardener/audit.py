@@ -36,14 +36,18 @@ import yaml
 
 from . import krm, pss, yamlio
 from .errors import EXIT_ERROR, ConflictError, HardenError, UsageError
-from .planner import plan_document
+from .harden import harden_document
+from .kube.pointer import field_path as _field
+from .kube.pointer import resolve as _resolve
+from .kube.pointer import tokens as _tokens
+from .kube.podspec import CONTAINER_LISTS
+from .kube.workloads import WorkloadTable, find_pod_templates
 from .profile import Profile, load_profile
-from .workloads import WorkloadTable, find_pod_templates
+from .results import CONFLICT
 
 EXIT_FINDINGS = 1
 PSS_URI = "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-_LEVEL_RANK = {"privileged": 0, "baseline": 1, "restricted": 2}
 
 # --------------------------------------------------------------------------- rules
 # PSS check id (upstream pod-security-admission) -> (level, title, what the standard asks).
@@ -156,7 +160,7 @@ class Resource:
     @property
     def meets(self) -> str:
         """The strictest PSS level every pod template of the resource meets."""
-        return min((t.meets for t in self.templates), key=_LEVEL_RANK.__getitem__, default="restricted")
+        return pss.weakest(t.meets for t in self.templates)
 
     @property
     def passes(self) -> bool:
@@ -239,12 +243,6 @@ class AuditReport:
 
 
 # --------------------------------------------------------------------------- lines
-def _tokens(pointer: str) -> list[str]:
-    if not pointer:
-        return []
-    return [t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")]
-
-
 class _Lines:
     """Line numbers in the input file of JSON pointers inside one document's text."""
 
@@ -283,34 +281,10 @@ class _Lines:
         return line + self.doc.first_line, True
 
 
-def _resolve(data: Any, pointer: str) -> Any:
-    for token in _tokens(pointer):
-        if isinstance(data, dict):
-            data = data.get(token)
-        elif isinstance(data, list) and token.isdigit() and int(token) < len(data):
-            data = data[int(token)]
-        else:
-            return None
-    return data
-
-
-def _field(pointer: str) -> str:
-    """`/spec/containers/0/securityContext` -> `spec.containers[0].securityContext`."""
-    out = ""
-    for t in _tokens(pointer):
-        if t.isdigit():
-            out += f"[{t}]"
-        elif t == "-":
-            out += "[-]"
-        else:
-            out += ("." if out else "") + (t if "." not in t and "/" not in t else f"[{t}]")
-    return out
-
-
 # --------------------------------------------------------------------------- evaluation
 def parse_version(value: str | None) -> tuple[int, int]:
     """`--kube-version`: `latest`, `1.30`, `v1.30` or `1.30.2` -> (1, 30)."""
-    from .versions import parse_kube_version
+    from .kube.versions import parse_kube_version
 
     try:
         v = parse_kube_version(value)
@@ -400,22 +374,22 @@ def _with_rules(profile: Profile, fail_only: str | None) -> Profile:
 def _plan(data: Any, index: int, profile: Profile, table: WorkloadTable, version: tuple[int, int]):
     """Run the planner on a copy: (results, conflicts as (result, Skip) pairs)."""
     try:
-        return plan_document(copy.deepcopy(data), index, profile, table, version), []
+        return harden_document(copy.deepcopy(data), index, profile, table, version), []
     except ConflictError:
         pass
     # The hardener would stop here. Plan with conflicts kept to see the rest, and find
     # which `fail` controls conflict by planning again with only that control failing.
-    results = plan_document(copy.deepcopy(data), index, _with_rules(profile, None), table, version)
+    results = harden_document(copy.deepcopy(data), index, _with_rules(profile, None), table, version)
     candidates = {s.control for r in results for s in r.skipped
-                  if s.reason.startswith("kept: ") and profile.rule(s.control) == "fail"}
+                  if s.kind == CONFLICT and profile.rule(s.control) == "fail"}
     failing = set()
     for cid in sorted(candidates):
         try:
-            plan_document(copy.deepcopy(data), index, _with_rules(profile, cid), table, version)
+            harden_document(copy.deepcopy(data), index, _with_rules(profile, cid), table, version)
         except ConflictError:
             failing.add(cid)
     conflicts = [(r, s) for r in results for s in r.skipped
-                 if s.control in failing and s.reason.startswith("kept: ")]
+                 if s.control in failing and s.kind == CONFLICT]
     return results, conflicts
 
 
@@ -453,7 +427,7 @@ def _profile_findings(data, index, profile, table, version, prefix, templates, w
         path = t.pointer + "/spec"
         spec = _resolve(data, path[len(prefix):])
         if s.container and isinstance(spec, dict):
-            for list_name in ("initContainers", "containers", "ephemeralContainers"):
+            for list_name in CONTAINER_LISTS:
                 items = spec.get(list_name)
                 hit = [i for i, x in enumerate(items if isinstance(items, list) else [])
                        if isinstance(x, dict) and str(x.get("name", "")) == s.container]
@@ -461,7 +435,7 @@ def _profile_findings(data, index, profile, table, version, prefix, templates, w
                     path = f"{path}/{list_name}/{hit[0]}"
                     break
         line, exact = where.line(path)
-        what = s.reason[len("kept: "):]
+        what = s.setting
         msg = (f"{what} conflicts with control {s.control} (rule: fail): "
                f"k8s-harden --profile {profile.name} would stop with an error")
         fix = (f"change {what}, opt out with the annotation k8s-harden.io/skip-controls: {s.control}, "

@@ -88,7 +88,7 @@ def _options(profile: str, kube_version: str | None, config=None):
     """Options from the profile and version, with a Hardener config's inline overrides."""
     from .pipeline import Options
     from .profile import load_profile
-    from .versions import parse_kube_version
+    from .kube.versions import parse_kube_version
 
     try:
         kube = parse_kube_version(kube_version)

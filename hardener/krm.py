@@ -14,6 +14,8 @@ from typing import Any
 
 from . import yamlio
 from .errors import InputError
+from .kube import names
+from .kube.pointer import field_path
 
 CONFIG_API_VERSION = "k8s-harden.io/v1"
 CONFIG_KIND = "Hardener"
@@ -102,20 +104,6 @@ def item_documents(rl_doc: yamlio.Document) -> tuple[dict, list[yamlio.Document]
     return data, docs
 
 
-def _field_path(pointer: str) -> str:
-    """JSON pointer -> the KRM/kyaml field path (`spec.containers[0].securityContext`)."""
-    out = ""
-    for part in pointer.lstrip("/").split("/"):
-        part = part.replace("~1", "/").replace("~0", "~")
-        if part.isdigit():
-            out += f"[{part}]"
-        elif part == "-":
-            out += "[-]"
-        else:
-            out += ("." if out else "") + (part if "." not in part else f"[{part}]")
-    return out
-
-
 def results_for(results, docs: list[yamlio.Document]) -> list[dict]:
     """One KRM result per change (info) and per skip (warning)."""
     out = []
@@ -129,7 +117,7 @@ def results_for(results, docs: list[yamlio.Document]) -> list[dict]:
         for c in r.changes:
             who = f" (container {c.container})" if c.container else ""
             entry = {"message": f"{c.control}: {c.reason}{who}", "severity": "info",
-                     "resourceRef": ref, "field": {"path": _field_path(c.path)}}
+                     "resourceRef": ref, "field": {"path": field_path(c.path)}}
             if c.op != "remove":
                 entry["field"]["proposedValue"] = c.value
             if file:
@@ -148,11 +136,11 @@ def results_for(results, docs: list[yamlio.Document]) -> list[dict]:
 
 def _file_of(meta: dict) -> dict | None:
     ann = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
-    path = ann.get("internal.config.kubernetes.io/path") or ann.get("config.kubernetes.io/path")
+    path = next((ann[k] for k in names.KRM_PATH if ann.get(k)), None)
     if not path:
         return None
     file = {"path": str(path)}
-    index = ann.get("internal.config.kubernetes.io/index") or ann.get("config.kubernetes.io/index")
+    index = next((ann[k] for k in names.KRM_INDEX if ann.get(k) is not None), None)
     if index is not None and str(index).isdigit():
         file["index"] = int(index)
     return file

@@ -12,9 +12,10 @@ from typing import Any, Callable
 
 from . import krm, yamlio
 from .errors import HardenError
-from .planner import ResourceResult, plan_document, verify
+from .harden import harden_document, verify
+from .kube.workloads import WorkloadTable
 from .profile import Profile
-from .workloads import WorkloadTable
+from .results import ResourceResult
 
 
 @dataclass
@@ -75,8 +76,8 @@ def harden_documents(docs: list[yamlio.Document], opts: Options) -> list[Resourc
         if doc.root != "mapping" or not table.may_contain(doc.kind):
             continue
         data = doc.load()
-        results.extend(plan_document(data, doc.index, opts.profile, table, opts.kube,
-                                     opts.assess or opts.verify))
+        results.extend(harden_document(data, doc.index, opts.profile, table, opts.kube,
+                                       opts.assess or opts.verify))
     if opts.verify:
         problems = verify(results, opts.profile, opts.kube)
         if problems:

@@ -74,44 +74,31 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from . import pss, yamlio
-from .apply import apply_change
 from .controls import CONTROLS
-from .controls.base import Change, Skip
-from .controls.kernel import APPARMOR_ANNOTATION, SECCOMP_CONTAINER_ANNOTATION, SECCOMP_POD_ANNOTATION
 from .errors import UsageError
+from .harden import apply_change
+from .kube import names
+from .kube.names import GENERATOR, HELM4_FILENAME, INSTANCE_LABEL, MANAGED_BY_LABEL
+from .kube.podspec import effective as _effective
+from .kube.podspec import integer as _id
+from .kube.podspec import mapping as _dict
+from .kube.podspec import sequence as _list
+from .kube.podspec import containers as podspec_containers
+from .kube.podspec import targets_windows
+from .kube.pointer import join
+from .kube.versions import PSP_REMOVED, TOKEN_PROJECTED, VAP_V1, fmt
+from .kube.workloads import BUILTIN_WORKLOADS
 from .pipeline import Options
-from .planner import ResourceResult
 from .profile import EMIT_KINDS, Profile
-from .versions import fmt
-from .workloads import BUILTIN_WORKLOADS
+from .results import CONFLICT, Change, ResourceResult, Skip
 
-MANAGED_BY_LABEL, GENERATOR = "app.kubernetes.io/managed-by", "k8s-harden"
-INSTANCE_LABEL = "app.kubernetes.io/instance"
-HOOK_ANNOTATION = "helm.sh/hook"
-EXCEPTION_ANNOTATION = "k8s-harden.io/exception-for"
-REASONS_ANNOTATION = "k8s-harden.io/exception-reasons"
-
-PSP_REMOVED = (1, 25)
-VAP_V1 = (1, 30)
-TOKEN_PROJECTED = (1, 21)  # BoundServiceAccountTokenVolume on by default
 MAX_ID = 65535
-PSS_LABEL = "pod-security.kubernetes.io/"
 #: Namespaces a ValidatingAdmissionPolicy is never bound to: it would reject the cluster's own pods.
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
-LEVEL_ORDER = {level: i for i, level in enumerate(pss.LEVELS)}
-
-#: Pod Security Standards "restricted" volume types (hostPath is host access, reported apart).
-RESTRICTED_VOLUMES = frozenset({"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
-                                "persistentVolumeClaim", "projected", "secret"})
 #: The kubelet's safe sysctls of the PodSecurityPolicy era, with the version each became safe.
 PSP_SAFE_SYSCTLS = {"kernel.shm_rmid_forced": (1, 0), "net.ipv4.ip_local_port_range": (1, 0),
                     "net.ipv4.tcp_syncookies": (1, 0), "net.ipv4.ping_group_range": (1, 18),
                     "net.ipv4.ip_unprivileged_port_start": (1, 22)}
-#: Capabilities PSS baseline lets a container add: the envelope when the profile has no
-#: capabilities control.
-BASELINE_CAPS = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL",
-                           "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID",
-                           "SYS_CHROOT"})
 GROUP_CONTROLS = ("runAsGroup", "fsGroup", "supplementalGroups")
 LINUX_ONLY = frozenset(cid for cid, c in CONTROLS.items() if c.linux_only)
 
@@ -148,9 +135,6 @@ def emit(docs: list[yamlio.Document], results: list[ResourceResult], opts: Optio
         for o in objects:
             o["metadata"].setdefault("annotations", {})[HELM4_FILENAME] = filename
     return ["---\n" + yamlio.dump_data(o) for o in objects]
-
-
-HELM4_FILENAME = "postrenderer.helm.sh/postrender-filename"
 
 
 def helm4_filename(docs: list[yamlio.Document]) -> str | None:
@@ -194,10 +178,10 @@ def only_hooks(docs: list[yamlio.Document]) -> bool:
 
 
 def _is_hook(doc: yamlio.Document) -> bool:
-    if HOOK_ANNOTATION not in doc.text:  # cheap: most documents are never loaded
+    if names.HELM_HOOK not in doc.text:  # cheap: most documents are never loaded
         return False
     ann = _get(doc.load(), "metadata", "annotations")
-    return isinstance(ann, dict) and HOOK_ANNOTATION in ann
+    return isinstance(ann, dict) and names.HELM_HOOK in ann
 
 
 def identity(obj: dict) -> tuple[str, str, str]:
@@ -268,19 +252,20 @@ def usage_of(templates: Iterable[dict], kube: tuple[int, int]) -> Usage:
     for t in templates:
         meta, spec = _dict(t.get("metadata")), _dict(t.get("spec"))
         _pod_usage(u, spec, kube)
-        for c in _containers(spec):
+        for _, _, c in podspec_containers(spec):
             _container_usage(u, c, meta, spec)
     return u
 
 
 def _pod_usage(u: Usage, spec: dict, kube: tuple[int, int]) -> None:
     psc = _dict(spec.get("securityContext"))
-    u.windows |= _is_windows(spec)
+    u.windows |= targets_windows(spec)
     u.host_network |= spec.get("hostNetwork") is True
     u.host_pid |= spec.get("hostPID") is True
     u.host_ipc |= spec.get("hostIPC") is True
     u.host_process |= _get(psc, "windowsOptions", "hostProcess") is True
-    mounts = [m for c in _containers(spec) for m in _list(c.get("volumeMounts")) if isinstance(m, dict)]
+    mounts = [m for _, _, c in podspec_containers(spec) for m in _list(c.get("volumeMounts"))
+              if isinstance(m, dict)]
     for v in _list(spec.get("volumes")):
         if not isinstance(v, dict):
             continue
@@ -327,11 +312,6 @@ def _container_usage(u: Usage, c: dict, meta: dict, spec: dict) -> None:
             u.host_ports.add(port)
 
 
-def _effective(sc: dict, psc: dict, key: str) -> Any:
-    """A container's setting, else the pod's (how the kubelet reads them)."""
-    return sc[key] if sc.get(key) is not None else psc.get(key)
-
-
 def _profile_name(prof: Any) -> str | None:
     """A seccomp/AppArmor profile field in annotation form (`runtime/default`, `localhost/x`)."""
     kind = _get(prof, "type")
@@ -343,8 +323,8 @@ def _profile_name(prof: Any) -> str | None:
 
 
 def _seccomp_name(sc: dict, psc: dict, ann: dict, container: str) -> str | None:
-    for value in (_profile_name(sc.get("seccompProfile")), ann.get(SECCOMP_CONTAINER_ANNOTATION + container),
-                  _profile_name(psc.get("seccompProfile")), ann.get(SECCOMP_POD_ANNOTATION)):
+    for value in (_profile_name(sc.get("seccompProfile")), ann.get(names.SECCOMP_CONTAINER_PREFIX + container),
+                  _profile_name(psc.get("seccompProfile")), ann.get(names.SECCOMP_POD)):
         if value:
             return str(value)
     return None
@@ -352,7 +332,7 @@ def _seccomp_name(sc: dict, psc: dict, ann: dict, container: str) -> str | None:
 
 def _apparmor_name(sc: dict, psc: dict, ann: dict, container: str) -> str | None:
     for value in (_profile_name(sc.get("appArmorProfile")), _profile_name(psc.get("appArmorProfile")),
-                  ann.get(APPARMOR_ANNOTATION + container)):
+                  ann.get(names.APPARMOR_CONTAINER_PREFIX + container)):
         if value:
             return str(value)
     return None
@@ -372,7 +352,7 @@ class Envelope:
     @classmethod
     def of(cls, profile: Profile, kube: tuple[int, int]) -> "Envelope":
         caps = profile.controls.get("capabilities")
-        return cls(frozenset(caps["allowAdd"]) if caps else BASELINE_CAPS,
+        return cls(frozenset(caps["allowAdd"]) if caps else pss.BASELINE_CAPABILITIES,
                    tuple(caps["drop"]) if caps else (), frozenset(profile.controls),
                    frozenset(s for s, since in PSP_SAFE_SYSCTLS.items() if kube >= since), profile)
 
@@ -387,7 +367,7 @@ class Envelope:
 
 def violations(u: Usage, env: Envelope) -> list[tuple[str, str]]:
     """(control id, what) for everything `u` uses beyond the envelope; empty when it fits."""
-    odd_volumes = u.volumes - RESTRICTED_VOLUMES - {"hostPath"}
+    odd_volumes = u.volumes - set(pss.RESTRICTED_ALLOWED_VOLUMES) - {"hostPath"}  # hostPath: host access
     extra_caps = u.added_caps - env.allowed_caps
     kept_caps = set(env.required_drop) - (u.dropped_caps or set())
     unsafe_sysctls = u.sysctls - env.safe_sysctls
@@ -551,8 +531,8 @@ def psp_plans(workloads: list[Workload], env: Envelope, naming: Naming, opts: Op
     for w, bad in exceptions:
         parts = [w.result.kind, w.result.name] + ([w.namespace] if shared[w.result.kind, w.result.name] > 1 else [])
         spec, ann = psp_spec(w.usage, None, opts.kube)
-        ann[EXCEPTION_ANNOTATION] = w.ref
-        ann[REASONS_ANNOTATION] = "; ".join(what for _, what in bad)
+        ann[names.EXCEPTION_FOR] = w.ref
+        ann[names.EXCEPTION_REASONS] = "; ".join(what for _, what in bad)
         plans.append(PolicyPlan(naming.name(*parts), spec, ann, _subjects([w])))
     return plans
 
@@ -597,8 +577,8 @@ def psp_spec(u: Usage, env: Envelope | None, kube: tuple[int, int]) -> tuple[dic
     if u.proc_mounts:
         spec["allowedProcMountTypes"] = sorted(u.proc_mounts | {"Default"})
     annotations: dict[str, str] = {}
-    for prefix, seen, control in (("seccomp.security.alpha.kubernetes.io/", u.seccomp, "seccompProfile"),
-                                  ("apparmor.security.beta.kubernetes.io/", u.apparmor, "appArmor")):
+    for prefix, seen, control in ((names.PSP_SECCOMP_PREFIX, u.seccomp, "seccompProfile"),
+                                  (names.PSP_APPARMOR_PREFIX, u.apparmor, "appArmor")):
         annotations.update(_profile_annotations(prefix, seen, env, control))
     return spec, annotations
 
@@ -708,13 +688,12 @@ def label_namespaces(docs: list[yamlio.Document], workloads: list[Workload],
         wanted: dict[str, str] = {}
         target = opts.profile.level
         if members:
-            met = min((pss.meets(t.get("metadata"), t.get("spec"), opts.kube) for t in members),
-                      key=LEVEL_ORDER.__getitem__)
+            met = pss.weakest(pss.meets(t.get("metadata"), t.get("spec"), opts.kube) for t in members)
             wanted |= {"enforce": met, "enforce-version": version}
-            target = max(met, target, key=LEVEL_ORDER.__getitem__)
+            target = pss.strictest((met, target))
         wanted |= {"audit": target, "audit-version": version, "warn": target, "warn-version": version}
         result = ResourceResult(doc.index, "v1", "Namespace", "", name)
-        _set_labels(doc.load(), {PSS_LABEL + k: v for k, v in wanted.items()}, result)
+        _set_labels(doc.load(), {names.PSA_LABEL_PREFIX + k: v for k, v in wanted.items()}, result)
         out.append(result)
     return out
 
@@ -725,14 +704,16 @@ def _set_labels(data: dict, wanted: dict[str, str], result: ResourceResult) -> N
     missing = {k: v for k, v in wanted.items() if k not in current}
     for k in sorted(set(wanted) & set(current)):
         if current[k] != wanted[k]:
-            result.skipped.append(Skip("pss-labels", f"kept: label {k}={current[k]} (computed {wanted[k]})"))
+            setting = f"label {k}={current[k]}"
+            result.skipped.append(Skip("pss-labels", f"kept: {setting} (computed {wanted[k]})",
+                                       kind=CONFLICT, setting=setting))
     if not missing:
         return
     if not isinstance(labels, dict):
         changes = [Change("pss-labels", "add", "/metadata/labels", missing, "Pod Security Admission labels")]
     else:
-        changes = [Change("pss-labels", "add", "/metadata/labels/" + k.replace("~", "~0").replace("/", "~1"),
-                          v, "Pod Security Admission label") for k, v in missing.items()]
+        changes = [Change("pss-labels", "add", join("/metadata/labels", k), v, "Pod Security Admission label")
+                   for k, v in missing.items()]
     for change in changes:
         apply_change(data, change)
         result.changes.append(change)
@@ -767,7 +748,7 @@ def vap_objects(workloads: list[Workload], env: Envelope, naming: Naming, namesp
                "metadata": naming.metadata(name),
                "spec": {"policyName": name, "validationActions": ["Deny"],
                         "matchResources": {"namespaceSelector": {"matchExpressions": [
-                            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": scope}]}}}}
+                            {"key": names.NAMESPACE_NAME_LABEL, "operator": "In", "values": scope}]}}}}
     return [policy, binding]
 
 
@@ -809,7 +790,7 @@ CEL_VARIABLES = (
                    " + (has(variables.spec.ephemeralContainers) ? variables.spec.ephemeralContainers : [])"),
     ("windows", "(has(variables.spec.os) && variables.spec.os.name == 'windows') ||"
                 " (has(variables.spec.nodeSelector) && 'kubernetes.io/os' in variables.spec.nodeSelector"
-                " && variables.spec.nodeSelector['kubernetes.io/os'] == 'windows')"),
+                " && variables.spec.nodeSelector['kubernetes.io/os'] == 'windows')"),  # podspec.targets_windows
 )
 
 
@@ -845,7 +826,7 @@ def cel_validations(env: Envelope) -> list[tuple[str, str, str]]:
     check; Linux-only controls pass Windows pods, as hardening skips them there."""
     profile = env.profile.name
     confined = "{}.type in ['RuntimeDefault', 'Localhost']"
-    key = f"({_cel_str(APPARMOR_ANNOTATION)} + c.name)"
+    key = f"({_cel_str(names.APPARMOR_CONTAINER_PREFIX)} + c.name)"
     apparmor_annotation = (f"{key} in variables.annotations && (variables.annotations[{key}] == 'runtime/default'"
                            f" || variables.annotations[{key}].startsWith('localhost/'))")
     spec = "variables.spec"
@@ -928,22 +909,3 @@ def _get(obj: Any, *keys: str) -> Any:
     return obj
 
 
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list:
-    return value if isinstance(value, list) else []
-
-
-def _id(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _containers(spec: dict) -> list[dict]:
-    return [c for key in ("initContainers", "containers", "ephemeralContainers")
-            for c in _list(spec.get(key)) if isinstance(c, dict)]
-
-
-def _is_windows(spec: dict) -> bool:
-    return _get(spec, "os", "name") == "windows" or _get(spec, "nodeSelector", "kubernetes.io/os") == "windows"

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import controls as _controls
 from .errors import HardenError, ProfileError
-from .workloads import CustomWorkload
+from .kube.workloads import CustomWorkload
 
 TOP_KEYS = {
     "name": "a short name",

@@ -26,11 +26,24 @@ version, exactly as it does on a current API server pinned to an old policy vers
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from .versions import LATEST  # newest policy version known (sysctls gained its 1.37 revision there)
+from .kube import names, podspec
+from .kube.pointer import escape as _esc
+from .kube.versions import LATEST, parse_policy_version
+
+#: The Pod Security Standards levels, least strict first.
 LEVELS = ("privileged", "baseline", "restricted")
+LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}
+
+
+def weakest(levels) -> str:
+    """The least strict of `levels` ("restricted" for none): what a group of templates meets."""
+    return min(levels, key=LEVEL_RANK.__getitem__, default="restricted")
+
+
+def strictest(levels) -> str:
+    return max(levels, key=LEVEL_RANK.__getitem__, default="privileged")
 
 _BASELINE = "baseline"
 _RESTRICTED = "restricted"
@@ -45,43 +58,6 @@ class Violation:
     value: object  # the offending value (None when missing)
     message: str  # what is wrong
     fix: str  # how to fix, one line
-
-
-# --------------------------------------------------------------------------- versions
-
-_VERSION_RE = re.compile(r"^[vV]?1\.(0|[1-9][0-9]*)$")
-
-
-def parse_version(v: str | tuple) -> tuple[int, int]:
-    """Parse ``"latest"``, ``"1.25"``, ``"v1.25"`` or ``(1, 25)`` into ``(1, 25)``.
-
-    Like PSA's ``api.ParseVersion`` only major version 1 exists and there is no patch
-    part. Minor versions newer than :data:`LATEST` are accepted (PSA accepts them too) and
-    evaluated as :data:`LATEST`.
-    """
-    if isinstance(v, str):
-        s = v.strip()
-        if s.lower() == "latest":
-            return LATEST
-        m = _VERSION_RE.match(s)
-        if m:
-            return (1, int(m.group(1)))
-        raise ValueError(
-            f"invalid Pod Security Standards version {v!r}: expected 'latest' or "
-            f"'1.<minor>' / 'v1.<minor>' (for example 'v1.25'); only major version 1 exists"
-        )
-    if isinstance(v, (tuple, list)) and len(v) == 2 and all(type(x) is int for x in v):
-        major, minor = v
-        if major != 1 or minor < 0:
-            raise ValueError(
-                f"invalid Pod Security Standards version {tuple(v)!r}: "
-                f"expected (1, <minor>) with minor >= 0"
-            )
-        return (1, minor)
-    raise ValueError(
-        f"invalid Pod Security Standards version {v!r}: expected 'latest', "
-        f"'1.<minor>', 'v1.<minor>' or a (1, <minor>) tuple"
-    )
 
 
 # --------------------------------------------------------------------------- input access
@@ -104,13 +80,6 @@ def _int(x) -> int | None:
     return x if isinstance(x, int) and not isinstance(x, bool) else None
 
 
-def _esc(key: str) -> str:
-    """Escape one JSON pointer token (RFC 6901)."""
-    return key.replace("~", "~0").replace("/", "~1")
-
-
-_CONTAINER_FIELDS = ("initContainers", "containers", "ephemeralContainers")
-
 
 class _Pod:
     """The pod template as the checks see it (visitor.go order for containers)."""
@@ -123,15 +92,10 @@ class _Pod:
         self.spec = spec = _dict(spec) or {}
         self.psc = _dict(spec.get("securityContext"))
         # visitor.go visitContainers: initContainers, containers, ephemeralContainers.
-        containers = []
-        for field in _CONTAINER_FIELDS:
-            for i, c in enumerate(_list(spec.get(field))):
-                if isinstance(c, dict):
-                    name = _str(c.get("name")) or ""
-                    containers.append((c, name, f"/spec/{field}/{i}", _dict(c.get("securityContext"))))
-        self.containers = containers
+        self.containers = [(c, _str(c.get("name")) or "", f"/spec/{field}/{i}", _dict(c.get("securityContext")))
+                           for field, i, c in podspec.containers(spec)]
         # spec.os.name == "windows" (checks with a 1.25 revision exempt such pods).
-        self.windows = _str((_dict(spec.get("os")) or {}).get("name")) == "windows"
+        self.windows = podspec.psa_windows(spec)
         # helpers.go relaxPolicyForUserNamespacePod: HostUsers != nil && !*HostUsers.
         self.userns = spec.get("hostUsers") is False
 
@@ -162,7 +126,7 @@ def _privileged(p: _Pod):
     return out
 
 
-_CAPABILITIES_ALLOWED_1_0 = frozenset((
+BASELINE_CAPABILITIES = frozenset((
     "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
     "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
 ))
@@ -177,7 +141,7 @@ def _capabilities_baseline(p: _Pod):
         if caps is None:
             continue
         for j, cap in enumerate(_list(caps.get("add"))):
-            if isinstance(cap, str) and cap not in _CAPABILITIES_ALLOWED_1_0:
+            if isinstance(cap, str) and cap not in BASELINE_CAPABILITIES:
                 out.append((name, f"{path}/securityContext/capabilities/add/{j}", cap,
                             f'container "{name}" must not include "{cap}" in securityContext.capabilities.add',
                             f"remove {cap} from securityContext.capabilities.add"))
@@ -211,7 +175,7 @@ def _host_ports(p: _Pod):
     return out
 
 
-_APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
+_APPARMOR_ANNOTATION_PREFIX = names.APPARMOR_CONTAINER_PREFIX
 _APPARMOR_TYPES_ALLOWED = frozenset(("RuntimeDefault", "Localhost"))
 
 
@@ -301,8 +265,8 @@ def _proc_mount_1_35_baseline(p: _Pod):
     return _proc_mount_1_0(p)
 
 
-_SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
-_SECCOMP_CONTAINER_ANNOTATION_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
+_SECCOMP_POD_ANNOTATION = names.SECCOMP_POD
+_SECCOMP_CONTAINER_ANNOTATION_PREFIX = names.SECCOMP_CONTAINER_PREFIX
 _SECCOMP_TYPES_ALLOWED = frozenset(("RuntimeDefault", "Localhost"))
 
 
@@ -441,10 +405,11 @@ def _host_probes_and_lifecycle(p: _Pod):
 
 # --------------------------------------------------------------------------- restricted checks
 
-# Volume sources in the order of the Go switch in check_restrictedVolumes.go.
-_VOLUMES_ALLOWED = ("configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image",
-                    "persistentVolumeClaim", "projected", "secret")
-_VOLUMES_RESTRICTED = (
+# Volume sources in the order of the Go switch in check_restrictedVolumes.go: the ones
+# restricted allows, then the ones it refuses.
+RESTRICTED_ALLOWED_VOLUMES = ("configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image",
+                              "persistentVolumeClaim", "projected", "secret")
+RESTRICTED_FORBIDDEN_VOLUMES = (
     "hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi",
     "glusterfs", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile",
     "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume",
@@ -463,9 +428,9 @@ def _restricted_volumes(p: _Pod):
     for i, vol in enumerate(_list(p.spec.get("volumes"))):
         if not isinstance(vol, dict):
             continue
-        if any(_dict(vol.get(k)) is not None for k in _VOLUMES_ALLOWED):
+        if any(_dict(vol.get(k)) is not None for k in RESTRICTED_ALLOWED_VOLUMES):
             continue
-        for k in _VOLUMES_RESTRICTED:
+        for k in RESTRICTED_FORBIDDEN_VOLUMES:
             if _dict(vol.get(k)) is not None:
                 vname = _str(vol.get("name")) or ""
                 out.append((None, f"/spec/volumes/{i}/{k}", vol.get(k),
@@ -714,7 +679,7 @@ def evaluate(pod_metadata: dict | None, pod_spec: dict | None, level: str = "res
     an unknown level or an unparsable version."""
     if level not in LEVELS:
         raise ValueError(f"unknown Pod Security Standards level {level!r}: expected one of {', '.join(LEVELS)}")
-    v = parse_version(version)
+    v = parse_policy_version(version)
     if v > LATEST:
         v = LATEST  # registry.go EvaluatePod: newer versions evaluate as maxVersion
     if level == "privileged":

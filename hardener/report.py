@@ -5,12 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .planner import ResourceResult
-
-
-def _ref(r: ResourceResult) -> str:
-    ns = f"{r.namespace}/" if r.namespace else ""
-    return f"{r.kind} {ns}{r.name}"
+from .results import ResourceResult
 
 
 def summary(results: list[ResourceResult], documents: int) -> dict[str, Any]:
@@ -52,7 +47,7 @@ def as_text(results: list[ResourceResult], documents: int, extra_lines: list[str
     for r in results:
         if not (r.changes or r.skipped):
             continue
-        head = f"{_ref(r)} (document {r.document}"
+        head = f"{r.ref} (document {r.document}"
         head += f", {r.pointer.lstrip('/')}" if r.pointer else ""
         head += f"): {len(r.changes)} change(s), {len(r.skipped)} skipped"
         if "pss" in r.extra:

@@ -7,7 +7,7 @@ import pytest
 
 from hardener import pss, yamlio
 from hardener.profile import load_profile
-from hardener.workloads import WorkloadTable, find_pod_templates
+from hardener.kube.workloads import WorkloadTable, find_pod_templates
 from helpers import CORPUS_FILES, harden, leaves, load_all
 
 pytestmark = pytest.mark.skipif(not CORPUS_FILES, reason="../shared/corpus not present")

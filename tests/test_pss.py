@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hardener.pss import LATEST, LEVELS, Violation, evaluate, meets, parse_version
+from hardener.kube.versions import parse_policy_version as parse_version
+from hardener.pss import LATEST, LEVELS, Violation, evaluate, meets
 
 
 # --------------------------------------------------------------------------- helpers

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from .base import Change, Control, PodContext, Skip
+from .base import Control
 from .capabilities import Capabilities, UnprivilegedPortStart
 from .filesystem import ReadOnlyRootFilesystem
 from .host_access import HostAccess
@@ -43,4 +43,4 @@ def get(control_id: str) -> type[Control]:
         raise KeyError(f"unknown control {control_id!r}; known: {', '.join(CONTROLS)}") from None
 
 
-__all__ = ["CONTROLS", "Change", "Control", "PodContext", "Skip", "get"]
+__all__ = ["CONTROLS", "Control", "get"]

@@ -3,24 +3,13 @@ non-root processes bind the low ports they declare."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from .base import Control, Option, Skip, is_bool, is_str_list
+from ..kube import versions
+from ..kube.podspec import added_caps, cap_name
+from ..results import CONFLICT, NOT_APPLICABLE, Skip
+from .base import Control, Option, is_bool, is_str_list
 
 PRIVILEGED_PORTS = 1024
 PORT_SYSCTL = "net.ipv4.ip_unprivileged_port_start"
-
-
-def cap_name(cap: Any) -> str:
-    """Normalise a capability name for comparison (`cap_net_raw` -> `NET_RAW`)."""
-    name = str(cap).upper()
-    return name[4:] if name.startswith("CAP_") else name
-
-
-def added_caps(sc: dict) -> set[str]:
-    caps = sc.get("capabilities")
-    adds = caps.get("add") if isinstance(caps, dict) else None
-    return {cap_name(a) for a in adds} if isinstance(adds, list) else set()
 
 
 def low_ports(container: dict) -> list[int]:
@@ -61,7 +50,8 @@ class Capabilities(Control):
         for c in ctx.containers():
             sc = c.sc
             if sc.get("privileged") is True:
-                yield Skip(self.id, "privileged container: capabilities do not limit it", c.name)
+                yield Skip(self.id, "privileged container: capabilities do not limit it", c.name,
+                           kind=NOT_APPLICABLE)
                 continue
             path = c.path + ("securityContext", "capabilities")
             for want in opts["drop"]:
@@ -105,10 +95,11 @@ class UnprivilegedPortStart(Control):
             return
         lowest = min(ports)
         if ctx.spec.get("hostNetwork") is True:
-            yield Skip(self.id, "hostNetwork pod: the sysctl would be the node's")
+            yield Skip(self.id, "hostNetwork pod: the sysctl would be the node's", kind=NOT_APPLICABLE)
             return
-        if ctx.kube < (1, 22):
-            yield Skip(self.id, f"{PORT_SYSCTL} is a safe sysctl only from Kubernetes 1.22")
+        if ctx.kube < versions.UNPRIVILEGED_PORT_SYSCTL:
+            yield Skip(self.id, f"{PORT_SYSCTL} is a safe sysctl only from Kubernetes 1.22",
+                       kind=NOT_APPLICABLE)
             return
         sysctls = ctx.pod_sc.get("sysctls")
         sysctls = sysctls if isinstance(sysctls, list) else None
@@ -119,7 +110,9 @@ class UnprivilegedPortStart(Control):
                 except ValueError:
                     ok = False
                 if not ok:
-                    yield Skip(self.id, f"kept: {PORT_SYSCTL}={s.get('value')!r} is above port {lowest}")
+                    what = f"{PORT_SYSCTL}={s.get('value')!r}"
+                    yield Skip(self.id, f"kept: {what} is above port {lowest}", kind=CONFLICT,
+                               setting=what)
                 return
         yield ctx.append(self.id, ("spec", "securityContext", "sysctls"),
                          {"name": PORT_SYSCTL, "value": str(lowest)},

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .base import Control, Skip
+from ..kube.podspec import mapping
+from ..results import HOST_ACCESS, Skip
+from .base import Control
 
 
 class HostAccess(Control):
@@ -19,17 +21,16 @@ class HostAccess(Control):
         spec = ctx.spec
         for ns in ("hostNetwork", "hostPID", "hostIPC"):
             if spec.get(ns) is True:
-                yield Skip(self.id, f"kept: {ns}: true (host access is never removed)")
+                yield Skip(self.id, f"kept: {ns}: true (host access is never removed)", kind=HOST_ACCESS)
         volumes = spec.get("volumes")
         for v in volumes if isinstance(volumes, list) else []:
             if isinstance(v, dict) and isinstance(v.get("hostPath"), dict):
                 yield Skip(self.id, f"kept: hostPath volume {v.get('name')!r} "
-                                    f"({v['hostPath'].get('path')})")
-        win = (ctx.pod_sc.get("windowsOptions") or {}) if isinstance(ctx.pod_sc.get("windowsOptions"), dict) else {}
-        if win.get("hostProcess") is True:
-            yield Skip(self.id, "kept: Windows HostProcess pod")
+                                    f"({v['hostPath'].get('path')})", kind=HOST_ACCESS)
+        if mapping(ctx.pod_sc.get("windowsOptions")).get("hostProcess") is True:
+            yield Skip(self.id, "kept: Windows HostProcess pod", kind=HOST_ACCESS)
         for c in ctx.containers():
             ports = c.container.get("ports")
             for p in ports if isinstance(ports, list) else []:
                 if isinstance(p, dict) and p.get("hostPort"):
-                    yield Skip(self.id, f"kept: hostPort {p.get('hostPort')}", c.name)
+                    yield Skip(self.id, f"kept: hostPort {p.get('hostPort')}", c.name, kind=HOST_ACCESS)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
-from .base import Change, Control, Option, PodContext, Skip, is_int, is_int_list, one_of
+from ..kube import versions
+from ..results import NOT_APPLICABLE, Change, Skip
+from .base import Control, Option, is_int, is_int_list, one_of
+from .context import PodContext
 
 
 def _is_zero(v: Any) -> bool:
@@ -51,7 +54,8 @@ def _identity(ctx: PodContext, control: str, field: str, value: Any,
         if c.sc.get(field) is not None:
             continue
         if c in kept:
-            yield Skip(control, "container keeps running as root (explicit setting kept)", c.name)
+            yield Skip(control, "container keeps running as root (explicit setting kept)", c.name,
+                       kind=NOT_APPLICABLE)
         else:
             yield ctx.set(control, c.path + ("securityContext", field), value,
                           why + " (per container: another container keeps running as root)", c.name)
@@ -118,7 +122,7 @@ class FsGroup(Control):
         elif current is None:
             yield ctx.set(self.id, ("spec", "securityContext", "fsGroup"), opts["value"],
                           "volumes owned by a non-root group")
-        if opts["changePolicy"] and ctx.kube >= (1, 20) and "fsGroupChangePolicy" not in ctx.pod_sc:
+        if opts["changePolicy"] and ctx.kube >= versions.FS_GROUP_CHANGE_POLICY and "fsGroupChangePolicy" not in ctx.pod_sc:
             yield ctx.set(self.id, ("spec", "securityContext", "fsGroupChangePolicy"),
                           opts["changePolicy"], "skip the recursive chown when ownership already matches")
 

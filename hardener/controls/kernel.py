@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Control, Option, Skip, is_str_map, one_of
-
-SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
-SECCOMP_CONTAINER_ANNOTATION = "container.seccomp.security.alpha.kubernetes.io/"
-APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
+from ..kube import names, versions
+from ..results import NOT_APPLICABLE, Skip
+from .base import Control, Option, is_str_map, one_of
 
 
 def _profile_field(opts: dict) -> dict:
@@ -92,9 +90,10 @@ class SeccompProfile(Control):
     options = PROFILE_OPTIONS
 
     def plan(self, ctx, opts):
-        pod = [(SECCOMP_POD_ANNOTATION, None)]
-        per_container = [(SECCOMP_CONTAINER_ANNOTATION + c.name, c.name) for c in ctx.containers()]
-        yield from _confine(ctx, self.id, opts, "seccompProfile", pod + per_container, pod, (1, 19))
+        pod = [(names.SECCOMP_POD, None)]
+        per_container = [(names.SECCOMP_CONTAINER_PREFIX + c.name, c.name) for c in ctx.containers()]
+        yield from _confine(ctx, self.id, opts, "seccompProfile", pod + per_container, pod,
+                            versions.SECCOMP_FIELD)
 
 
 class AppArmor(Control):
@@ -108,12 +107,14 @@ class AppArmor(Control):
     options = PROFILE_OPTIONS
 
     def plan(self, ctx, opts):
-        per_container = [(APPARMOR_ANNOTATION + c.name, c.name) for c in ctx.containers()]
-        if ctx.kube >= (1, 30) and "appArmorProfile" not in ctx.pod_sc and any(
-                k.startswith(APPARMOR_ANNOTATION) for k in ctx.pod_annotations):
-            yield Skip(self.id, "kept: AppArmor set by annotations (not mixed with the field)")
+        per_container = [(names.APPARMOR_CONTAINER_PREFIX + c.name, c.name) for c in ctx.containers()]
+        if ctx.kube >= versions.APPARMOR_FIELD and "appArmorProfile" not in ctx.pod_sc and any(
+                k.startswith(names.APPARMOR_CONTAINER_PREFIX) for k in ctx.pod_annotations):
+            yield Skip(self.id, "kept: AppArmor set by annotations (not mixed with the field)",
+                       kind=NOT_APPLICABLE)
             return
-        yield from _confine(ctx, self.id, opts, "appArmorProfile", per_container, per_container, (1, 30))
+        yield from _confine(ctx, self.id, opts, "appArmorProfile", per_container, per_container,
+                            versions.APPARMOR_FIELD)
 
 
 class SELinux(Control):

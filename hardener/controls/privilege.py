@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .base import Control, Skip
-from .capabilities import added_caps
+from ..kube.podspec import added_caps
+from ..results import BLOCKED, Skip
+from .base import Control
 
 
 class Privileged(Control):
@@ -45,7 +46,7 @@ class AllowPrivilegeEscalation(Control):
                        else "adds SYS_ADMIN" if "SYS_ADMIN" in added_caps(sc) else None)
             if blocker:
                 yield Skip(self.id, f"{blocker}: the API rejects allowPrivilegeEscalation: false",
-                           c.name)
+                           c.name, kind=BLOCKED)
             elif current is True and ctx.rule(self.id) != "override":
                 yield ctx.conflict(self.id, "allowPrivilegeEscalation: true", c.name)
             else:

@@ -1,47 +1,31 @@
-"""Plan (and apply) the profile's controls on every pod template of a document.
+"""Harden every pod template of a document: plan each control, apply each change.
 
 For each pod template: opt-out annotations are read, then each enabled control plans in
-registry order; every :class:`Change` it yields is applied before it resumes, so later
-controls see earlier changes. The result per resource is a :class:`ResourceResult`: the
-changes (JSON Patch operations with the control and reason) and the skips.
+registry order; every :class:`~hardener.results.Change` it yields is applied before it
+resumes, so later controls see earlier changes. The result per resource is a
+:class:`~hardener.results.ResourceResult`: the changes (JSON Patch operations with the
+control and reason) and the skips.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import controls as _controls
-from .apply import apply_change
-from .controls.base import Change, PodContext, Skip
+from .controls.context import PodContext
 from .errors import InputError
+from .kube import names
+from .kube.workloads import PodTemplate, WorkloadTable, find_pod_templates
 from .profile import Profile
-from .workloads import PodTemplate, WorkloadTable, find_pod_templates
-
-ANNOTATION_PREFIX = "k8s-harden.io/"
-SKIP = ANNOTATION_PREFIX + "skip"
-SKIP_CONTAINERS = ANNOTATION_PREFIX + "skip-containers"
-SKIP_CONTROLS = ANNOTATION_PREFIX + "skip-controls"
+from .results import NOT_APPLICABLE, OPT_OUT, Change, ResourceResult, Skip
 
 
-@dataclass
-class ResourceResult:
-    """What happened to one resource (a document, or one item of a List)."""
+def apply_change(data: Any, change: Change) -> None:
+    """Apply one planned change in place (values are deep-copied: no shared references,
+    so the writer never needs `&id001` anchors)."""
+    import jsonpatch  # imported on first change: documents needing none never pay for it
 
-    document: int
-    api_version: str
-    kind: str
-    namespace: str
-    name: str
-    pointer: str = ""  # the resource inside the document
-    changes: list[Change] = field(default_factory=list)
-    skipped: list[Skip] = field(default_factory=list)
-    templates: list[PodTemplate] = field(default_factory=list)
-    extra: dict = field(default_factory=dict)  # e.g. PSS levels before/after
-
-    @property
-    def is_exception(self) -> bool:
-        return bool(self.skipped)
+    jsonpatch.apply_patch(data, [change.as_patch()], in_place=True)
 
 
 def _annotation_list(value: Any) -> frozenset:
@@ -61,37 +45,38 @@ def _opt_outs(pt: PodTemplate, document: int) -> tuple[bool, frozenset, frozense
         ann = meta.get("annotations")
         if not isinstance(ann, dict):
             continue
-        if str(ann.get(SKIP, "")).lower() in ("true", "yes", "1"):
+        if str(ann.get(names.SKIP, "")).lower() in ("true", "yes", "1"):
             skip = True
-        containers |= _annotation_list(ann.get(SKIP_CONTAINERS))
-        ctrls |= _annotation_list(ann.get(SKIP_CONTROLS))
+        containers |= _annotation_list(ann.get(names.SKIP_CONTAINERS))
+        ctrls |= _annotation_list(ann.get(names.SKIP_CONTROLS))
     unknown = sorted(ctrls - set(_controls.CONTROLS))
     if unknown:
-        raise InputError(f"{pt.kind} {pt.name}: annotation {SKIP_CONTROLS} names unknown "
+        raise InputError(f"{pt.kind} {pt.name}: annotation {names.SKIP_CONTROLS} names unknown "
                          f"control(s) {', '.join(unknown)}; known: {', '.join(_controls.CONTROLS)}",
                          document=document)
     return skip, containers, ctrls
 
 
-def plan_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[int, int],
-                  document: int, result: ResourceResult) -> None:
+def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[int, int],
+                    document: int, result: ResourceResult) -> None:
     """Plan every enabled control on one pod template, applying changes as they come."""
     skip_all, skip_containers, skip_controls = _opt_outs(pt, document)
     if skip_all:
-        result.skipped.append(Skip("*", f"opt-out annotation {SKIP}"))
+        result.skipped.append(Skip("*", f"opt-out annotation {names.SKIP}", kind=OPT_OUT))
         return
     conflicts = {cid: profile.rule(cid) for cid in _controls.CONTROLS}
     ctx = PodContext(pt, kube, conflicts, skip_controls, skip_containers, document)
     for name in sorted(skip_containers & {c.name for c in ctx.containers(opted_out=True)}):
-        result.skipped.append(Skip("*", f"opt-out annotation {SKIP_CONTAINERS}", name))
+        result.skipped.append(Skip("*", f"opt-out annotation {names.SKIP_CONTAINERS}", name,
+                                   kind=OPT_OUT))
     windows = ctx.is_windows
     for cid, opts in profile.controls.items():
         control = _controls.CONTROLS[cid]
         if cid in skip_controls:
-            result.skipped.append(Skip(cid, f"opt-out annotation {SKIP_CONTROLS}"))
+            result.skipped.append(Skip(cid, f"opt-out annotation {names.SKIP_CONTROLS}", kind=OPT_OUT))
             continue
         if windows and control.linux_only:
-            result.skipped.append(Skip(cid, "Windows pod: Linux-only control"))
+            result.skipped.append(Skip(cid, "Windows pod: Linux-only control", kind=NOT_APPLICABLE))
             continue
         for item in control().plan(ctx, opts):
             if isinstance(item, Change):
@@ -109,8 +94,8 @@ def pss_level(pt: PodTemplate, kube: tuple[int, int]) -> str:
     return pss.meets(tpl.get("metadata"), tpl.get("spec"), kube)
 
 
-def plan_document(data: Any, document: int, profile: Profile, table: WorkloadTable,
-                  kube: tuple[int, int], assess: bool = False) -> list[ResourceResult]:
+def harden_document(data: Any, document: int, profile: Profile, table: WorkloadTable,
+                    kube: tuple[int, int], assess: bool = False) -> list[ResourceResult]:
     """Harden every pod template in a loaded document (in place); one result per resource.
     With `assess`, each result records the PSS level met before and after."""
     results: dict[str, ResourceResult] = {}
@@ -121,7 +106,7 @@ def plan_document(data: Any, document: int, profile: Profile, table: WorkloadTab
                 document, pt.api_version, pt.kind, pt.namespace, pt.name, pt.resource_pointer)
         res.templates.append(pt)
         before = pss_level(pt, kube) if assess else None
-        plan_template(pt, data, profile, kube, document, res)
+        harden_template(pt, data, profile, kube, document, res)
         if assess:
             res.extra["pss"] = {"before": before, "after": pss_level(pt, kube)}
     return list(results.values())
@@ -140,7 +125,6 @@ def verify(results: list[ResourceResult], profile: Profile, kube: tuple[int, int
             tpl = pt.template or {}
             for v in pss.evaluate(tpl.get("metadata"), tpl.get("spec"), profile.level, kube):
                 who = f" container {v.container!r}" if v.container else ""
-                ns = f"{r.namespace}/" if r.namespace else ""
-                problems.append(f"document {r.document}: {r.kind} {ns}{r.name}:{who} fails PSS "
+                problems.append(f"document {r.document}: {r.ref}:{who} fails PSS "
                                 f"{profile.level} check {v.check} at {pt.pointer}{v.path}: {v.message}")
     return problems

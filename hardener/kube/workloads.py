@@ -13,6 +13,8 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from .pointer import resolve
+
 # kind -> (API groups it lives in, JSON pointer of the pod template in the resource)
 BUILTIN_WORKLOADS: dict[str, tuple[tuple[str, ...], str]] = {
     "Pod": (("",), ""),
@@ -74,7 +76,7 @@ class PodTemplate:
 
     @functools.cached_property
     def template(self) -> dict | None:
-        return _resolve(self.resource, self.pointer[len(self.resource_pointer):])
+        return resolve(self.resource, self.pointer[len(self.resource_pointer):])
 
     @property
     def kind(self) -> str:
@@ -97,21 +99,6 @@ class PodTemplate:
     def namespace(self) -> str:
         return str(self.metadata.get("namespace", "") or "")
 
-    @property
-    def is_helm_hook(self) -> bool:
-        ann = self.metadata.get("annotations")
-        return isinstance(ann, dict) and "helm.sh/hook" in ann
-
-
-def _resolve(obj: Any, pointer: str) -> Any:
-    if not pointer:
-        return obj
-    for part in pointer.lstrip("/").split("/"):
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(part)
-    return obj
-
 
 def find_pod_templates(data: Any, table: WorkloadTable, pointer: str = "") -> Iterator[PodTemplate]:
     """Yield every pod template in a loaded document (recursing into `*List` items)."""
@@ -126,6 +113,6 @@ def find_pod_templates(data: Any, table: WorkloadTable, pointer: str = "") -> It
     tp = table.template_pointer(data.get("apiVersion"), kind)
     if tp is None:
         return
-    template = _resolve(data, tp)
+    template = resolve(data, tp)
     if isinstance(template, dict) and isinstance(template.get("spec"), dict):
         yield PodTemplate(data, pointer, pointer + tp)
