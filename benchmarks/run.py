@@ -260,13 +260,13 @@ def find_kubectl(explicit: str | None) -> Path | None:
 def stages(stream: Path) -> list[tuple[str, float]]:
     """In-process CPU time of the pipeline's stages on one stream (best of 3)."""
     sys.path.insert(0, str(REPO))
-    from hardener.cli import _options
+    from hardener.options import build_options
     from hardener.pipeline import Source, harden_documents, read_sources, write_stream
 
     text = stream.read_text(encoding="utf-8")
     best: dict[str, float] = {}
     for _ in range(3):
-        opts = _options("restricted", None)
+        opts = build_options()
         t0 = time.process_time()
         bom, docs = read_sources([Source("<stdin>", text)])
         t1 = time.process_time()

@@ -84,20 +84,6 @@ def read_inputs(filenames: tuple[str, ...]):
     return sources
 
 
-def _options(profile: str, kube_version: str | None, config=None):
-    """Options from the profile and version, with a Hardener config's inline overrides."""
-    from .pipeline import Options
-    from .profile import load_profile
-    from .kube.versions import parse_kube_version
-
-    try:
-        kube = parse_kube_version(kube_version)
-    except ValueError as exc:
-        raise UsageError(f"--kube-version: {exc}") from None
-    overrides = config.overrides if config else None
-    return Options(load_profile(profile, overrides, config.source if config else ""), kube)
-
-
 def _explicit(ctx: click.Context, name: str) -> bool:
     """Was the option given on the command line or through its environment variable?"""
     src = ctx.get_parameter_source(name)
@@ -106,13 +92,13 @@ def _explicit(ctx: click.Context, name: str) -> bool:
 
 def _resolve_config(config_path: str | None, docs):
     """The Hardener config in force: --config, else a ResourceList's functionConfig."""
-    from . import krm
+    from . import config, krm
 
     if config_path:
-        return krm.load_config_file(config_path)
+        return config.load_config_file(config_path)
     if krm.is_resource_list(docs):
         rl = next(d for d in docs if d.root != "empty").load()
-        return krm.parse_config(rl.get("functionConfig"), "functionConfig")
+        return config.parse_config(rl.get("functionConfig"), "functionConfig")
     return None
 
 
@@ -155,24 +141,20 @@ def main(ctx: click.Context, filename, profile, kube_version, emit, force, bindi
     if ctx.invoked_subcommand:
         return
     try:
+        from .options import build_options
         from .pipeline import read_sources, run_documents
 
         sources = read_inputs(filename)
         bom, docs = read_sources(sources)
         if not diff:
             sources = None  # the documents hold their own text: drop the input's copy
-        cfg = _resolve_config(config_path, docs)
-        if cfg and not _explicit(ctx, "profile"):
-            profile = cfg.profile or profile
-        if cfg and not _explicit(ctx, "kube_version"):
-            kube_version = cfg.kube_version or kube_version
-        if cfg and not _explicit(ctx, "emit"):
-            emit = cfg.emit or emit
-        opts = _options(profile, kube_version, cfg)
-        opts.emit = emit or _profile_emit(opts.profile.emit)
-        opts.force, opts.binding, opts.namespace, opts.name_prefix = force, binding, namespace, name_prefix
-        opts.verify, opts.assess = verify, report != "none"
-        outcome = run_documents(bom, docs, opts, emit=_policy_emitter())
+        opts = build_options(
+            profile=profile if _explicit(ctx, "profile") else None,
+            kube_version=kube_version if _explicit(ctx, "kube_version") else None,
+            emit=emit if _explicit(ctx, "emit") else None,
+            config=_resolve_config(config_path, docs), force=force, binding=binding,
+            namespace=namespace, name_prefix=name_prefix, verify=verify, assess=report != "none")
+        outcome = run_documents(bom, docs, opts)
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
     _report(outcome, report)
@@ -187,18 +169,6 @@ def main(ctx: click.Context, filename, profile, kube_version, emit, force, bindi
             "input", "hardened")))
         return
     _write_stdout(outcome.output)
-
-
-def _profile_emit(value) -> str:
-    return ",".join(value) if isinstance(value, list) else str(value or "auto")
-
-
-def _policy_emitter():
-    try:
-        from .policy import emit
-    except ImportError:  # policy emission not built yet
-        return None
-    return emit
 
 
 def _report(outcome, kind: str) -> None:

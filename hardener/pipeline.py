@@ -8,29 +8,14 @@ exact text it came as; so is a document whose templates need no change.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import krm, yamlio
 from .errors import HardenError
 from .harden import harden_document, verify
 from .kube.workloads import WorkloadTable
-from .profile import Profile
+from .options import Options
 from .results import ResourceResult
-
-
-@dataclass
-class Options:
-    """Everything a run needs besides its input."""
-
-    profile: Profile
-    kube: tuple[int, int]
-    emit: str = "auto"  # auto | none | comma list of psp,rbac,pss-labels,vap (see policy.py)
-    force: bool = False  # allow emitting PSP for Kubernetes >= 1.25
-    binding: str = "namespace"  # namespace (RoleBinding) | cluster (ClusterRoleBinding)
-    namespace: str | None = None  # namespace for generated namespaced objects
-    name_prefix: str | None = None  # suffix source for generated names (else the release)
-    assess: bool = True  # record the PSS level each resource meets before and after
-    verify: bool = False  # fail when a hardened template misses the profile's PSS level
 
 
 class VerifyError(HardenError):
@@ -127,32 +112,36 @@ def read_sources(sources: list[Source]) -> tuple[str, list[yamlio.Document]]:
     return bom, docs
 
 
-Emitter = Callable[[list[yamlio.Document], list[ResourceResult], Options], list[str]]
+def emit_policy(docs: list[yamlio.Document], results: list[ResourceResult], opts: Options) -> list[str]:
+    """The policy stage: label Namespace documents and return the generated objects."""
+    if (opts.emit or "").strip() == "none":
+        return []
+    from .policy import emit  # only runs that emit policy objects pay for the module
+
+    return emit(docs, results, opts)
 
 
-def run(sources: list[Source], opts: Options, emit: Emitter | None = None) -> Outcome:
-    """Harden a stream made of `sources`; `emit` may append generated policy documents."""
+def run(sources: list[Source], opts: Options) -> Outcome:
+    """Harden a stream made of `sources` and append the policy objects `opts` asks for."""
     bom, docs = read_sources(sources)
-    return run_documents(bom, docs, opts, emit)
+    return run_documents(bom, docs, opts)
 
 
-def run_documents(bom: str, docs: list[yamlio.Document], opts: Options,
-                  emit: Emitter | None = None) -> Outcome:
+def run_documents(bom: str, docs: list[yamlio.Document], opts: Options) -> Outcome:
     """Harden split documents; a KRM ResourceList comes back as a ResourceList."""
     if krm.is_resource_list(docs):
-        return _run_resource_list(bom, docs, opts, emit)
+        return _run_resource_list(bom, docs, opts)
     results = harden_documents(docs, opts)
-    extra = emit(docs, results, opts) if emit else []
+    extra = emit_policy(docs, results, opts)
     output = write_stream(bom, docs, results, extra)
     return Outcome(output, results, docs, any(r.changes for r in results) or bool(extra), extra)
 
 
-def _run_resource_list(bom: str, docs: list[yamlio.Document], opts: Options,
-                       emit: Emitter | None) -> Outcome:
+def _run_resource_list(bom: str, docs: list[yamlio.Document], opts: Options) -> Outcome:
     rl_doc = next(d for d in docs if d.root != "empty")
     data, items = krm.item_documents(rl_doc)
     results = harden_documents(items, opts)
-    extra = emit(items, results, opts) if emit else []
+    extra = emit_policy(items, results, opts)
     for text in extra:
         data["items"].append(yamlio.load_data(text, "generated"))
     previous = data.get("results") if isinstance(data.get("results"), list) else []

@@ -88,7 +88,7 @@ from .kube.podspec import targets_windows
 from .kube.pointer import join
 from .kube.versions import PSP_REMOVED, TOKEN_PROJECTED, VAP_V1, fmt
 from .kube.workloads import BUILTIN_WORKLOADS
-from .pipeline import Options
+from .options import Options
 from .profile import EMIT_KINDS, Profile
 from .results import CONFLICT, Change, ResourceResult, Skip
 

@@ -16,12 +16,10 @@ CORPUS_FILES = sorted(CORPUS.glob("*.yaml"))
 
 def harden(text: str, profile: str = "restricted", kube: str | None = None, emit: str = "none"):
     """Run the pipeline in-process; returns the Outcome."""
-    from hardener.cli import _options
+    from hardener.options import build_options
     from hardener.pipeline import Source, run
 
-    opts = _options(profile, kube)
-    opts.emit = emit
-    return run([Source("<test>", text)], opts)
+    return run([Source("<test>", text)], build_options(profile=profile, kube_version=kube, emit=emit))
 
 
 def cli(*args: str, input: str | bytes | None = None, env: dict | None = None, timeout: int = 120):

@@ -47,9 +47,9 @@ def fuzz(ci_examples: int):
 # --------------------------------------------------------------------------- the property
 @lru_cache(maxsize=1)
 def _opts():
-    from hardener.cli import _options
+    from hardener.options import build_options
 
-    return _options("restricted", None)
+    return build_options()
 
 
 def harden(text: str):

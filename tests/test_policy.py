@@ -25,9 +25,9 @@ import yaml
 from click.testing import CliRunner
 
 from hardener import pss
-from hardener.cli import _options, main
+from hardener.cli import main
+from hardener.options import build_options
 from hardener.pipeline import Source, run
-from hardener.policy import emit
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -45,11 +45,8 @@ needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus 
 # --------------------------------------------------------------------------- helpers
 def harden(text: str, kube: str = "1.24", profile: str = "restricted", **options):
     """Run the pipeline in-process with policy emission; returns the Outcome."""
-    opts = _options(profile, kube)
-    opts.emit = options.pop("emit", "auto")
-    for key, value in options.items():
-        setattr(opts, key, value)
-    return run([Source("<test>", text)], opts, emit=emit)
+    opts = build_options(profile=profile, kube_version=kube, emit=options.pop("emit", "auto"), **options)
+    return run([Source("<test>", text)], opts)
 
 
 def cli(*args: str, stdin: str = ""):
