@@ -261,14 +261,16 @@ def stages(stream: Path) -> list[tuple[str, float]]:
     """In-process CPU time of the pipeline's stages on one stream (best of 3)."""
     sys.path.insert(0, str(REPO))
     from hardener.options import build_options
-    from hardener.pipeline import Source, harden_documents, read_sources, write_stream
+    from hardener.inputs import Source
+    from hardener.pipeline import harden_documents, write_stream
+    from hardener.yamlio import split_sources
 
     text = stream.read_text(encoding="utf-8")
     best: dict[str, float] = {}
     for _ in range(3):
         opts = build_options()
         t0 = time.process_time()
-        bom, docs = read_sources([Source("<stdin>", text)])
+        bom, docs = split_sources([Source("<stdin>", text)])
         t1 = time.process_time()
         loadable = [d for d in docs if d.root == "mapping"]
         from hardener.kube.workloads import WorkloadTable

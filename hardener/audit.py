@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import click
 import yaml
 
 from . import krm, pss, yamlio
-from .errors import EXIT_ERROR, ConflictError, HardenError, UsageError
+from .errors import ConflictError, UsageError
 from .harden import harden_document
 from .kube.pointer import field_path as _field
 from .kube.pointer import resolve as _resolve
@@ -45,7 +44,6 @@ from .kube.workloads import WorkloadTable, find_pod_templates
 from .profile import Profile, load_profile
 from .results import CONFLICT
 
-EXIT_FINDINGS = 1
 PSS_URI = "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -298,10 +296,8 @@ def parse_version(value: str | None) -> tuple[int, int]:
 
 def audit_sources(sources, level: str = "restricted", version: tuple[int, int] = pss.LATEST,
                   profile: str | Profile | None = None) -> AuditReport:
-    """Audit `hardener.pipeline.Source` inputs (see :func:`audit_documents`)."""
-    from .pipeline import read_sources
-
-    _, docs = read_sources(sources)
+    """Audit `hardener.inputs.Source` inputs (see :func:`audit_documents`)."""
+    _, docs = yamlio.split_sources(sources)
     return audit_documents(docs, level, version, profile)
 
 
@@ -616,38 +612,3 @@ def as_sarif(report: AuditReport) -> str:
 
 
 FORMATS = {"text": as_text, "json": as_json, "sarif": as_sarif}
-
-
-# --------------------------------------------------------------------------- command
-@click.command("audit", context_settings={"help_option_names": ["-h", "--help"],
-                                          "max_content_width": 100})
-@click.option("-f", "--filename", multiple=True, metavar="PATH",
-              help="Input file or directory, '-' for stdin; repeatable. Default: stdin.")
-@click.option("--level", type=click.Choice(["baseline", "restricted"]), default="restricted",
-              show_default=True, help="Pod Security Standards level to check.")
-@click.option("--kube-version", default="latest", show_default=True, metavar="X.Y|latest",
-              help="Policy version, as PSA's `-version` label (newer minors evaluate as the newest).")
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="text", show_default=True,
-              help="Output on stdout.")
-@click.option("-p", "--profile", default=None, metavar="NAME|PATH",
-              help="Also report what this profile's controls would change (rule group profile/); "
-                   "its workloads (CRDs) are audited too. Default: PSS only, restricted's workloads.")
-def audit(filename, level, kube_version, fmt, profile):
-    """Check every pod template against the Pod Security Standards; write nothing back.
-
-    Exit codes: 0 every pod template passes, 1 findings, 2 bad input, profile or usage.
-    """
-    from .cli import _write_stdout, read_inputs
-
-    try:
-        version = parse_version(kube_version)
-        report = audit_sources(read_inputs(filename), level, version, profile)
-    except HardenError as exc:
-        click.echo(f"k8s-harden: error: {exc}", err=True)
-        sys.exit(exc.exit_code or EXIT_ERROR)
-    _write_stdout(FORMATS[fmt](report))
-    sys.exit(EXIT_FINDINGS if report.failed else 0)
-
-
-if __name__ == "__main__":  # `python -m hardener.audit` until the CLI registers it
-    audit()

@@ -1,4 +1,6 @@
-"""The command line: parses options, calls the library, maps errors to exit codes.
+"""The command line, every command of it: parses options, calls the library, maps errors
+to exit codes. Each command imports the library on the path it runs, so the hardening path
+(run on every `helm install`) does not pay for the audit's formats and vice versa.
 
 stdout carries only manifests (or the --diff), written once at the end so a failure
 never leaves half a stream for Helm to install; the report and errors go to stderr.
@@ -8,34 +10,15 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import NoReturn
 
 import click
 
-from .errors import EXIT_CHANGES, EXIT_ERROR, HardenError, InputError, UsageError
+from .errors import EXIT_CHANGES, EXIT_ERROR, EXIT_FINDINGS, HardenError
 
 ENV_PREFIX = "K8S_HARDEN"
 CONTEXT = {"auto_envvar_prefix": ENV_PREFIX, "help_option_names": ["-h", "--help"],
            "max_content_width": 100}
-
-
-class LazyGroup(click.Group):
-    """A group whose heavier subcommands (audit) are imported only when invoked, so the
-    hardening path — run on every `helm install` — does not pay for them at start-up."""
-
-    lazy = {"audit": "hardener.audit:audit"}
-
-    def list_commands(self, ctx):
-        return sorted([*super().list_commands(ctx), *self.lazy])
-
-    def get_command(self, ctx, name):
-        if name in self.lazy:
-            import importlib
-
-            module, attr = self.lazy[name].split(":")
-            return getattr(importlib.import_module(module), attr)
-        return super().get_command(ctx, name)
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
@@ -58,32 +41,6 @@ def _write_stdout(text: str) -> None:
         sys.exit(141)
 
 
-def read_inputs(filenames: tuple[str, ...]):
-    """Read stdin, files and directories (recursively, *.yaml/*.yml/*.json, sorted)."""
-    from .pipeline import Source
-    from .yamlio import decode
-
-    if not filenames:
-        if sys.stdin is None or sys.stdin.isatty():
-            raise UsageError("no input: pipe manifests to stdin or pass -f FILE")
-        filenames = ("-",)
-    sources = []
-    for name in filenames:
-        if name == "-":
-            sources.append(Source("<stdin>", decode(sys.stdin.buffer.read(), "<stdin>")))
-            continue
-        path = Path(name)
-        files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json")
-                       and p.is_file()) if path.is_dir() else [path]
-        for f in files:
-            try:
-                raw = f.read_bytes()
-            except OSError as exc:
-                raise InputError(f"cannot read: {exc.strerror}", source=str(f)) from None
-            sources.append(Source(str(f), decode(raw, str(f))))
-    return sources
-
-
 def _explicit(ctx: click.Context, name: str) -> bool:
     """Was the option given on the command line or through its environment variable?"""
     src = ctx.get_parameter_source(name)
@@ -102,7 +59,7 @@ def _resolve_config(config_path: str | None, docs):
     return None
 
 
-@click.group(cls=LazyGroup, invoke_without_command=True, context_settings=CONTEXT)
+@click.group(invoke_without_command=True, context_settings=CONTEXT)
 @click.option("-f", "--filename", multiple=True, metavar="PATH",
               help="Input file or directory, '-' for stdin; repeatable. Default: stdin.")
 @click.option("-p", "--profile", default="restricted", show_default=True, metavar="NAME|PATH",
@@ -141,11 +98,13 @@ def main(ctx: click.Context, filename, profile, kube_version, emit, force, bindi
     if ctx.invoked_subcommand:
         return
     try:
+        from .inputs import read_inputs
         from .options import build_options
-        from .pipeline import read_sources, run_documents
+        from .pipeline import run_documents
+        from .yamlio import split_sources
 
         sources = read_inputs(filename)
-        bom, docs = read_sources(sources)
+        bom, docs = split_sources(sources)
         if not diff:
             sources = None  # the documents hold their own text: drop the input's copy
         opts = build_options(
@@ -214,6 +173,39 @@ def profiles_show(name: str):
                            "podTemplate": w.pod_template} for w in p.workloads],
             "controls": p.controls}
     click.echo(dump_data(data), nl=False)
+
+
+AUDIT_FORMATS = ("text", "json", "sarif")
+
+
+@main.command("audit", context_settings={"help_option_names": ["-h", "--help"],
+                                         "max_content_width": 100})
+@click.option("-f", "--filename", multiple=True, metavar="PATH",
+              help="Input file or directory, '-' for stdin; repeatable. Default: stdin.")
+@click.option("--level", type=click.Choice(["baseline", "restricted"]), default="restricted",
+              show_default=True, help="Pod Security Standards level to check.")
+@click.option("--kube-version", default="latest", show_default=True, metavar="X.Y|latest",
+              help="Policy version, as PSA's `-version` label (newer minors evaluate as the newest).")
+@click.option("--format", "fmt", type=click.Choice(AUDIT_FORMATS), default="text", show_default=True,
+              help="Output on stdout.")
+@click.option("-p", "--profile", default=None, metavar="NAME|PATH",
+              help="Also report what this profile's controls would change (rule group profile/); "
+                   "its workloads (CRDs) are audited too. Default: PSS only, restricted's workloads.")
+def audit_cmd(filename, level, kube_version, fmt, profile):
+    """Check every pod template against the Pod Security Standards; write nothing back.
+
+    Exit codes: 0 every pod template passes, 1 findings, 2 bad input, profile or usage.
+    """
+    from . import audit
+    from .inputs import read_inputs
+
+    try:
+        version = audit.parse_version(kube_version)
+        report = audit.audit_sources(read_inputs(filename), level, version, profile)
+    except HardenError as exc:
+        _fail(str(exc), exc.exit_code)
+    _write_stdout(audit.FORMATS[fmt](report))
+    sys.exit(EXIT_FINDINGS if report.failed else 0)
 
 
 def entrypoint() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 EXIT_OK = 0
 EXIT_CHANGES = 1  # --check found changes
+EXIT_FINDINGS = 1  # audit found findings
 EXIT_ERROR = 2  # bad input, bad profile, usage, conflict with rule `fail`
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from . import krm, yamlio
 from .errors import HardenError
 from .harden import harden_document, verify
+from .inputs import Source
 from .kube.workloads import WorkloadTable
 from .options import Options
 from .results import ResourceResult
@@ -20,14 +21,6 @@ from .results import ResourceResult
 
 class VerifyError(HardenError):
     """--verify found a pod template the profile should have brought to its level."""
-
-
-@dataclass
-class Source:
-    """One input: its name and text (already decoded)."""
-
-    name: str
-    text: str
 
 
 @dataclass
@@ -90,28 +83,6 @@ def write_stream(bom: str, docs: list[yamlio.Document], results: list[ResourceRe
     return out
 
 
-def read_sources(sources: list[Source]) -> tuple[str, list[yamlio.Document]]:
-    """Split every source into documents, indexed across all sources in order."""
-    docs: list[yamlio.Document] = []
-    bom = ""
-    for i, src in enumerate(sources):
-        b, part = yamlio.split_stream(src.text, src.name, first_index=len(docs))
-        if i == 0:
-            bom = b
-        if docs and part:
-            prev = docs[-1]
-            if not prev.text.endswith("\n"):
-                prev.text += "\n"
-            if not part[0].text.startswith("---"):
-                part[0].text = "---\n" + part[0].text
-                part[0].first_line -= 1
-                if part[0].body_start >= 0:
-                    part[0].body_start += 4
-                    part[0].body_end += 4
-        docs.extend(part)
-    return bom, docs
-
-
 def emit_policy(docs: list[yamlio.Document], results: list[ResourceResult], opts: Options) -> list[str]:
     """The policy stage: label Namespace documents and return the generated objects."""
     if (opts.emit or "").strip() == "none":
@@ -123,7 +94,7 @@ def emit_policy(docs: list[yamlio.Document], results: list[ResourceResult], opts
 
 def run(sources: list[Source], opts: Options) -> Outcome:
     """Harden a stream made of `sources` and append the policy objects `opts` asks for."""
-    bom, docs = read_sources(sources)
+    bom, docs = yamlio.split_sources(sources)
     return run_documents(bom, docs, opts)
 
 

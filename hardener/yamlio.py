@@ -442,6 +442,30 @@ def _sniff_text(text: str, s: int, e: int, seg: str, fields, index: int, source:
                     spans_exact=False)
 
 
+def split_sources(sources) -> tuple[str, list[Document]]:
+    """Split every source (`.name`, `.text`) into documents, indexed across all sources in
+    order, as one stream: each source's first document gets a `---` line of its own when it
+    has none, so the joined output is still a valid stream. The BOM is the first source's."""
+    docs: list[Document] = []
+    bom = ""
+    for i, src in enumerate(sources):
+        b, part = split_stream(src.text, src.name, first_index=len(docs))
+        if i == 0:
+            bom = b
+        if docs and part:
+            prev = docs[-1]
+            if not prev.text.endswith("\n"):
+                prev.text += "\n"
+            if not part[0].text.startswith("---"):
+                part[0].text = "---\n" + part[0].text
+                part[0].first_line -= 1
+                if part[0].body_start >= 0:
+                    part[0].body_start += 4
+                    part[0].body_end += 4
+        docs.extend(part)
+    return bom, docs
+
+
 # --------------------------------------------------------------------------- loading
 _PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> resolved tag (shared, bounded)
 

@@ -17,7 +17,8 @@ CORPUS_FILES = sorted(CORPUS.glob("*.yaml"))
 def harden(text: str, profile: str = "restricted", kube: str | None = None, emit: str = "none"):
     """Run the pipeline in-process; returns the Outcome."""
     from hardener.options import build_options
-    from hardener.pipeline import Source, run
+    from hardener.inputs import Source
+    from hardener.pipeline import run
 
     return run([Source("<test>", text)], build_options(profile=profile, kube_version=kube, emit=emit))
 

@@ -9,16 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 import jsonschema
 import pytest
 from click.testing import CliRunner
 
 from hardener import audit as audit_mod
 from hardener import pss
-from hardener.audit import COVERED_BY, PSS_CHECKS, audit, audit_sources
+from hardener.audit import COVERED_BY, PSS_CHECKS, audit_sources
+from hardener.cli import main
 from hardener.errors import ConflictError
-from hardener.pipeline import Source
+from hardener.inputs import Source
 from helpers import CORPUS_FILES, REPO, harden
 
 SCHEMA = json.loads((Path(__file__).parent / "sarif" / "sarif-schema-2.1.0.json").read_text())
@@ -132,7 +132,7 @@ def line_of(text: str, marker: str) -> int:
 
 
 def invoke(*args, input=None, env=None):
-    return CliRunner().invoke(audit, list(args), input=input, env=env)
+    return CliRunner().invoke(main, ["audit", *args], input=input, env=env)
 
 
 def run_json(*args, input=None):
@@ -356,22 +356,16 @@ def test_exit_2_on_bad_level():
 
 def test_real_process_keeps_stdout_empty_on_error():
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    p = subprocess.run([sys.executable, "-m", "hardener.audit", "--format", "sarif"], input=b"a: [1\n",
+    p = subprocess.run([sys.executable, "-m", "hardener", "audit", "--format", "sarif"], input=b"a: [1\n",
                        capture_output=True, env=env, cwd=REPO, timeout=60)
     assert p.returncode == 2 and p.stdout == b"" and b"invalid YAML" in p.stderr
-    p = subprocess.run([sys.executable, "-m", "hardener.audit", "--format", "sarif"], input=SEED.encode(),
+    p = subprocess.run([sys.executable, "-m", "hardener", "audit", "--format", "sarif"], input=SEED.encode(),
                        capture_output=True, env=env, cwd=REPO, timeout=60)
     assert p.returncode == 1
     validate_sarif(json.loads(p.stdout))
 
 
-def test_registered_under_a_group_reads_prefixed_env_only():
-    @click.group(context_settings={"auto_envvar_prefix": "K8S_HARDEN"})
-    @click.option("-p", "--profile", default="restricted")
-    def main(profile):
-        pass
-
-    main.add_command(audit)
+def test_audit_reads_its_own_prefixed_env_only():
     runner = CliRunner()
     r = runner.invoke(main, ["audit", "--format", "json"], input=SEED, env={"K8S_HARDEN_PROFILE": "strict"})
     assert r.exit_code == 1 and json.loads(r.stdout)["profile"] is None

@@ -55,7 +55,8 @@ def _opts():
 def harden(text: str):
     """(0, Outcome) or (2, message): HardenError is the exit-2 path; anything else propagates
     and fails the test (the CLI would print an internal error)."""
-    from hardener.pipeline import Source, run
+    from hardener.inputs import Source
+    from hardener.pipeline import run
     from hardener.report import as_json, as_text
 
     try:

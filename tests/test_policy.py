@@ -27,7 +27,8 @@ from click.testing import CliRunner
 from hardener import pss
 from hardener.cli import main
 from hardener.options import build_options
-from hardener.pipeline import Source, run
+from hardener.inputs import Source
+from hardener.pipeline import run
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
