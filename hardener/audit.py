@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 import yaml
 
-from . import krm, pss, yamlio
+from . import pss, yamlio
 from .errors import ConflictError, UsageError
 from .harden import harden_document
 from .kube.pointer import field_path as _field
@@ -297,14 +297,16 @@ def parse_version(value: str | None) -> tuple[int, int]:
 def audit_sources(sources, level: str = "restricted", version: tuple[int, int] = pss.LATEST,
                   profile: str | Profile | None = None) -> AuditReport:
     """Audit `hardener.inputs.Source` inputs (see :func:`audit_documents`)."""
-    _, docs = yamlio.split_sources(sources)
-    return audit_documents(docs, level, version, profile)
+    from .pipeline import read
+
+    return audit_documents(read(sources).documents, level, version, profile)
 
 
 def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
                     version: tuple[int, int] = pss.LATEST,
                     profile: str | Profile | None = None) -> AuditReport:
-    """Evaluate every pod template in split documents (or a ResourceList's items).
+    """Evaluate every pod template in the documents (a stream's, or a ResourceList's items,
+    whose lines are found in the list's text).
 
     `profile` (a name, a path or a loaded :class:`Profile`) adds the profile's controls as
     the `profile/` rule group; without it only PSS is checked, with the workload table
@@ -314,15 +316,10 @@ def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
     prof = profile if isinstance(profile, Profile) else load_profile(profile or "restricted")
     with_profile = profile is not None
     table = WorkloadTable(prof.workloads)
-    if krm.is_resource_list(docs):
-        rl = next(d for d in docs if d.root != "empty")
-        _, items = krm.item_documents(rl)
-        units = [(item, rl, f"/items/{i}") for i, item in enumerate(items)]
-    else:
-        units = [(d, d, "") for d in docs]
     lines: dict[int, _Lines] = {}
     resources: list[Resource] = []
-    for data_doc, text_doc, prefix in units:
+    for data_doc in docs:
+        text_doc, prefix = data_doc.parent or data_doc, data_doc.pointer
         if data_doc.root != "mapping" or not table.may_contain(data_doc.kind):
             continue
         data = data_doc.load()

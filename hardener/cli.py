@@ -47,15 +47,14 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     return src in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
 
 
-def _resolve_config(config_path: str | None, docs):
+def _resolve_config(config_path: str | None, stream):
     """The Hardener config in force: --config, else a ResourceList's functionConfig."""
-    from . import config, krm
+    from . import config
 
     if config_path:
         return config.load_config_file(config_path)
-    if krm.is_resource_list(docs):
-        rl = next(d for d in docs if d.root != "empty").load()
-        return config.parse_config(rl.get("functionConfig"), "functionConfig")
+    if stream.resource_list is not None:
+        return config.parse_config(stream.function_config, "functionConfig")
     return None
 
 
@@ -100,20 +99,19 @@ def main(ctx: click.Context, filename, profile, kube_version, emit, force, bindi
     try:
         from .inputs import read_inputs
         from .options import build_options
-        from .pipeline import run_documents
-        from .yamlio import split_sources
+        from .pipeline import read, run_stream
 
         sources = read_inputs(filename)
-        bom, docs = split_sources(sources)
+        stream = read(sources)
         if not diff:
             sources = None  # the documents hold their own text: drop the input's copy
         opts = build_options(
             profile=profile if _explicit(ctx, "profile") else None,
             kube_version=kube_version if _explicit(ctx, "kube_version") else None,
             emit=emit if _explicit(ctx, "emit") else None,
-            config=_resolve_config(config_path, docs), force=force, binding=binding,
+            config=_resolve_config(config_path, stream), force=force, binding=binding,
             namespace=namespace, name_prefix=name_prefix, verify=verify, assess=report != "none")
-        outcome = run_documents(bom, docs, opts)
+        outcome = run_stream(stream, opts)
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
     _report(outcome, report)

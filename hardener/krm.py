@@ -1,8 +1,11 @@
 """KRM functions: the `ResourceList` a kpt or kustomize function reads and writes.
 
-A `ResourceList` on stdin is answered with a `ResourceList` (KRM Functions Specification):
-items hardened in place, generated policy objects appended to items, and one `results`
-entry per change and per skip. Its `functionConfig` is read by :mod:`hardener.config`.
+The reader and the writer at the two ends of the pipeline, and nothing in between sees a
+ResourceList: :func:`read` turns one into its items (each a Document that knows its place
+in the list), :meth:`ResourceList.write` answers with a `ResourceList` (KRM Functions
+Specification): items hardened in place, generated policy objects appended to items, and
+one `results` entry per change and per skip. Its `functionConfig` is read by
+:mod:`hardener.config`.
 """
 
 from __future__ import annotations
@@ -17,30 +20,51 @@ from .kube.pointer import field_path
 RESOURCE_LIST_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1alpha1")
 
 
-# --------------------------------------------------------------------------- ResourceList
-def is_resource_list(docs: list[yamlio.Document]) -> bool:
-    real = [d for d in docs if d.root != "empty"]
-    return (len(real) == 1 and real[0].kind == "ResourceList"
-            and real[0].api_version in RESOURCE_LIST_VERSIONS)
+class ResourceList:
+    """A ResourceList read from the input: its document, data and items."""
+
+    def __init__(self, documents: list[yamlio.Document], rl_doc: yamlio.Document):
+        self.documents = documents  # every document of the input (the list and empty ones)
+        self.doc = rl_doc
+        self.data = data = rl_doc.load()
+        items = data.get("items")
+        if items is None:
+            items = data["items"] = []
+        if not isinstance(items, list):
+            raise InputError("ResourceList items must be a list", source=rl_doc.source, document=0)
+        self.items: list[yamlio.Document] = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise InputError(f"ResourceList item {i} is not a mapping", source=rl_doc.source,
+                                 document=0)
+            doc = yamlio.Document(i, rl_doc.source, "", rl_doc.first_line, root="mapping",
+                                  kind=item.get("kind"), api_version=item.get("apiVersion"))
+            doc.data, doc.loaded = item, True
+            doc.parent, doc.pointer = rl_doc, f"/items/{i}"
+            self.items.append(doc)
+
+    @property
+    def function_config(self) -> Any:
+        return self.data.get("functionConfig")
+
+    def write(self, bom: str, results, generated: list[str]) -> str:
+        """The ResourceList with its items as hardened, `generated` objects appended to the
+        items and one result per change and skip appended to `results`."""
+        for text in generated:
+            self.data["items"].append(yamlio.load_data(text, "generated"))
+        previous = self.data.get("results") if isinstance(self.data.get("results"), list) else []
+        self.data["results"] = previous + results_for(results, self.items)
+        return bom + "".join(yamlio.render_document(d, self.data) if d is self.doc else d.text
+                             for d in self.documents)
 
 
-def item_documents(rl_doc: yamlio.Document) -> tuple[dict, list[yamlio.Document]]:
-    """The ResourceList's data and one pre-loaded Document per item (index = item index)."""
-    data = rl_doc.load()
-    items = data.get("items")
-    if items is None:
-        items = data["items"] = []
-    if not isinstance(items, list):
-        raise InputError("ResourceList items must be a list", source=rl_doc.source, document=0)
-    docs = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise InputError(f"ResourceList item {i} is not a mapping", source=rl_doc.source, document=0)
-        doc = yamlio.Document(i, rl_doc.source, "", rl_doc.first_line, root="mapping",
-                              kind=item.get("kind"), api_version=item.get("apiVersion"))
-        doc.data, doc.loaded = item, True
-        docs.append(doc)
-    return data, docs
+def read(documents: list[yamlio.Document]) -> ResourceList | None:
+    """The ResourceList the input is, or None for any other stream."""
+    real = [d for d in documents if d.root != "empty"]
+    if (len(real) == 1 and real[0].kind == "ResourceList"
+            and real[0].api_version in RESOURCE_LIST_VERSIONS):
+        return ResourceList(documents, real[0])
+    return None
 
 
 def results_for(results, docs: list[yamlio.Document]) -> list[dict]:

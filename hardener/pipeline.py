@@ -2,7 +2,9 @@
 
 Plain functions over documents. A document that cannot hold a pod template (sniffed from
 the parser's events, without building objects) is never loaded and is written back as the
-exact text it came as; so is a document whose templates need no change.
+exact text it came as; so is a document whose templates need no change. A KRM
+ResourceList is unwrapped by the reader and wrapped again by the writer (:mod:`krm`): the
+stages in between see its items as documents.
 """
 
 from __future__ import annotations
@@ -83,6 +85,34 @@ def write_stream(bom: str, docs: list[yamlio.Document], results: list[ResourceRe
     return out
 
 
+@dataclass
+class Stream:
+    """What the reader hands on: the documents to harden and how the input was shaped."""
+
+    bom: str
+    documents: list[yamlio.Document]  # a ResourceList's items, or the stream's documents
+    resource_list: "krm.ResourceList | None" = None
+
+    @property
+    def function_config(self) -> Any:
+        """A ResourceList's functionConfig (None for a plain stream)."""
+        return self.resource_list.function_config if self.resource_list else None
+
+
+def read(sources: list[Source]) -> Stream:
+    """Split the sources into one stream; a ResourceList becomes its items."""
+    bom, docs = yamlio.split_sources(sources)
+    rl = krm.read(docs)
+    return Stream(bom, rl.items if rl else docs, rl)
+
+
+def write(stream: Stream, results: list[ResourceResult], generated: list[str]) -> str:
+    """The output in the input's shape: a stream, or a ResourceList."""
+    if stream.resource_list is not None:
+        return stream.resource_list.write(stream.bom, results, generated)
+    return write_stream(stream.bom, stream.documents, results, generated)
+
+
 def emit_policy(docs: list[yamlio.Document], results: list[ResourceResult], opts: Options) -> list[str]:
     """The policy stage: label Namespace documents and return the generated objects."""
     if (opts.emit or "").strip() == "none":
@@ -94,28 +124,13 @@ def emit_policy(docs: list[yamlio.Document], results: list[ResourceResult], opts
 
 def run(sources: list[Source], opts: Options) -> Outcome:
     """Harden a stream made of `sources` and append the policy objects `opts` asks for."""
-    bom, docs = yamlio.split_sources(sources)
-    return run_documents(bom, docs, opts)
+    return run_stream(read(sources), opts)
 
 
-def run_documents(bom: str, docs: list[yamlio.Document], opts: Options) -> Outcome:
-    """Harden split documents; a KRM ResourceList comes back as a ResourceList."""
-    if krm.is_resource_list(docs):
-        return _run_resource_list(bom, docs, opts)
+def run_stream(stream: Stream, opts: Options) -> Outcome:
+    """read -> harden -> policy -> write, in the input's shape."""
+    docs = stream.documents
     results = harden_documents(docs, opts)
     extra = emit_policy(docs, results, opts)
-    output = write_stream(bom, docs, results, extra)
+    output = write(stream, results, extra)
     return Outcome(output, results, docs, any(r.changes for r in results) or bool(extra), extra)
-
-
-def _run_resource_list(bom: str, docs: list[yamlio.Document], opts: Options) -> Outcome:
-    rl_doc = next(d for d in docs if d.root != "empty")
-    data, items = krm.item_documents(rl_doc)
-    results = harden_documents(items, opts)
-    extra = emit_policy(items, results, opts)
-    for text in extra:
-        data["items"].append(yamlio.load_data(text, "generated"))
-    previous = data.get("results") if isinstance(data.get("results"), list) else []
-    data["results"] = previous + krm.results_for(results, items)
-    output = bom + "".join(yamlio.render_document(d, data) if d is rl_doc else d.text for d in docs)
-    return Outcome(output, results, items, any(r.changes for r in results) or bool(extra), extra)

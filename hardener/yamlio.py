@@ -65,6 +65,9 @@ class Document:
     #: False when the split sniffed the document from its text: body_start is exact but
     #: body_end is a placeholder until load() computes both from the parsed nodes.
     spans_exact: bool = field(default=True, repr=False)
+    #: An item of a ResourceList: the list's document and the item's pointer in it.
+    parent: "Document | None" = field(default=None, repr=False)
+    pointer: str = ""
 
     @property
     def line_break(self) -> str:
