@@ -113,13 +113,18 @@ def write(stream: Stream, results: list[ResourceResult], generated: list[str]) -
     return write_stream(stream.bom, stream.documents, results, generated)
 
 
-def emit_policy(docs: list[yamlio.Document], results: list[ResourceResult], opts: Options) -> list[str]:
-    """The policy stage: label Namespace documents and return the generated objects."""
+def policy_stages(docs: list[yamlio.Document], results: list[ResourceResult], opts: Options) -> list[str]:
+    """The policy stages: label the Namespace documents (their results are appended to
+    `results`), then return the generated admission objects."""
     if (opts.emit or "").strip() == "none":
         return []
-    from .policy import emit  # only runs that emit policy objects pay for the module
+    from . import policy  # only runs that emit policy objects pay for the package
 
-    return emit(docs, results, opts)
+    run = policy.prepare(docs, results, opts)
+    if run is None:
+        return []
+    results.extend(policy.label_namespaces(run))
+    return policy.generate(run)
 
 
 def run(sources: list[Source], opts: Options) -> Outcome:
@@ -131,6 +136,6 @@ def run_stream(stream: Stream, opts: Options) -> Outcome:
     """read -> harden -> policy -> write, in the input's shape."""
     docs = stream.documents
     results = harden_documents(docs, opts)
-    extra = emit_policy(docs, results, opts)
+    extra = policy_stages(docs, results, opts)
     output = write(stream, results, extra)
     return Outcome(output, results, docs, any(r.changes for r in results) or bool(extra), extra)

@@ -1,4 +1,4 @@
-"""Policy objects (hardener/policy.py): PodSecurityPolicy + RBAC below 1.25, Pod Security
+"""Policy objects (hardener/policy/): PodSecurityPolicy + RBAC below 1.25, Pod Security
 Admission labels from 1.25, a ValidatingAdmissionPolicy on request from 1.30.
 
 Checked against the seed's PodSecurityPolicy, the real corpus streams, the Kubernetes
@@ -804,7 +804,7 @@ def test_vap_exemptions_follow_ownership_to_the_exceptions_pods(obj: dict, names
 
 
 def test_cel_string_literals_cannot_change_the_expression():
-    from hardener.policy import _cel_str
+    from hardener.policy.vap import _cel_str
 
     env = celpy.Environment()
     for text in ("plain", "it's", "back\\slash'", "x') || true || ('"):
@@ -832,7 +832,10 @@ def test_policy_derivation_never_raises_on_any_template_shape():
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from hardener.policy import CEL_VARIABLES, Envelope, cel_validations, psp_spec, usage_of, violations
+    from hardener.policy.envelope import Envelope, violations
+    from hardener.policy.psp import psp_spec
+    from hardener.policy.usage import usage_of
+    from hardener.policy.vap import CEL_VARIABLES, cel_validations
     from hardener.profile import load_profile
     from hardener.yamlio import dump_data
 

@@ -73,3 +73,12 @@ def added_caps(sc: dict) -> set[str]:
     """The capabilities a container's securityContext adds, normalised."""
     adds = mapping(sc.get("capabilities")).get("add")
     return {cap_name(a) for a in adds} if isinstance(adds, list) else set()
+
+
+def dig(obj: Any, *keys: str) -> Any:
+    """obj[k1][k2]... through mappings only; None when a step is missing or not a mapping."""
+    for key in keys:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj

@@ -1,0 +1,61 @@
+"""Pod Security Admission labels on the stream's Namespace documents: a transformer stage."""
+
+from __future__ import annotations
+
+from .. import pss
+from ..harden import apply_change
+from ..kube import names
+from ..kube.podspec import dig as _get
+from ..kube.pointer import join
+from ..kube.versions import fmt
+from ..results import CONFLICT, Change, ResourceResult, Skip
+from .stream import namespace_docs
+
+
+def label_namespaces(run) -> list[ResourceResult]:
+    """With `pss-labels` requested (`run`: a :class:`~hardener.policy.PolicyRun`), add PSA labels to the stream's Namespace documents: `enforce` at the level every
+    workload of that namespace meets after hardening (never one that would reject them),
+    `audit`/`warn` at the profile's level (or stricter, if met) so exceptions stay visible.
+    A workload with no namespace may land in any of them, so it counts for all. A namespace
+    with no workload gets no `enforce`: pods created there later are unknown. Labels already
+    set are kept. The labels are applied like a control's changes and recorded as one
+    ResourceResult per Namespace: the writer re-renders those documents, the report lists them."""
+    if "pss-labels" not in run.kinds:
+        return []
+    docs, workloads, opts = run.docs, run.workloads, run.opts
+    version = "v" + fmt(opts.kube)
+    out = []
+    for name, doc in sorted(namespace_docs(docs).items(), key=lambda kv: kv[1].index):
+        members = [t for w in workloads if w.namespace in (name, "") for t in w.templates]
+        wanted: dict[str, str] = {}
+        target = opts.profile.level
+        if members:
+            met = pss.weakest(pss.meets(t.get("metadata"), t.get("spec"), opts.kube) for t in members)
+            wanted |= {"enforce": met, "enforce-version": version}
+            target = pss.strictest((met, target))
+        wanted |= {"audit": target, "audit-version": version, "warn": target, "warn-version": version}
+        result = ResourceResult(doc.index, "v1", "Namespace", "", name)
+        _set_labels(doc.load(), {names.PSA_LABEL_PREFIX + k: v for k, v in wanted.items()}, result)
+        out.append(result)
+    return out
+
+
+def _set_labels(data: dict, wanted: dict[str, str], result: ResourceResult) -> None:
+    labels = _get(data, "metadata", "labels")
+    current = labels if isinstance(labels, dict) else {}
+    missing = {k: v for k, v in wanted.items() if k not in current}
+    for k in sorted(set(wanted) & set(current)):
+        if current[k] != wanted[k]:
+            setting = f"label {k}={current[k]}"
+            result.skipped.append(Skip("pss-labels", f"kept: {setting} (computed {wanted[k]})",
+                                       kind=CONFLICT, setting=setting))
+    if not missing:
+        return
+    if not isinstance(labels, dict):
+        changes = [Change("pss-labels", "add", "/metadata/labels", missing, "Pod Security Admission labels")]
+    else:
+        changes = [Change("pss-labels", "add", join("/metadata/labels", k), v, "Pod Security Admission label")
+                   for k, v in missing.items()]
+    for change in changes:
+        apply_change(data, change)
+        result.changes.append(change)

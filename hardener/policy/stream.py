@@ -1,0 +1,57 @@
+"""The stream as the policy objects see it: its workloads and its namespaces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import yamlio
+from ..kube.podspec import dig as _get
+from ..options import Options
+from ..results import ResourceResult
+from .usage import Usage, usage_of
+
+
+@dataclass
+class Workload:
+    """One resource with pod templates, as the policy objects see it."""
+
+    result: ResourceResult
+    namespace: str  # "" = not known (Helm's release namespace)
+    service_accounts: tuple[str, ...]
+    usage: Usage
+    templates: list[dict]
+
+    @property
+    def ref(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.result.kind} {ns}{self.result.name}"
+
+
+def collect_workloads(results: list[ResourceResult], opts: Options) -> list[Workload]:
+    out = []
+    for r in results:
+        templates = [pt.template for pt in r.templates if isinstance(pt.template, dict)]
+        if not templates:
+            continue
+        sas = sorted({str(_get(t, "spec", "serviceAccountName") or _get(t, "spec", "serviceAccount") or "default")
+                      for t in templates})
+        out.append(Workload(r, r.namespace or opts.namespace or "", tuple(sas),
+                            usage_of(templates, opts.kube), templates))
+    return out
+
+
+def stream_namespaces(docs: list[yamlio.Document], workloads: list[Workload], opts: Options) -> list[str]:
+    names = {w.namespace for w in workloads if w.namespace} | set(namespace_docs(docs))
+    if opts.namespace:
+        names.add(opts.namespace)
+    return sorted(names)
+
+
+def namespace_docs(docs: list[yamlio.Document]) -> dict[str, yamlio.Document]:
+    out = {}
+    for d in docs:
+        if d.kind == "Namespace" and d.api_version == "v1" and d.root == "mapping":
+            name = _get(d.load(), "metadata", "name")
+            if isinstance(name, str) and name:
+                out.setdefault(name, d)
+    return out

@@ -1,0 +1,199 @@
+"""ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1, Kubernetes >= 1.30) + Binding."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from ..controls import CONTROLS
+from ..errors import UsageError
+from ..kube import names
+from ..kube.workloads import BUILTIN_WORKLOADS
+from ..options import Options
+from .envelope import Envelope, violations
+from .naming import Naming
+from .stream import Workload
+
+#: Namespaces a ValidatingAdmissionPolicy is never bound to: it would reject the cluster's own pods.
+SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+LINUX_ONLY = frozenset(cid for cid, c in CONTROLS.items() if c.linux_only)
+
+
+def vap_objects(workloads: list[Workload], env: Envelope, naming: Naming, namespaces: list[str],
+                opts: Options) -> list[dict]:
+    """A ValidatingAdmissionPolicy checking the profile's controls on pods and on the
+    built-in workload kinds' templates, bound to the stream's namespaces (never the system
+    ones); exceptions (and the ReplicaSets/Jobs and pods they own) are left out by a match
+    condition."""
+    scope = [ns for ns in namespaces if ns not in SYSTEM_NAMESPACES]
+    if not scope:
+        where = f"only system namespaces ({', '.join(namespaces)})" if namespaces else "no namespace"
+        raise UsageError(f"--emit vap: the stream names {where} to bind the policy to, and a policy "
+                         "bound cluster-wide or to a system namespace would reject the cluster's own "
+                         "pods; pass --namespace NS")
+    checks = cel_validations(env)
+    validated = {control for control, _, _ in checks}
+    exempt = [w for w in workloads if any(c in validated and not (w.usage.windows and c in LINUX_ONLY)
+                                          for c, _ in violations(w.usage, env))]
+    name = naming.name(opts.profile.name)
+    spec: dict[str, Any] = {"failurePolicy": "Fail", "matchConstraints": {"resourceRules": _resource_rules()}}
+    if exempt:
+        spec["matchConditions"] = [{"name": "not-a-reported-exception", "expression": exemption_expression(exempt)}]
+    spec["variables"] = [{"name": n, "expression": e} for n, e in CEL_VARIABLES]
+    spec["validations"] = [{"expression": expr, "message": msg, "reason": "Forbidden"} for _, expr, msg in checks]
+    policy = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+              "metadata": naming.metadata(name), "spec": spec}
+    binding = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+               "metadata": naming.metadata(name),
+               "spec": {"policyName": name, "validationActions": ["Deny"],
+                        "matchResources": {"namespaceSelector": {"matchExpressions": [
+                            {"key": names.NAMESPACE_NAME_LABEL, "operator": "In", "values": scope}]}}}}
+    return [policy, binding]
+
+
+def _resource_rules() -> list[dict]:
+    """Pods on CREATE; the built-in workload kinds (from the workload table) on CREATE and UPDATE."""
+    groups: dict[str, list[str]] = {}
+    for kind, (api_groups, _) in BUILTIN_WORKLOADS.items():
+        if kind != "Pod":
+            groups.setdefault(api_groups[0], []).append(kind.lower() + "s")
+    rules = [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]
+    for group, resources in sorted(groups.items()):
+        rules.append({"apiGroups": [group], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                      "resources": sorted(resources)})
+    return rules
+
+
+def _template_expression() -> str:
+    """CEL reaching the pod template of any built-in workload kind, from the workload table."""
+    by_pointer: dict[str, list[str]] = {}
+    for kind, (_, pointer) in BUILTIN_WORKLOADS.items():
+        by_pointer.setdefault(pointer, []).append(kind)
+    common = max(by_pointer, key=lambda p: len(by_pointer[p]))
+    expr = "object" + common.replace("/", ".")
+    for pointer, kinds in sorted(by_pointer.items(), reverse=True):
+        if pointer != common:
+            test = " || ".join(f"object.kind == '{k}'" for k in sorted(kinds))
+            expr = f"{test} ? object{pointer.replace('/', '.')} : {expr}"
+    return expr
+
+
+CEL_VARIABLES = (
+    ("template", _template_expression()),
+    ("spec", "variables.template.spec"),
+    ("podSC", "has(variables.spec.securityContext) ? variables.spec.securityContext : {}"),
+    ("annotations", "has(variables.template.metadata) && has(variables.template.metadata.annotations)"
+                    " ? variables.template.metadata.annotations : {}"),
+    ("containers", "variables.spec.containers"
+                   " + (has(variables.spec.initContainers) ? variables.spec.initContainers : [])"
+                   " + (has(variables.spec.ephemeralContainers) ? variables.spec.ephemeralContainers : [])"),
+    ("windows", "(has(variables.spec.os) && variables.spec.os.name == 'windows') ||"
+                " (has(variables.spec.nodeSelector) && 'kubernetes.io/os' in variables.spec.nodeSelector"
+                " && variables.spec.nodeSelector['kubernetes.io/os'] == 'windows')"),  # podspec.targets_windows
+)
+
+
+def _sc(path: str) -> str:
+    """CEL: container `c` sets securityContext.<path> (every step present)."""
+    steps = ["c.securityContext"]
+    for part in path.split("."):
+        steps.append(f"{steps[-1]}.{part}")
+    return " && ".join(f"has({s})" for s in steps)
+
+
+def _every(condition: str) -> str:
+    return f"variables.containers.all(c, {condition})"
+
+
+def _effective_cel(key: str, test: str, unset: str = "false") -> str:
+    """CEL: `test` ({} = the value) on the container's setting, else the pod's, else `unset`."""
+    c, p = f"c.securityContext.{key}", f"variables.podSC.{key}"
+    return f"(({_sc(key)}) ? {test.format(c)} : (has({p}) ? {test.format(p)} : {unset}))"
+
+
+def _cel_str(text: str) -> str:
+    """A CEL string literal: names come from the manifests and must not change the expression."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _cel_list(items: Iterable[str]) -> str:
+    return "[" + ", ".join(map(_cel_str, items)) + "]"
+
+
+def cel_validations(env: Envelope) -> list[tuple[str, str, str]]:
+    """(control id, CEL expression, message) for every enabled control the policy can
+    check; Linux-only controls pass Windows pods, as hardening skips them there."""
+    profile = env.profile.name
+    confined = "{}.type in ['RuntimeDefault', 'Localhost']"
+    key = f"({_cel_str(names.APPARMOR_CONTAINER_PREFIX)} + c.name)"
+    apparmor_annotation = (f"{key} in variables.annotations && (variables.annotations[{key}] == 'runtime/default'"
+                           f" || variables.annotations[{key}].startsWith('localhost/'))")
+    spec = "variables.spec"
+    checks: dict[str, list[tuple[str, str]]] = {
+        "hostAccess": [
+            (" && ".join(f"!(has({spec}.{f}) && {spec}.{f})" for f in ("hostNetwork", "hostPID", "hostIPC")),
+             "must not use the host's network, PID or IPC namespace"),
+            (f"!has({spec}.volumes) || {spec}.volumes.all(v, !has(v.hostPath))", "must not mount hostPath volumes"),
+            (_every("!has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0)"),
+             "containers must not declare hostPorts"),
+            ("!(has(variables.podSC.windowsOptions) && has(variables.podSC.windowsOptions.hostProcess)"
+             " && variables.podSC.windowsOptions.hostProcess)", "must not be a Windows HostProcess pod")],
+        "privileged": [(_every(f"!({_sc('privileged')} && c.securityContext.privileged)"),
+                        "containers must not be privileged")],
+        "capabilities": [(_every(f"{_sc('capabilities.drop')} && c.securityContext.capabilities.drop"
+                                 f".exists(d, d == {_cel_str(cap)})"), f"containers must drop capability {cap}")
+                         for cap in env.required_drop] + [
+            (_every(f"!({_sc('capabilities.add')}) || c.securityContext.capabilities.add"
+                    f".all(a, a in {_cel_list(sorted(env.allowed_caps))})"),
+             "containers may add only " + (", ".join(sorted(env.allowed_caps)) or "no capabilities"))],
+        "allowPrivilegeEscalation": [(_every(f"{_sc('allowPrivilegeEscalation')}"
+                                             " && c.securityContext.allowPrivilegeEscalation == false"),
+                                      "containers must set allowPrivilegeEscalation: false")],
+        "runAsNonRoot": [(_every(_effective_cel("runAsNonRoot", "{} == true")),
+                          "containers must run with runAsNonRoot: true")],
+        "runAsUser": [(_every(_effective_cel("runAsUser", "{} != 0", "true")), "containers must not run as uid 0")],
+        "runAsGroup": [(_every(_effective_cel("runAsGroup", "{} != 0")),
+                        "containers must run with a runAsGroup other than 0")],
+        "fsGroup": [("has(variables.podSC.fsGroup) && variables.podSC.fsGroup != 0",
+                     "pods must set an fsGroup other than 0")],
+        "supplementalGroups": [("!has(variables.podSC.supplementalGroups)"
+                                " || variables.podSC.supplementalGroups.all(g, g != 0)",
+                                "pods must not add supplemental group 0")],
+        "seccompProfile": [(_every(_effective_cel("seccompProfile", confined)),
+                            "containers must use a RuntimeDefault or Localhost seccomp profile")],
+        "appArmor": [(_every(_effective_cel("appArmorProfile", confined, apparmor_annotation)),
+                      "containers must use a RuntimeDefault or Localhost AppArmor profile")],
+        "seLinux": [(_every(_effective_cel("seLinuxOptions", "true")), "containers must have seLinuxOptions")]
+        if env.profile.controls.get("seLinux", {}).get("options") else [],
+        "readOnlyRootFilesystem": [(_every(f"{_sc('readOnlyRootFilesystem')}"
+                                           " && c.securityContext.readOnlyRootFilesystem == true"),
+                                    "containers must set readOnlyRootFilesystem: true")],
+    }
+    out = []
+    for control in (c for c in CONTROLS if c in env.controls and c in checks):
+        for expr, what in checks[control]:
+            if control in LINUX_ONLY:
+                expr = f"variables.windows || ({expr})"
+            out.append((control, expr, f"k8s-harden profile {profile}, {control}: {what}"))
+    return out
+
+
+def exemption_expression(exempt: list[Workload]) -> str:
+    """CEL that is false for an exception workload, the ReplicaSets/Jobs it owns and their pods."""
+    terms = []
+    for w in sorted(exempt, key=lambda w: (w.namespace, w.result.kind, w.result.name)):
+        kind, name = _cel_str(w.result.kind), _cel_str(w.result.name)
+        owners = [f"(o.kind == {kind} && o.name == {name})"]
+        child = {"Deployment": ("ReplicaSet", "[a-z0-9]+"), "CronJob": ("Job", "[0-9]+")}.get(w.result.kind)
+        if child is None and w.result.kind not in BUILTIN_WORKLOADS:  # CRDs like Rollouts own ReplicaSets
+            child = ("ReplicaSet", "[a-z0-9]+")
+        if child:
+            pattern = _cel_str(f"^{re.escape(w.result.name)}-{child[1]}$")
+            owners.append(f"(o.kind == '{child[0]}' && o.name.matches({pattern}))")
+        term = (f"(object.kind == {kind} && object.metadata.name == {name})"
+                f" || (has(object.metadata.ownerReferences) && object.metadata.ownerReferences"
+                f".exists(o, {' || '.join(owners)}))")
+        if w.namespace:
+            term = f"request.namespace == {_cel_str(w.namespace)} && ({term})"
+        terms.append(f"({term})")
+    return "!(" + " || ".join(terms) + ")"

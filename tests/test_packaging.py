@@ -1,0 +1,15 @@
+"""The wheel ships every package of the source tree (an editable install would hide a miss)."""
+
+from __future__ import annotations
+
+import re
+
+from helpers import REPO
+
+
+def test_every_package_directory_is_listed_in_pyproject():
+    text = (REPO / "pyproject.toml").read_text()
+    listed = set(re.findall(r'"(hardener[\w.]*)"', re.search(r"packages = \[([^\]]*)\]", text)[1]))
+    found = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "hardener").rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
+    assert "hardener.profiles" in listed  # the built-in profiles, from profiles/
