@@ -195,6 +195,7 @@ def audit_cmd(filename, level, kube_version, fmt, profile):
     Exit codes: 0 every pod template passes, 1 findings, 2 bad input, profile or usage.
     """
     from . import audit
+    from .audit.formats import FORMATS
     from .inputs import read_inputs
 
     try:
@@ -202,7 +203,7 @@ def audit_cmd(filename, level, kube_version, fmt, profile):
         report = audit.audit_sources(read_inputs(filename), level, version, profile)
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
-    _write_stdout(audit.FORMATS[fmt](report))
+    _write_stdout(FORMATS[fmt](report))
     sys.exit(EXIT_FINDINGS if report.failed else 0)
 
 

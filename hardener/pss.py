@@ -27,6 +27,7 @@ version, exactly as it does on a current API server pinned to an old policy vers
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .kube import names, podspec
 from .kube.pointer import escape as _esc
@@ -58,6 +59,16 @@ class Violation:
     value: object  # the offending value (None when missing)
     message: str  # what is wrong
     fix: str  # how to fix, one line
+
+
+class Check(NamedTuple):
+    """One upstream check: id, level, title, what the standard asks, and its versions."""
+
+    id: str
+    level: str
+    title: str
+    description: str
+    versions: tuple  # ((MinimumVersion, function, OverrideCheckIDs), ...)
 
 
 # --------------------------------------------------------------------------- input access
@@ -583,62 +594,121 @@ def _capabilities_restricted_1_22(p: _Pod):
 
 
 # --------------------------------------------------------------------------- registry
-# (check id, level, ((MinimumVersion, check function, OverrideCheckIDs), ...)), as
-# registered by each check_<id>.go init().
+# As registered by each check_<id>.go init(): the check id, its level, the title and what
+# the standard asks (the Pod Security Standards page's wording, for reports and SARIF help),
+# and its ((MinimumVersion, check function, OverrideCheckIDs), ...).
 
 _REGISTRY = (
-    ("appArmorProfile", _BASELINE, (((1, 0), _apparmor_profile, ()),)),
-    ("capabilities_baseline", _BASELINE, (((1, 0), _capabilities_baseline, ()),)),
-    ("hostNamespaces", _BASELINE, (((1, 0), _host_namespaces, ()),)),
-    ("hostPathVolumes", _BASELINE, (((1, 0), _host_path_volumes, ()),)),
-    ("hostPorts", _BASELINE, (((1, 0), _host_ports, ()),)),
-    ("hostProbesAndHostLifecycle", _BASELINE, (((1, 34), _host_probes_and_lifecycle, ()),)),
-    ("privileged", _BASELINE, (((1, 0), _privileged, ()),)),
-    ("procMount", _BASELINE, (
-        ((1, 0), _proc_mount_1_0, ()),
-        ((1, 35), _proc_mount_1_35_baseline, ()),
-    )),
-    ("seLinuxOptions", _BASELINE, (
-        ((1, 0), _selinux(_SELINUX_TYPES_1_0), ()),
-        ((1, 31), _selinux(_SELINUX_TYPES_1_31), ()),
-    )),
-    ("seccompProfile_baseline", _BASELINE, (
-        ((1, 0), _seccomp_baseline_1_0, ()),
-        ((1, 19), _seccomp_baseline_1_19, ()),
-    )),
-    ("sysctls", _BASELINE, (
-        ((1, 0), _sysctls(_SYSCTLS_1_0), ()),
-        ((1, 27), _sysctls(_SYSCTLS_1_27), ()),
-        ((1, 29), _sysctls(_SYSCTLS_1_29), ()),
-        ((1, 32), _sysctls(_SYSCTLS_1_32), ()),
-        ((1, 37), _sysctls(_SYSCTLS_1_37), ()),
-    )),
-    ("windowsHostProcess", _BASELINE, (((1, 0), _windows_host_process, ()),)),
-    ("allowPrivilegeEscalation", _RESTRICTED, (
-        ((1, 8), _allow_privilege_escalation_1_8, ()),
-        ((1, 25), _windows_exempt(_allow_privilege_escalation_1_8), ()),
-    )),
-    ("capabilities_restricted", _RESTRICTED, (
-        ((1, 22), _capabilities_restricted_1_22, ("capabilities_baseline",)),
-        ((1, 25), _windows_exempt(_capabilities_restricted_1_22), ("capabilities_baseline",)),
-    )),
-    ("procMount_restricted", _RESTRICTED, (((1, 35), _proc_mount_1_0, ("procMount",)),)),
-    ("restrictedVolumes", _RESTRICTED, (((1, 0), _restricted_volumes, ("hostPathVolumes",)),)),
-    ("runAsNonRoot", _RESTRICTED, (
-        ((1, 0), _run_as_non_root_1_0, ()),
-        ((1, 35), _userns_relaxed(_run_as_non_root_1_0), ()),
-    )),
-    ("runAsUser", _RESTRICTED, (
-        ((1, 23), _run_as_user_1_23, ()),
-        ((1, 35), _userns_relaxed(_run_as_user_1_23), ()),
-    )),
-    ("seccompProfile_restricted", _RESTRICTED, (
-        ((1, 19), _seccomp_restricted_1_19, ("seccompProfile_baseline",)),
-        ((1, 25), _windows_exempt(_seccomp_restricted_1_19), ("seccompProfile_baseline",)),
-    )),
+    Check("appArmorProfile", _BASELINE, 'AppArmor',
+          'AppArmor must not be disabled or overridden: '
+          'securityContext.appArmorProfile.type (pod and containers) is RuntimeDefault or '
+          'Localhost, and the container.apparmor.security.beta.kubernetes.io/* annotations '
+          'are unset, runtime/default or localhost/*.',
+          (((1, 0), _apparmor_profile, ()),)),
+    Check("capabilities_baseline", _BASELINE, 'Capabilities',
+          'Adding capabilities beyond the default set must be disallowed: capabilities.add '
+          'may hold only AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, '
+          'NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT.',
+          (((1, 0), _capabilities_baseline, ()),)),
+    Check("hostNamespaces", _BASELINE, 'Host Namespaces',
+          'Sharing the host namespaces must be disallowed: hostNetwork, hostPID and hostIPC '
+          'are unset or false.',
+          (((1, 0), _host_namespaces, ()),)),
+    Check("hostPathVolumes", _BASELINE, 'HostPath Volumes',
+          'HostPath volumes must be forbidden.',
+          (((1, 0), _host_path_volumes, ()),)),
+    Check("hostPorts", _BASELINE, 'Host Ports',
+          'HostPorts should be disallowed: containers[*].ports[*].hostPort is unset or 0.',
+          (((1, 0), _host_ports, ()),)),
+    Check("hostProbesAndHostLifecycle", _BASELINE, 'Host Probes / Lifecycle Hooks',
+          'The host field of probes and lifecycle handlers must not be set (policy version '
+          '1.34 and later).',
+          (((1, 34), _host_probes_and_lifecycle, ()),)),
+    Check("privileged", _BASELINE, 'Privileged Containers',
+          'Privileged pods disable most security mechanisms and must be disallowed: '
+          'securityContext.privileged is unset or false.',
+          (((1, 0), _privileged, ()),)),
+    Check("procMount", _BASELINE, '/proc Mount Type',
+          'The default /proc masks must be kept: securityContext.procMount is unset or '
+          'Default (from 1.35 any value is allowed for pods with hostUsers: false).',
+          (
+              ((1, 0), _proc_mount_1_0, ()),
+              ((1, 35), _proc_mount_1_35_baseline, ()),
+          )),
+    Check("seLinuxOptions", _BASELINE, 'SELinux',
+          'Setting a custom SELinux user or role is forbidden and the type is limited to '
+          'container_t, container_init_t, container_kvm_t (and container_engine_t from '
+          '1.31).',
+          (
+              ((1, 0), _selinux(_SELINUX_TYPES_1_0), ()),
+              ((1, 31), _selinux(_SELINUX_TYPES_1_31), ()),
+          )),
+    Check("seccompProfile_baseline", _BASELINE, 'Seccomp',
+          'The seccomp profile must not be explicitly set to Unconfined.',
+          (
+              ((1, 0), _seccomp_baseline_1_0, ()),
+              ((1, 19), _seccomp_baseline_1_19, ()),
+          )),
+    Check("sysctls", _BASELINE, 'Sysctls',
+          'Sysctls can disable security mechanisms or affect the whole node: only the safe '
+          'subset allowed at the policy version may be set.',
+          (
+              ((1, 0), _sysctls(_SYSCTLS_1_0), ()),
+              ((1, 27), _sysctls(_SYSCTLS_1_27), ()),
+              ((1, 29), _sysctls(_SYSCTLS_1_29), ()),
+              ((1, 32), _sysctls(_SYSCTLS_1_32), ()),
+              ((1, 37), _sysctls(_SYSCTLS_1_37), ()),
+          )),
+    Check("windowsHostProcess", _BASELINE, 'HostProcess',
+          'Windows HostProcess containers give privileged access to the host and must be '
+          'disallowed: windowsOptions.hostProcess is unset or false.',
+          (((1, 0), _windows_host_process, ()),)),
+    Check("allowPrivilegeEscalation", _RESTRICTED, 'Privilege Escalation',
+          'Privilege escalation (set-user-ID or set-group-ID binaries) must not be allowed: '
+          'securityContext.allowPrivilegeEscalation is false (Windows pods exempt from '
+          '1.25).',
+          (
+              ((1, 8), _allow_privilege_escalation_1_8, ()),
+              ((1, 25), _windows_exempt(_allow_privilege_escalation_1_8), ()),
+          )),
+    Check("capabilities_restricted", _RESTRICTED, 'Capabilities (restricted)',
+          'Containers must drop ALL capabilities and may add back only NET_BIND_SERVICE '
+          '(policy version 1.22 and later).',
+          (
+              ((1, 22), _capabilities_restricted_1_22, ("capabilities_baseline",)),
+              ((1, 25), _windows_exempt(_capabilities_restricted_1_22), ("capabilities_baseline",)),
+          )),
+    Check("procMount_restricted", _RESTRICTED, '/proc Mount Type (restricted)',
+          'securityContext.procMount is unset or Default, user namespaces or not (policy '
+          'version 1.35 and later).',
+          (((1, 35), _proc_mount_1_0, ("procMount",)),)),
+    Check("restrictedVolumes", _RESTRICTED, 'Volume Types',
+          'Only configMap, csi, downwardAPI, emptyDir, ephemeral, image, '
+          'persistentVolumeClaim, projected and secret volumes are allowed.',
+          (((1, 0), _restricted_volumes, ("hostPathVolumes",)),)),
+    Check("runAsNonRoot", _RESTRICTED, 'Running as Non-root',
+          'Containers must run as non-root users: runAsNonRoot is true at pod level or on '
+          'every container (from 1.35 not required with hostUsers: false).',
+          (
+              ((1, 0), _run_as_non_root_1_0, ()),
+              ((1, 35), _userns_relaxed(_run_as_non_root_1_0), ()),
+          )),
+    Check("runAsUser", _RESTRICTED, 'Running as Non-root user',
+          'Containers must not set runAsUser to 0 (policy version 1.23 and later).',
+          (
+              ((1, 23), _run_as_user_1_23, ()),
+              ((1, 35), _userns_relaxed(_run_as_user_1_23), ()),
+          )),
+    Check("seccompProfile_restricted", _RESTRICTED, 'Seccomp (restricted)',
+          'A seccomp profile must be set explicitly to RuntimeDefault or Localhost, at pod '
+          'level or on every container (Windows pods exempt from 1.25).',
+          (
+              ((1, 19), _seccomp_restricted_1_19, ("seccompProfile_baseline",)),
+              ((1, 25), _windows_exempt(_seccomp_restricted_1_19), ("seccompProfile_baseline",)),
+          )),
 )
 
-_MAX_VERSION = max(vs[-1][0] for _, _, vs in _REGISTRY)
+_MAX_VERSION = max(c.versions[-1][0] for c in _REGISTRY)
 assert _MAX_VERSION == LATEST
 
 _PLAN_CACHE: dict = {}
@@ -652,7 +722,7 @@ def _plan(level: str, version: tuple[int, int]):
     if plan is not None:
         return plan
     active = []
-    for cid, clevel, versions in _REGISTRY:
+    for cid, clevel, _, _, versions in _REGISTRY:
         if clevel == _RESTRICTED and level != _RESTRICTED:
             continue
         chosen = None
@@ -667,6 +737,9 @@ def _plan(level: str, version: tuple[int, int]):
     _PLAN_CACHE[key] = plan
     return plan
 
+
+#: Every check by id, in registry order (baseline ids sorted, then restricted ids).
+CHECKS: dict[str, Check] = {c.id: c for c in _REGISTRY}
 
 # --------------------------------------------------------------------------- API
 

@@ -13,9 +13,10 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from hardener import audit as audit_mod
 from hardener import pss
-from hardener.audit import COVERED_BY, PSS_CHECKS, audit_sources
+from hardener.audit import audit_sources
+from hardener.audit.formats import as_sarif
+from hardener.controls import CONTROLS
 from hardener.cli import main
 from hardener.errors import ConflictError
 from hardener.inputs import Source
@@ -151,11 +152,9 @@ def validate_sarif(log: dict) -> None:
 
 # --------------------------------------------------------------------------- rules
 def test_rule_table_names_every_upstream_check_with_its_level():
-    assert {cid: lvl for cid, (lvl, _, _) in PSS_CHECKS.items()} == \
-        {cid: lvl for cid, lvl, _ in pss._REGISTRY}
-    from hardener.controls import CONTROLS
-    assert set(COVERED_BY) <= set(CONTROLS)
-    assert set().union(*COVERED_BY.values()) <= set(PSS_CHECKS)
+    assert all(c.title and c.description for c in pss.CHECKS.values())
+    covered = set().union(*(c.pss_checks for c in CONTROLS.values()))
+    assert covered <= set(pss.CHECKS), covered - set(pss.CHECKS)
 
 
 # --------------------------------------------------------------------------- line numbers
@@ -275,7 +274,7 @@ def test_sarif_validates_and_has_stable_rule_ids(tmp_path):
     driver = run["tool"]["driver"]
     assert driver["name"] == "k8s-harden"
     ids = [rule["id"] for rule in driver["rules"]]
-    assert ids[:len(PSS_CHECKS)] == [f"pss/{c}" for c in PSS_CHECKS]
+    assert ids[:len(pss.CHECKS)] == [f"pss/{c}" for c in pss.CHECKS]
     assert "pss/runAsNonRoot" in ids and "profile/readOnlyRootFilesystem" in ids
     assert all(rule["help"]["text"] and rule["shortDescription"]["text"] for rule in driver["rules"])
     _, js = run_json("-f", str(path), "--profile", "strict")
@@ -534,10 +533,10 @@ def test_corpus_audit_reports_what_the_hardener_fixes(corpus):
             planned.add((r.document, c.path, c.control))
             tpl = max((t.pointer for t in r.templates if c.path.startswith(t.pointer + "/")), key=len)
             assert ((r.document, c.path, c.control) in profile
-                    or COVERED_BY.get(c.control, set()) & pss_checks.get((r.document, tpl), set())), c
+                    or CONTROLS[c.control].pss_checks & pss_checks.get((r.document, tpl), set())), c
     assert profile <= planned
     # SARIF of a real stream validates
-    validate_sarif(json.loads(audit_mod.as_sarif(report)))
+    validate_sarif(json.loads(as_sarif(report)))
 
 
 @pytest.mark.skipif(not CORPUS_FILES, reason="../shared/corpus not present")

@@ -37,6 +37,7 @@ class Capabilities(Control):
 
     id = "capabilities"
     scope = "container"
+    pss_checks = frozenset(("capabilities_baseline", "capabilities_restricted"))
     options = {
         "drop": Option(["ALL"], is_str_list, "capabilities every container drops"),
         "allowAdd": Option(["NET_BIND_SERVICE"], is_str_list,

@@ -16,6 +16,8 @@ class HostAccess(Control):
     id = "hostAccess"
     scope = "pod"
     linux_only = False
+    pss_checks = frozenset(("hostNamespaces", "hostPathVolumes", "hostPorts", "restrictedVolumes",
+                            "hostProbesAndHostLifecycle", "windowsHostProcess"))
 
     def plan(self, ctx, opts):
         spec = ctx.spec

@@ -67,6 +67,7 @@ class RunAsNonRoot(Control):
 
     id = "runAsNonRoot"
     scope = "pod"
+    pss_checks = frozenset(("runAsNonRoot",))
 
     def plan(self, ctx, opts):
         yield from _identity(ctx, self.id, "runAsNonRoot", True, _is_false,
@@ -80,6 +81,7 @@ class RunAsUser(Control):
 
     id = "runAsUser"
     scope = "pod"
+    pss_checks = frozenset(("runAsUser",))
     options = {"value": Option(1000, is_int(1), "the uid to run as")}
 
     def plan(self, ctx, opts):

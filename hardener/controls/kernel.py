@@ -87,6 +87,7 @@ class SeccompProfile(Control):
 
     id = "seccompProfile"
     scope = "pod"
+    pss_checks = frozenset(("seccompProfile_baseline", "seccompProfile_restricted"))
     options = PROFILE_OPTIONS
 
     def plan(self, ctx, opts):
@@ -104,6 +105,7 @@ class AppArmor(Control):
 
     id = "appArmor"
     scope = "pod"
+    pss_checks = frozenset(("appArmorProfile",))
     options = PROFILE_OPTIONS
 
     def plan(self, ctx, opts):
@@ -123,6 +125,7 @@ class SELinux(Control):
 
     id = "seLinux"
     scope = "pod"
+    pss_checks = frozenset(("seLinuxOptions",))
     options = {"options": Option({}, is_str_map, "seLinuxOptions to set, e.g. {type: container_t}")}
 
     def plan(self, ctx, opts):

@@ -13,6 +13,7 @@ class Privileged(Control):
 
     id = "privileged"
     scope = "container"
+    pss_checks = frozenset(("privileged",))
 
     def plan(self, ctx, opts):
         for c in ctx.containers():
@@ -35,6 +36,7 @@ class AllowPrivilegeEscalation(Control):
 
     id = "allowPrivilegeEscalation"
     scope = "container"
+    pss_checks = frozenset(("allowPrivilegeEscalation",))
 
     def plan(self, ctx, opts):
         for c in ctx.containers():

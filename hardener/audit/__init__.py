@@ -1,0 +1,309 @@
+"""`k8s-harden audit`: evaluate every pod template against the Pod Security Standards.
+
+Reads what the hardener reads (stdin, files, directories, a KRM `ResourceList`), finds the
+pod templates with the same workload table (the profile's CRDs included), evaluates each
+with :func:`hardener.pss.evaluate` at a level and a policy version, and reports the
+violations as text, one JSON object or SARIF 2.1.0. Nothing is written back.
+
+With `--profile`, the profile's own controls are reported as a second rule group
+(`profile/<control>`): the hardener's planner runs on a copy of each document and every
+change it plans is a finding — "what `k8s-harden --profile X` would change". A change whose
+control answers a PSS check that already failed on the same pod template is left out (the
+PSS finding says it); skips (host access kept, opt-outs, ...) are not findings. Under a
+profile whose conflict rule is `fail`, a conflict is a finding: the hardener would stop.
+
+Each finding carries the line of the offending field in its input file, found by composing
+the document's text (nodes keep their marks) and walking the JSON pointer; when the field
+does not exist (a missing `runAsNonRoot`), the line of its deepest existing parent —
+the container, the pod template's `spec`, or at worst the document.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import pss, yamlio
+from ..controls import CONTROLS
+from ..errors import ConflictError, UsageError
+from ..harden import harden_document
+from ..kube.pointer import field_path as _field
+from ..kube.pointer import resolve as _resolve
+from ..kube.podspec import CONTAINER_LISTS
+from ..kube.workloads import WorkloadTable, find_pod_templates
+from ..profile import Profile, load_profile
+from ..results import CONFLICT
+from .lines import Lines
+
+
+def rule_id(group: str, check: str) -> str:
+    """The stable rule id of a finding: `pss/<check id>` or `profile/<control id>`."""
+    return f"{group}/{check}"
+
+
+@dataclass
+class Resource:
+    """One resource that holds pod templates: a document, or an item of a List."""
+
+    document: int
+    source: str
+    line: int
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+    pointer: str = ""  # the resource inside its document ("" or "/items/3")
+    templates: list["Template"] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {ns}{self.name}"
+
+    @property
+    def findings(self) -> list["Finding"]:
+        return [f for t in self.templates for f in t.findings]
+
+    @property
+    def meets(self) -> str:
+        """The strictest PSS level every pod template of the resource meets."""
+        return pss.weakest(t.meets for t in self.templates)
+
+    @property
+    def passes(self) -> bool:
+        return all(t.passes for t in self.templates)
+
+
+@dataclass
+class Template:
+    """One pod template and what the audit found on it."""
+
+    pointer: str  # the pod template (metadata + spec) inside the document
+    line: int
+    meets: str  # strictest PSS level met at the audited version
+    findings: list["Finding"] = field(default_factory=list)
+
+    @property
+    def passes(self) -> bool:
+        return not self.findings
+
+
+@dataclass
+class Finding:
+    """One violation: a failed PSS check, or a change/conflict of the profile's controls."""
+
+    group: str  # pss | profile
+    check: str  # PSS check id or control id
+    level: str | None  # PSS level of the check; None for the profile group
+    resource: Resource
+    template: str  # pointer of the pod template
+    container: str | None
+    path: str  # JSON pointer in the document of the offending (or to-be-changed) field
+    value: Any  # the value there now (None: unset)
+    message: str
+    fix: str
+    line: int
+    exact: bool  # line is the field's own (else its deepest existing parent's)
+    proposed: Any = None  # profile group: the value the hardener would write
+    op: str | None = None  # profile group: add | replace | remove | conflict
+
+    @property
+    def rule(self) -> str:
+        return rule_id(self.group, self.check)
+
+
+@dataclass
+class AuditReport:
+    level: str
+    version: tuple[int, int]
+    profile: str | None  # the profile whose controls were reported, if any
+    documents: int
+    resources: list[Resource]
+    profile_controls: list[str] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for r in self.resources for f in r.findings]
+
+    @property
+    def templates(self) -> list[Template]:
+        return [t for r in self.resources for t in r.templates]
+
+    @property
+    def failed(self) -> bool:
+        return any(not t.passes for t in self.templates)
+
+    def summary(self) -> dict[str, Any]:
+        templates = self.templates
+        meets = {lvl: 0 for lvl in ("restricted", "baseline", "privileged")}
+        for t in templates:
+            meets[t.meets] += 1
+        return {
+            "documents": self.documents,
+            "resources": len(self.resources),
+            "podTemplates": len(templates),
+            "passing": sum(1 for t in templates if t.passes),
+            "failing": sum(1 for t in templates if not t.passes),
+            "findings": len(self.findings),
+            "meets": meets,
+        }
+
+
+def parse_version(value: str | None) -> tuple[int, int]:
+    """`--kube-version`: `latest`, `1.30`, `v1.30` or `1.30.2` -> (1, 30)."""
+    from ..kube.versions import parse_kube_version
+
+    try:
+        v = parse_kube_version(value)
+    except ValueError as exc:
+        raise UsageError(f"--kube-version: {exc}") from None
+    if v[0] != 1:
+        raise UsageError(f"--kube-version: {value!r}: the Pod Security Standards exist for "
+                         "Kubernetes 1.x only")
+    return v
+
+
+def audit_sources(sources, level: str = "restricted", version: tuple[int, int] = pss.LATEST,
+                  profile: str | Profile | None = None) -> AuditReport:
+    """Audit `hardener.inputs.Source` inputs (see :func:`audit_documents`)."""
+    from ..pipeline import read
+
+    return audit_documents(read(sources).documents, level, version, profile)
+
+
+def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
+                    version: tuple[int, int] = pss.LATEST,
+                    profile: str | Profile | None = None) -> AuditReport:
+    """Evaluate every pod template in the documents (a stream's, or a ResourceList's items,
+    whose lines are found in the list's text).
+
+    `profile` (a name, a path or a loaded :class:`Profile`) adds the profile's controls as
+    the `profile/` rule group; without it only PSS is checked, with the workload table
+    (CRDs) of the built-in `restricted` profile."""
+    if level not in ("baseline", "restricted"):
+        raise UsageError(f"--level must be baseline or restricted, got {level!r}")
+    prof = profile if isinstance(profile, Profile) else load_profile(profile or "restricted")
+    with_profile = profile is not None
+    table = WorkloadTable(prof.workloads)
+    lines: dict[int, Lines] = {}
+    resources: list[Resource] = []
+    for data_doc in docs:
+        text_doc, prefix = data_doc.parent or data_doc, data_doc.pointer
+        if data_doc.root != "mapping" or not table.may_contain(data_doc.kind):
+            continue
+        data = data_doc.load()
+        found = list(find_pod_templates(data, table))
+        if not found:
+            continue
+        where = lines.setdefault(text_doc.index, Lines(text_doc))
+        here: dict[str, Resource] = {}
+        templates: dict[str, tuple[Resource, Template]] = {}
+        for pt in found:
+            res = here.get(pt.resource_pointer)
+            if res is None:
+                pointer = prefix + pt.resource_pointer
+                res = here[pt.resource_pointer] = Resource(
+                    text_doc.index, text_doc.source, where.line(pointer)[0], pt.api_version, pt.kind,
+                    pt.namespace, pt.name, pointer)
+                resources.append(res)
+            tpl = pt.template
+            meta, spec = tpl.get("metadata"), tpl["spec"]
+            t = Template(prefix + pt.pointer, where.line(prefix + pt.pointer)[0],
+                         pss.meets(meta, spec, version))
+            res.templates.append(t)
+            templates[pt.pointer] = (res, t)
+            for v in pss.evaluate(meta, spec, level, version):
+                path = t.pointer + v.path
+                line, exact = where.line(path)
+                t.findings.append(Finding("pss", v.check, v.level, res, t.pointer, v.container, path,
+                                          v.value, v.message, v.fix, line, exact))
+        if with_profile:
+            _profile_findings(data, data_doc.index, prof, table, version, prefix, templates, where)
+    controls = list(prof.controls) if with_profile else []
+    return AuditReport(level, version, prof.name if with_profile else None, len(docs), resources, controls)
+
+
+def _with_rules(profile: Profile, fail_only: str | None) -> Profile:
+    """The profile with every `fail` conflict rule turned to `keep`, except `fail_only`'s."""
+    def keep(rule: str, cid: str | None) -> str:
+        return rule if rule != "fail" or (cid is not None and cid == fail_only) else "keep"
+
+    controls = {cid: {**opts, "conflicts": keep(profile.rule(cid), cid)}
+                for cid, opts in profile.controls.items()}
+    return dataclasses.replace(profile, controls=controls, conflicts=keep(profile.conflicts, None))
+
+
+def _plan(data: Any, index: int, profile: Profile, table: WorkloadTable, version: tuple[int, int]):
+    """Run the planner on a copy: (results, conflicts as (result, Skip) pairs)."""
+    try:
+        return harden_document(copy.deepcopy(data), index, profile, table, version), []
+    except ConflictError:
+        pass
+    # The hardener would stop here. Plan with conflicts kept to see the rest, and find
+    # which `fail` controls conflict by planning again with only that control failing.
+    results = harden_document(copy.deepcopy(data), index, _with_rules(profile, None), table, version)
+    candidates = {s.control for r in results for s in r.skipped
+                  if s.kind == CONFLICT and profile.rule(s.control) == "fail"}
+    failing = set()
+    for cid in sorted(candidates):
+        try:
+            harden_document(copy.deepcopy(data), index, _with_rules(profile, cid), table, version)
+        except ConflictError:
+            failing.add(cid)
+    conflicts = [(r, s) for r in results for s in r.skipped
+                 if s.control in failing and s.kind == CONFLICT]
+    return results, conflicts
+
+
+def _profile_findings(data, index, profile, table, version, prefix, templates, where) -> None:
+    results, conflicts = _plan(data, index, profile, table, version)
+
+    def template_of(path: str):
+        best = max((p for p in templates if path == p or path.startswith(p + "/")), key=len, default=None)
+        return templates[best] if best is not None else (None, None)
+
+    covered = {t.pointer: {f.check for f in t.findings} for _, t in templates.values()}
+    for r in results:
+        for c in r.changes:
+            res, t = template_of(c.path)
+            if t is None:
+                continue
+            if CONTROLS[c.control].pss_checks & covered[t.pointer]:
+                continue
+            path = prefix + c.path
+            line, exact = where.line(path)
+            rel = _field(c.path[len(t.pointer) - len(prefix):])
+            if c.op == "remove":
+                fix = f"remove {rel}"
+            elif c.path.endswith("/-"):
+                fix = f"append {json.dumps(c.value, default=str)} to {rel[:-3]}"
+            else:
+                fix = f"set {rel} to {json.dumps(c.value, default=str)}"
+            msg = f"k8s-harden --profile {profile.name} would {c.op} {rel}: {c.reason}"
+            t.findings.append(Finding("profile", c.control, None, res, t.pointer, c.container, path,
+                                      _resolve(data, c.path), msg, fix, line, exact, c.value, c.op))
+    for r, s in conflicts:
+        res, t = template_of(r.templates[0].pointer) if r.templates else (None, None)
+        if t is None:
+            continue
+        path = t.pointer + "/spec"
+        spec = _resolve(data, path[len(prefix):])
+        if s.container and isinstance(spec, dict):
+            for list_name in CONTAINER_LISTS:
+                items = spec.get(list_name)
+                hit = [i for i, x in enumerate(items if isinstance(items, list) else [])
+                       if isinstance(x, dict) and str(x.get("name", "")) == s.container]
+                if hit:
+                    path = f"{path}/{list_name}/{hit[0]}"
+                    break
+        line, exact = where.line(path)
+        what = s.setting
+        msg = (f"{what} conflicts with control {s.control} (rule: fail): "
+               f"k8s-harden --profile {profile.name} would stop with an error")
+        fix = (f"change {what}, opt out with the annotation k8s-harden.io/skip-controls: {s.control}, "
+               f"or set controls.{s.control}.conflicts: keep in the profile")
+        t.findings.append(Finding("profile", s.control, None, res, t.pointer, s.container, path,
+                                  None, msg, fix, line, False, None, "conflict"))

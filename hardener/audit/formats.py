@@ -1,0 +1,188 @@
+"""The audit report as text (one line per finding), one JSON object, or SARIF 2.1.0."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from .. import pss
+from ..controls import CONTROLS
+from . import AuditReport, Finding, Resource, rule_id
+
+PSS_URI = "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def _value(v: Any) -> str:
+    return "(unset)" if v is None else json.dumps(v, default=str, ensure_ascii=False)
+
+
+def _where(r: Resource) -> str:
+    item = f", {r.pointer.lstrip('/')}" if r.pointer else ""
+    return f"document {r.document}{item}"
+
+
+def as_text(report: AuditReport) -> str:
+    """One line per finding, then one summary line."""
+    out = []
+    for f in report.findings:
+        r = f.resource
+        who = f" [{f.container}]" if f.container else ""
+        value = _value(f.value)
+        if f.group == "profile" and f.op in ("add", "replace"):
+            value += f" -> {_value(f.proposed)}"
+        out.append(f"{r.source}:{f.line}: {r.ref} ({_where(r)}){who} {f.rule}: {f.path} = {value}: "
+                   f"{f.message}; fix: {f.fix}")
+    s = report.summary()
+    v = f"{report.version[0]}.{report.version[1]}"
+    prof = f" + profile {report.profile}" if report.profile else ""
+    out.append(f"k8s-harden audit: {s['podTemplates']} pod template(s) in {s['resources']} resource(s), "
+               f"PSS {report.level} v{v}{prof}: {s['passing']} pass, {s['failing']} fail, "
+               f"{s['findings']} finding(s); meet restricted {s['meets']['restricted']}, "
+               f"baseline {s['meets']['baseline']}, privileged {s['meets']['privileged']}")
+    return "\n".join(out) + "\n"
+
+
+def _finding_json(f: Finding) -> dict[str, Any]:
+    r = f.resource
+    d: dict[str, Any] = {
+        "rule": f.rule, "group": f.group, "check": f.check,
+        **({"level": f.level} if f.level else {}),
+        "source": r.source, "line": f.line, "exactLine": f.exact, "document": r.document,
+        "apiVersion": r.api_version, "kind": r.kind, "namespace": r.namespace, "name": r.name,
+        **({"item": r.pointer} if r.pointer else {}),
+        "podTemplate": f.template, "container": f.container, "path": f.path, "value": f.value,
+        "message": f.message, "fix": f.fix,
+    }
+    if f.group == "profile":
+        d["op"] = f.op
+        if f.op in ("add", "replace"):
+            d["proposedValue"] = f.proposed
+    return d
+
+
+def as_json(report: AuditReport) -> str:
+    """One object: settings, findings, one summary per resource, totals."""
+    obj = {
+        "level": report.level,
+        "kubeVersion": f"{report.version[0]}.{report.version[1]}",
+        "profile": report.profile,
+        "findings": [_finding_json(f) for f in report.findings],
+        "resources": [{
+            "document": r.document, "source": r.source, "line": r.line,
+            "apiVersion": r.api_version, "kind": r.kind, "namespace": r.namespace, "name": r.name,
+            **({"item": r.pointer} if r.pointer else {}),
+            "meets": r.meets, "passes": r.passes, "findings": len(r.findings),
+            "podTemplates": [{"pointer": t.pointer, "line": t.line, "meets": t.meets,
+                              "passes": t.passes, "findings": len(t.findings)} for t in r.templates],
+        } for r in report.resources],
+        "summary": report.summary(),
+    }
+    return json.dumps(obj, indent=2, default=str, ensure_ascii=False) + "\n"
+
+
+def _first_paragraph(doc: str | None) -> str:
+    text = (doc or "").strip().split("\n\n")[0]
+    return re.sub(r"\s+", " ", text)
+
+
+def sarif_rules(report: AuditReport) -> list[dict[str, Any]]:
+    """The rules of the run: the PSS checks of the level, then the profile's controls."""
+    rules = []
+    for cid, lvl, title, text, _ in pss.CHECKS.values():
+        if lvl == "restricted" and report.level == "baseline":
+            continue
+        rules.append({
+            "id": rule_id("pss", cid), "name": cid,
+            "shortDescription": {"text": f"Pod Security Standards {lvl}: {title}"},
+            "fullDescription": {"text": text},
+            "help": {"text": f"{text} See {PSS_URI}",
+                     "markdown": f"**Pod Security Standards, {lvl} level — {title}** (check `{cid}`)\n\n"
+                                 f"{text}\n\nSee [Pod Security Standards]({PSS_URI})."},
+            "helpUri": PSS_URI,
+            "defaultConfiguration": {"level": "error"},
+            "properties": {"tags": ["security", "kubernetes", "pod-security-standards", lvl],
+                           "precision": "very-high",
+                           "security-severity": "8.0" if lvl == "baseline" else "6.0"},
+        })
+    seen = set(report.profile_controls) | {f.check for f in report.findings if f.group == "profile"}
+    for cid in [c for c in CONTROLS if c in seen]:
+        text = _first_paragraph(CONTROLS[cid].__doc__) or cid
+        rules.append({
+            "id": rule_id("profile", cid), "name": cid,
+            "shortDescription": {"text": f"k8s-harden profile control {cid}"},
+            "fullDescription": {"text": text},
+            "help": {"text": f"{text} `k8s-harden --profile {report.profile}` sets it; see the "
+                             "README's Controls section.",
+                     "markdown": f"**k8s-harden control `{cid}`** (profile `{report.profile}`)\n\n{text}\n\n"
+                                 f"Run `k8s-harden --profile {report.profile}` to apply it, or set the "
+                                 "field by hand."},
+            "defaultConfiguration": {"level": "error"},
+            "properties": {"tags": ["security", "kubernetes", "k8s-harden-profile"],
+                           "precision": "very-high", "security-severity": "4.0"},
+        })
+    return rules
+
+
+def _uri(source: str) -> str:
+    if source in ("<stdin>", "-"):
+        return "stdin"
+    p = Path(source)
+    if p.is_absolute():
+        return p.as_uri()
+    return quote(p.as_posix(), safe="/")
+
+
+def _tool_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("k8s-harden")
+    except Exception:  # noqa: BLE001 - not installed: running from a checkout
+        return "0+unknown"
+
+
+def as_sarif(report: AuditReport) -> str:
+    """SARIF 2.1.0: one run, rules with stable ids, one result per finding."""
+    rules = sarif_rules(report)
+    index = {r["id"]: i for i, r in enumerate(rules)}
+    results = []
+    for f in report.findings:
+        r = f.resource
+        who = f'container "{f.container}": ' if f.container and f'"{f.container}"' not in f.message else ""
+        key = "\0".join((f.rule, r.source, str(r.document), r.pointer, f.path, f.container or ""))
+        result = {
+            "ruleId": f.rule, "ruleIndex": index[f.rule], "level": "error",
+            "message": {"text": f"{r.ref}: {who}{f.message}. Fix: {f.fix}."},
+            "locations": [{
+                "physicalLocation": {"artifactLocation": {"uri": _uri(r.source)},
+                                     "region": {"startLine": f.line}},
+                "logicalLocations": [{"name": r.name, "kind": "resource",
+                                      "fullyQualifiedName": f"{r.api_version}/{r.kind}/"
+                                                            f"{r.namespace + '/' if r.namespace else ''}{r.name}"}],
+            }],
+            "partialFingerprints": {"k8sHardenFinding/v1": hashlib.sha256(key.encode()).hexdigest()[:32]},
+            "properties": {k: v for k, v in _finding_json(f).items()
+                           if k in ("document", "item", "podTemplate", "container", "path", "value",
+                                    "proposedValue", "op", "fix", "level", "exactLine")},
+        }
+        results.append(result)
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "k8s-harden", "version": _tool_version(), "rules": rules}},
+            "results": results,
+            "properties": {"level": report.level,
+                           "kubeVersion": f"{report.version[0]}.{report.version[1]}",
+                           "profile": report.profile, "summary": report.summary()},
+        }],
+    }
+    return json.dumps(log, indent=2, default=str, ensure_ascii=False) + "\n"
+
+
+FORMATS = {"text": as_text, "json": as_json, "sarif": as_sarif}
