@@ -39,7 +39,7 @@ class Outcome:
 def render_changed(doc: yamlio.Document, data: Any, patch: list[dict]) -> str:
     """Text of a changed document: a surgical edit of its text when that is provably
     equal to `data`, otherwise the document re-emitted (leading/trailing comments kept)."""
-    from .textpatch import patch_text  # imported on the first changed document
+    from .yamlio.textpatch import patch_text  # imported on the first changed document
 
     if not doc.has_aliases:
         text = patch_text(doc.text, patch, data)

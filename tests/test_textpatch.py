@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hardener.textpatch import patch_text
+from hardener.yamlio.textpatch import patch_text
 
 LOADER = yaml.CSafeLoader
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"  # /work/shared/corpus

@@ -1,43 +1,26 @@
-"""All YAML handling of k8s-harden lives here.
+"""Splitting a stream into documents that keep their exact text.
 
-Why one module: fidelity, safety and speed depend on the same few decisions being made once —
-
-* the stream is split into documents and every document is validated before anything is
-  written: libyaml parses the whole stream once in C (no Python objects), and each
-  document's top-level `kind`/`apiVersion` is sniffed from its text when its shape is
-  unambiguous (a block mapping at column 0, plain keys, no tags or aliases); any other
-  document is sniffed from libyaml's events. The bytes of each document are kept, so a
-  document nobody changes is written back exactly as it came (comments, quoting, key order,
-  `# Source:` lines, CRLF);
-* every document is refused if it holds a Python tag (`!!python/...`), an alias bomb, a
-  recursive or undefined alias, or its `kind`/`apiVersion` twice — whether or not it is
-  loaded;
-* only documents that may need a change are loaded, with a safe loader that refuses Python
-  and unknown tags and duplicate keys, keeps timestamps as strings and gives errors with the
-  document number and the line in the input;
-* changed documents are written with a dumper that keeps key order, writes multi-line strings
-  as literal blocks, never writes `&id001` anchors, quotes strings YAML 1.1 would misread
-  (`"on"`, `"0755"`, `"1.10"`) and keeps the document's line breaks (CRLF stays CRLF).
+The stream is split into documents and every document is validated before anything is
+written: libyaml parses the whole stream once in C (no Python objects), and each
+document's top-level `kind`/`apiVersion` is sniffed from its text when its shape is
+unambiguous (a block mapping at column 0, plain keys, no tags or aliases); any other
+document is sniffed from libyaml's events. Every document is refused if it holds a Python
+tag, an alias bomb, a recursive or undefined alias, or its `kind`/`apiVersion` twice —
+whether or not it is loaded later.
 """
 
 from __future__ import annotations
 
-import gc
 import re
-import sys
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from .errors import InputError
+from ..errors import InputError
 
-_CLoader = getattr(yaml, "CSafeLoader", None)
-_CDumper = getattr(yaml, "CSafeDumper", None)
-BaseLoader = _CLoader or yaml.SafeLoader
-BaseDumper = _CDumper or yaml.SafeDumper
+BaseLoader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 
 #: A document whose aliases would expand to more nodes than this is refused (billion laughs).
 MAX_EXPANDED_NODES = 1_000_000
@@ -45,7 +28,6 @@ BOM = "\ufeff"
 _PY_TAG = "tag:yaml.org,2002:python/"
 
 
-# --------------------------------------------------------------------------- documents
 @dataclass
 class Document:
     """One document of the input stream: its exact text and what the split pass learned."""
@@ -76,6 +58,8 @@ class Document:
     def load(self) -> Any:
         """Load (once) and return this document's data."""
         if not self.loaded:
+            from .load import load_document
+
             self.data = load_document(self)
             self.loaded = True
         return self.data
@@ -469,298 +453,3 @@ def split_sources(sources) -> tuple[str, list[Document]]:
     return bom, docs
 
 
-# --------------------------------------------------------------------------- loading
-_PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> resolved tag (shared, bounded)
-
-
-class _SafeLoader(BaseLoader):  # type: ignore[misc, valid-type]
-    """Safe loader: no Python tags, no duplicate keys, timestamps stay strings."""
-
-    yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers
-                if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")]
-        for first, resolvers in BaseLoader.yaml_implicit_resolvers.items()
-    }
-
-    def resolve(self, kind, value, implicit):  # noqa: D102 - memoised for plain scalars
-        if kind is ScalarNode and implicit[0]:
-            tag = _PLAIN_TAGS.get(value)
-            if tag is None:
-                tag = super().resolve(kind, value, implicit)
-                if len(value) <= 64 and len(_PLAIN_TAGS) < 50_000:
-                    _PLAIN_TAGS[value] = tag
-            return tag
-        return super().resolve(kind, value, implicit)
-
-    def construct_mapping(self, node, deep=False):  # noqa: D102 - see class docstring
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, Any] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
-                    continue
-                key = (key_node.tag, key_node.value)
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        f"while constructing a mapping (started at line {node.start_mark.line + 1})",
-                        node.start_mark,
-                        f"duplicate key {key_node.value!r} (first at line {seen[key].line + 1})",
-                        key_node.start_mark)
-                seen[key] = key_node.start_mark
-        return super().construct_mapping(node, deep=deep)
-
-
-def _guarded(constructor):
-    """A scalar constructor whose bad values (`!!int foo`) are YAML errors, not crashes."""
-    def construct(loader, node):
-        try:
-            return constructor(loader, node)
-        except yaml.YAMLError:
-            raise
-        except (ValueError, KeyError, AttributeError, TypeError, IndexError, OverflowError):
-            short = node.tag.replace("tag:yaml.org,2002:", "!!")
-            raise yaml.constructor.ConstructorError(
-                None, None, f"{node.value!r} is not a valid {short} value", node.start_mark) from None
-    return construct
-
-
-def _refuse_python(loader, suffix, node):
-    raise yaml.constructor.ConstructorError(
-        None, None, f"Python-specific tag {node.tag!r} refused", node.start_mark)
-
-
-def _refuse_unknown(loader, node):
-    raise yaml.constructor.ConstructorError(
-        None, None, f"unsupported tag {node.tag!r} in a document that may hold a pod template "
-        "(only the standard YAML tags can be read there)", node.start_mark)
-
-
-for _tag in ("null", "bool", "int", "float", "binary", "timestamp"):
-    _full = "tag:yaml.org,2002:" + _tag
-    _SafeLoader.add_constructor(_full, _guarded(_SafeLoader.yaml_constructors[_full]))
-_SafeLoader.add_multi_constructor(_PY_TAG, _refuse_python)
-_SafeLoader.add_constructor(None, _refuse_unknown)
-_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-_MERGE = "tag:yaml.org,2002:merge"
-_SCALARS = {t: c for t, c in _SafeLoader.yaml_constructors.items()
-            if t in ("tag:yaml.org,2002:" + n for n in ("null", "bool", "int", "float"))}
-
-
-class _Slow(Exception):
-    """The fast builder met something the standard constructor must handle."""
-
-
-def _build(node, loader):
-    """Python data from an alias-free node tree, like SafeConstructor but without its
-    generic machinery (block maps and seqs, str/int/float/bool/null scalars)."""
-    cls = node.__class__
-    if cls is ScalarNode:
-        tag = node.tag
-        if tag == _STR:
-            return node.value
-        ctor = _SCALARS.get(tag)
-        if ctor is None:
-            raise _Slow
-        return ctor(loader, node)
-    if cls is MappingNode:
-        if node.tag != _MAP:
-            raise _Slow
-        out = {}
-        for k, v in node.value:
-            if k.__class__ is not ScalarNode or k.tag == _MERGE:
-                raise _Slow
-            key = _build(k, loader)
-            if key in out:
-                raise _Slow  # the standard path words the duplicate-key error
-            out[key] = _build(v, loader)
-        return out
-    if node.tag != _SEQ:
-        raise _Slow
-    return [_build(v, loader) for v in node.value]
-
-
-def _spans(root) -> tuple[int, int]:
-    """(body_start, body_end) of a document from its nodes, as the event pass finds them:
-    the first node's start, the end of the last scalar or flow collection."""
-    node = root
-    while True:
-        if node.__class__ is ScalarNode or node.flow_style or not node.value:
-            return root.start_mark.index, node.end_mark.index
-        last = node.value[-1]
-        node = last[1] if node.__class__ is MappingNode else last
-
-
-def _expanded_size(root) -> int:
-    """Number of nodes `root` stands for once every alias is expanded (iterative; a node
-    that contains itself raises ValueError)."""
-    memo: dict[int, int] = {}
-    stack: list[tuple[Any, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        key = id(node)
-        if done:
-            if node.__class__ is ScalarNode:
-                size = 1
-            elif node.__class__ is SequenceNode:
-                size = 1 + sum(memo[id(n)] for n in node.value)
-            else:
-                size = 1 + sum(memo[id(k)] + memo[id(v)] for k, v in node.value)
-            memo[key] = min(size, MAX_EXPANDED_NODES + 1)
-            continue
-        seen = memo.get(key)
-        if seen is not None:
-            if seen < 0:
-                raise ValueError("recursive")
-            continue
-        memo[key] = -1
-        stack.append((node, True))
-        if node.__class__ is SequenceNode:
-            stack.extend((n, False) for n in node.value)
-        elif node.__class__ is MappingNode:
-            for k, v in node.value:
-                stack.append((k, False))
-                stack.append((v, False))
-    return memo[id(root)]
-
-
-def load_document(doc: Document) -> Any:
-    """Safely load one document's data; errors carry the document number and input line."""
-    loader = _SafeLoader(doc.text)
-    offset = doc.first_line - 1
-    gc_was_on = gc.isenabled()
-    gc.disable()  # building a large acyclic tree: the cyclic collector only costs time
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        if not doc.spans_exact:
-            doc.body_start, doc.body_end = _spans(node)
-            doc.spans_exact = True
-        if doc.has_aliases:
-            try:
-                too_big = _expanded_size(node) > MAX_EXPANDED_NODES
-            except ValueError:
-                raise InputError("an alias refers to a node that contains it (a recursive "
-                                 "structure); refusing the document", source=doc.source,
-                                 document=doc.index, line=doc.first_line) from None
-            if too_big:
-                raise InputError(f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
-                                 "(an alias bomb?); refusing the document",
-                                 source=doc.source, document=doc.index, line=doc.first_line)
-        else:
-            try:
-                return _build(node, loader)
-            except (_Slow, RecursionError):
-                pass
-        return loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        raise _mark_error(exc, doc.source, doc.index, offset, doc.text) from None
-    except RecursionError:
-        raise InputError("nesting too deep to process", source=doc.source,
-                         document=doc.index, line=doc.first_line) from None
-    finally:
-        loader.dispose()
-        if gc_was_on:
-            gc.enable()
-
-
-def compose_text(text: str) -> tuple[Any, Any]:
-    """(node tree, data) of one YAML document, built from the same nodes with the loader
-    :func:`load_document` uses (same tags, same refusals, the fast builder when there can be
-    no alias). For callers that edit text at node positions (textpatch). Raises
-    yaml.YAMLError or ValueError (a recursive alias or an alias bomb)."""
-    loader = _SafeLoader(text)
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, None
-        if "*" not in text:
-            try:
-                return node, _build(node, loader)
-            except (_Slow, RecursionError):
-                pass
-        elif _expanded_size(node) > MAX_EXPANDED_NODES:
-            raise ValueError("alias bomb")
-        return node, loader.construct_document(node)
-    finally:
-        loader.dispose()
-        if gc_was_on:
-            gc.enable()
-
-
-def load_text(text: str) -> Any:
-    """The data of one YAML document, read as :func:`compose_text` reads it."""
-    return compose_text(text)[1]
-
-
-def load_data(text: str, source: str) -> Any:
-    """Load a small standalone YAML file (a profile, a config) safely."""
-    _, docs = split_stream(text, source)
-    real = [d for d in docs if d.root != "empty"]
-    if len(real) > 1:
-        raise InputError("expected one YAML document, found several", source=source)
-    return real[0].load() if real else None
-
-
-# --------------------------------------------------------------------------- dumping
-class _Dumper(BaseDumper):  # type: ignore[misc, valid-type]
-    """Dumper for changed documents: literal blocks, no anchors, order kept. It resolves
-    plain scalars as the loader does, so a timestamp-like string read plain is written
-    plain again (Kubernetes reads both as strings) and a re-run changes nothing."""
-
-    yaml_implicit_resolvers = _SafeLoader.yaml_implicit_resolvers
-
-    def ignore_aliases(self, data):  # noqa: D102 - never write &id001 anchors
-        return True
-
-
-def _represent_str(dumper: yaml.BaseDumper, data: str):
-    style = "|" if "\n" in data.rstrip("\n") or (data.endswith("\n") and len(data) > 1) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
-#: PyYAML's representer recurses three Python frames per nesting level, and libyaml lets a
-#: document nest 1,000 levels deep: dumping needs more than Python's default 1,000 frames.
-_DUMP_RECURSION = 5_000
-
-
-def dump_data(data: Any, line_break: str = "\n") -> str:
-    """Write one document body (no `---`), the way changed documents are written."""
-    limit = sys.getrecursionlimit()
-    if limit < _DUMP_RECURSION:
-        sys.setrecursionlimit(_DUMP_RECURSION)
-    try:
-        return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                         width=1 << 30, default_flow_style=False, line_break=line_break)
-    finally:
-        sys.setrecursionlimit(limit)
-
-
-def render_document(doc: Document, data: Any) -> str:
-    """The text of `doc` with its body replaced by `data`, keeping its separator line,
-    leading comments and trailing comments."""
-    text = doc.text
-    if doc.body_start < 0:
-        return text
-    body_line = _line_start(text, doc.body_start)
-    prefix = text[:body_line]
-    if body_line < doc.body_start and text[body_line:doc.body_start].strip():
-        # body starts on the `---` line (e.g. `--- {a: 1}`): keep the marker on its own line
-        prefix = text[:doc.body_start].rstrip(" ") + doc.line_break
-    suffix = text[_line_end(text, doc.body_end):]
-    try:
-        body = dump_data(data, doc.line_break)
-    except RecursionError:
-        raise InputError("nesting too deep to write the changed document", source=doc.source,
-                         document=doc.index, line=doc.first_line) from None
-    if suffix and not body.endswith("\n"):
-        body += doc.line_break
-    return prefix + body + suffix
-
-
-# A `kind:` sniffer for callers that only have text (the fuzz tests' oracle).
-KIND_RE = re.compile(r"^kind:[ \t]*['\"]?([A-Za-z0-9]+)", re.M)

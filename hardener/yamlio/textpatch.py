@@ -32,9 +32,8 @@ from typing import Any, Callable
 
 import yaml
 
-from . import yamlio
-
-_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+from .dump import ValueDumper
+from .load import compose_text, load_text
 
 _OPS = frozenset({"add", "replace", "remove"})
 _MISSING = object()
@@ -54,24 +53,6 @@ class _Unsafe(Exception):
     """An edit this module does not make; :func:`patch_text` answers None."""
 
 
-class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
-    """Renders new values: no `&id001` anchors, multi-line strings as literal blocks.
-
-    Not yamlio's dumper on purpose: that one resolves like our loader (timestamps are
-    strings) so a re-emitted document keeps plain timestamps plain; a *new* value written
-    here keeps YAML 1.1's resolvers, so a date-like string is quoted for every reader."""
-
-    def ignore_aliases(self, data):  # noqa: D102 - see class docstring
-        return True
-
-
-def _represent_str(dumper: yaml.BaseDumper, data: str) -> yaml.ScalarNode:
-    return dumper.represent_scalar(_STR_TAG, data, style="|" if "\n" in data else None)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
 def patch_text(text: str, ops: list[dict], new: Any = _MISSING) -> str | None:
     """Apply JSON-Patch `ops` (RFC 6902 'add' / 'replace' / 'remove' only, paths are JSON pointers
     relative to the document root) to the YAML document `text` (one document; it may start with a
@@ -82,15 +63,19 @@ def patch_text(text: str, ops: list[dict], new: Any = _MISSING) -> str | None:
             return None
         bom = _BOM if text.startswith(_BOM) else ""  # libyaml's offsets do not count a BOM
         body = text[len(bom):]
-        root, old = yamlio.compose_text(body)
+        root, old = compose_text(body)
         if root is None:
             return None
         if new is _MISSING:
             import jsonpatch
 
-            new = jsonpatch.apply_patch(old, ops)  # applies the ops in order, to a deep copy
+            from ..results import json_copy
+
+            # applied in order to a deep copy, with copies of the ops' values (jsonpatch
+            # inserts values by reference: the caller's ops must not become part of `new`)
+            new = jsonpatch.apply_patch(old, json_copy(ops))
         result = _Patcher(body, root).patch(old, new)
-        if _same(yamlio.load_text(result), new):
+        if _same(load_text(result), new):
             return bom + result
     except Exception:  # noqa: BLE001 - the contract: any failure means "re-emit instead"
         pass
@@ -114,7 +99,7 @@ def _same(a: Any, b: Any) -> bool:
 
 # --------------------------------------------------------------------------- rendering
 def _dump(data: Any, flow: bool = False) -> str:
-    return yaml.dump(data, Dumper=_Dumper, default_flow_style=flow, sort_keys=False,
+    return yaml.dump(data, Dumper=ValueDumper, default_flow_style=flow, sort_keys=False,
                      width=_WIDTH, allow_unicode=True)
 
 
@@ -164,7 +149,7 @@ def _key_text_uncached(key: Any) -> str:
 def _quoted_scalar(value: str, style: str) -> str | None:
     """`value` in the quote style of the scalar it replaces, when that fits on one line."""
     node = yaml.ScalarNode(_STR_TAG, value, style=style)
-    out = yaml.serialize(node, Dumper=_Dumper, width=_WIDTH, allow_unicode=True)
+    out = yaml.serialize(node, Dumper=ValueDumper, width=_WIDTH, allow_unicode=True)
     return out[:-1] if out.count("\n") == 1 and out[:1] in "'\"" else None
 
 

@@ -1,0 +1,241 @@
+"""Loading YAML safely: no Python or unknown tags, no duplicate keys, timestamps stay
+strings, alias bombs refused, errors with the document and the line in the input."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+from ..errors import InputError
+from .split import _PY_TAG, MAX_EXPANDED_NODES, BaseLoader, Document, _mark_error, split_stream
+
+_PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> resolved tag (shared, bounded)
+
+
+class _SafeLoader(BaseLoader):  # type: ignore[misc, valid-type]
+    """Safe loader: no Python tags, no duplicate keys, timestamps stay strings."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers
+                if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")]
+        for first, resolvers in BaseLoader.yaml_implicit_resolvers.items()
+    }
+
+    def resolve(self, kind, value, implicit):  # noqa: D102 - memoised for plain scalars
+        if kind is ScalarNode and implicit[0]:
+            tag = _PLAIN_TAGS.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(value) <= 64 and len(_PLAIN_TAGS) < 50_000:
+                    _PLAIN_TAGS[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+    def construct_mapping(self, node, deep=False):  # noqa: D102 - see class docstring
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        f"while constructing a mapping (started at line {node.start_mark.line + 1})",
+                        node.start_mark,
+                        f"duplicate key {key_node.value!r} (first at line {seen[key].line + 1})",
+                        key_node.start_mark)
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def _guarded(constructor):
+    """A scalar constructor whose bad values (`!!int foo`) are YAML errors, not crashes."""
+    def construct(loader, node):
+        try:
+            return constructor(loader, node)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, KeyError, AttributeError, TypeError, IndexError, OverflowError):
+            short = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid {short} value", node.start_mark) from None
+    return construct
+
+
+def _refuse_python(loader, suffix, node):
+    raise yaml.constructor.ConstructorError(
+        None, None, f"Python-specific tag {node.tag!r} refused", node.start_mark)
+
+
+def _refuse_unknown(loader, node):
+    raise yaml.constructor.ConstructorError(
+        None, None, f"unsupported tag {node.tag!r} in a document that may hold a pod template "
+        "(only the standard YAML tags can be read there)", node.start_mark)
+
+
+for _tag in ("null", "bool", "int", "float", "binary", "timestamp"):
+    _full = "tag:yaml.org,2002:" + _tag
+    _SafeLoader.add_constructor(_full, _guarded(_SafeLoader.yaml_constructors[_full]))
+_SafeLoader.add_multi_constructor(_PY_TAG, _refuse_python)
+_SafeLoader.add_constructor(None, _refuse_unknown)
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+_SCALARS = {t: c for t, c in _SafeLoader.yaml_constructors.items()
+            if t in ("tag:yaml.org,2002:" + n for n in ("null", "bool", "int", "float"))}
+
+
+class _Slow(Exception):
+    """The fast builder met something the standard constructor must handle."""
+
+
+def _build(node, loader):
+    """Python data from an alias-free node tree, like SafeConstructor but without its
+    generic machinery (block maps and seqs, str/int/float/bool/null scalars)."""
+    cls = node.__class__
+    if cls is ScalarNode:
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        ctor = _SCALARS.get(tag)
+        if ctor is None:
+            raise _Slow
+        return ctor(loader, node)
+    if cls is MappingNode:
+        if node.tag != _MAP:
+            raise _Slow
+        out = {}
+        for k, v in node.value:
+            if k.__class__ is not ScalarNode or k.tag == _MERGE:
+                raise _Slow
+            key = _build(k, loader)
+            if key in out:
+                raise _Slow  # the standard path words the duplicate-key error
+            out[key] = _build(v, loader)
+        return out
+    if node.tag != _SEQ:
+        raise _Slow
+    return [_build(v, loader) for v in node.value]
+
+
+def _spans(root) -> tuple[int, int]:
+    """(body_start, body_end) of a document from its nodes, as the event pass finds them:
+    the first node's start, the end of the last scalar or flow collection."""
+    node = root
+    while True:
+        if node.__class__ is ScalarNode or node.flow_style or not node.value:
+            return root.start_mark.index, node.end_mark.index
+        last = node.value[-1]
+        node = last[1] if node.__class__ is MappingNode else last
+
+
+def _expanded_size(root) -> int:
+    """Number of nodes `root` stands for once every alias is expanded (iterative; a node
+    that contains itself raises ValueError)."""
+    memo: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            if node.__class__ is ScalarNode:
+                size = 1
+            elif node.__class__ is SequenceNode:
+                size = 1 + sum(memo[id(n)] for n in node.value)
+            else:
+                size = 1 + sum(memo[id(k)] + memo[id(v)] for k, v in node.value)
+            memo[key] = min(size, MAX_EXPANDED_NODES + 1)
+            continue
+        seen = memo.get(key)
+        if seen is not None:
+            if seen < 0:
+                raise ValueError("recursive")
+            continue
+        memo[key] = -1
+        stack.append((node, True))
+        if node.__class__ is SequenceNode:
+            stack.extend((n, False) for n in node.value)
+        elif node.__class__ is MappingNode:
+            for k, v in node.value:
+                stack.append((k, False))
+                stack.append((v, False))
+    return memo[id(root)]
+
+
+class _AliasBomb(ValueError):
+    """Aliases expand to more than MAX_EXPANDED_NODES nodes."""
+
+
+def _compose_and_build(text: str, aliases: bool) -> tuple[Any, Any]:
+    """The one load core: (node tree, data) of one YAML document. With `aliases` false the
+    fast builder is tried first; with it true the expanded size is checked first. Raises
+    yaml.YAMLError, ValueError (a node that contains itself), _AliasBomb, RecursionError."""
+    loader = _SafeLoader(text)
+    gc_was_on = gc.isenabled()
+    gc.disable()  # building a large acyclic tree: the cyclic collector only costs time
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        if aliases:
+            if _expanded_size(node) > MAX_EXPANDED_NODES:
+                raise _AliasBomb
+        else:
+            try:
+                return node, _build(node, loader)
+            except (_Slow, RecursionError):
+                pass
+        return node, loader.construct_document(node)
+    finally:
+        loader.dispose()
+        if gc_was_on:
+            gc.enable()
+
+
+def load_document(doc: Document) -> Any:
+    """Safely load one document's data; errors carry the document number and input line."""
+    def refuse(message: str) -> InputError:
+        return InputError(message, source=doc.source, document=doc.index, line=doc.first_line)
+
+    try:
+        node, data = _compose_and_build(doc.text, doc.has_aliases)
+    except yaml.MarkedYAMLError as exc:
+        raise _mark_error(exc, doc.source, doc.index, doc.first_line - 1, doc.text) from None
+    except _AliasBomb:
+        raise refuse(f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
+                     "(an alias bomb?); refusing the document") from None
+    except ValueError:
+        raise refuse("an alias refers to a node that contains it (a recursive "
+                     "structure); refusing the document") from None
+    except RecursionError:
+        raise refuse("nesting too deep to process") from None
+    if node is not None and not doc.spans_exact:
+        doc.body_start, doc.body_end = _spans(node)
+        doc.spans_exact = True
+    return data
+
+
+def compose_text(text: str) -> tuple[Any, Any]:
+    """(node tree, data) of one YAML document, built from the same nodes with the loader
+    :func:`load_document` uses (same tags, same refusals, the fast builder when there can be
+    no alias). For callers that edit text at node positions (textpatch). Raises
+    yaml.YAMLError or ValueError (a recursive alias or an alias bomb)."""
+    return _compose_and_build(text, "*" in text)
+
+
+def load_text(text: str) -> Any:
+    """The data of one YAML document, read as :func:`compose_text` reads it."""
+    return compose_text(text)[1]
+
+
+def load_data(text: str, source: str) -> Any:
+    """Load a small standalone YAML file (a profile, a config) safely."""
+    _, docs = split_stream(text, source)
+    real = [d for d in docs if d.root != "empty"]
+    if len(real) > 1:
+        raise InputError("expected one YAML document, found several", source=source)
+    return real[0].load() if real else None
+
+
