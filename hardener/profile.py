@@ -137,11 +137,10 @@ def load_profile(ref: str, overrides: dict | None = None, overrides_source: str 
         opts.update(ctrl_cfg[cid] or {})
         if opts["enabled"]:
             resolved[cid] = opts
-    for cid in ("seccompProfile", "appArmor"):
-        opts = resolved.get(cid)
-        if opts and opts["type"] == "Localhost" and not opts["localhostProfile"]:
-            raise ProfileError("type Localhost needs localhostProfile", source=source,
-                               key_path=f"controls.{cid}")
+    for cid, opts in resolved.items():
+        problem = _controls.CONTROLS[cid].validate(opts)
+        if problem:
+            raise ProfileError(problem[1], source=source, key_path=f"controls.{cid}")
     workloads = [CustomWorkload(w["kind"], w["apiVersion"].rpartition("/")[0] if w.get("apiVersion") else None,
                                 w["podTemplate"]) for w in raw.get("workloads") or []]
     return Profile(name=raw.get("name") or Path(source).stem, description=raw.get("description", ""),

@@ -70,8 +70,13 @@ class Control:
     options: ClassVar[dict[str, Option]] = {}
     linux_only: ClassVar[bool] = True  # not applied to Windows pods
     #: The upstream PSS check ids whose failure this control's change answers (an audit
-    #: finding of the check already says what the control would change).
-    pss_checks: ClassVar[frozenset[str]] = frozenset()
+    #: finding of the check already says what the control would change). Every control
+    #: declares it, empty or not.
+    pss_checks: ClassVar[frozenset[str]]
+    #: A pod (YAML) this control changes or reports on, and the options to show it with:
+    #: the docs show it before and after, a test runs it.
+    example: ClassVar[str]
+    example_options: ClassVar[dict[str, Any]] = {}
 
     @classmethod
     def all_options(cls) -> dict[str, Option]:

@@ -38,6 +38,21 @@ class Capabilities(Control):
     id = "capabilities"
     scope = "container"
     pss_checks = frozenset(("capabilities_baseline", "capabilities_restricted"))
+    example = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: app
+    image: nginx:1.27
+    ports:
+    - containerPort: 80
+    securityContext:
+      capabilities:
+        drop: [all]
+"""
     options = {
         "drop": Option(["ALL"], is_str_list, "capabilities every container drops"),
         "allowAdd": Option(["NET_BIND_SERVICE"], is_str_list,
@@ -89,6 +104,19 @@ class UnprivilegedPortStart(Control):
 
     id = "unprivilegedPortStart"
     scope = "pod"
+    pss_checks = frozenset()  # makes a fix of other controls work; no check of its own
+    example = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: app
+    image: nginx:1.27
+    ports:
+    - containerPort: 80
+"""
 
     def plan(self, ctx, opts):
         ports = [p for c in ctx.containers() if not ctx.root_kept(c) for p in low_ports(c.container)]

@@ -20,6 +20,17 @@ class ReadOnlyRootFilesystem(Control):
 
     id = "readOnlyRootFilesystem"
     scope = "container"
+    pss_checks = frozenset()  # not a PSS requirement
+    example = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: app
+    image: nginx:1.27
+"""
     options = {
         "writablePaths": Option([], is_str_list, "paths that get a writable emptyDir"),
         "memoryBacked": Option(False, is_bool, "use emptyDir medium: Memory for them"),

@@ -18,6 +18,17 @@ class HostAccess(Control):
     linux_only = False
     pss_checks = frozenset(("hostNamespaces", "hostPathVolumes", "hostPorts", "restrictedVolumes",
                             "hostProbesAndHostLifecycle", "windowsHostProcess"))
+    example = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  hostNetwork: true
+  containers:
+  - name: agent
+    image: node-agent:1.0
+"""
 
     def plan(self, ctx, opts):
         spec = ctx.spec

@@ -68,6 +68,16 @@ class RunAsNonRoot(Control):
     id = "runAsNonRoot"
     scope = "pod"
     pss_checks = frozenset(("runAsNonRoot",))
+    example = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: app
+    image: nginx:1.27
+"""
 
     def plan(self, ctx, opts):
         yield from _identity(ctx, self.id, "runAsNonRoot", True, _is_false,
@@ -82,6 +92,16 @@ class RunAsUser(Control):
     id = "runAsUser"
     scope = "pod"
     pss_checks = frozenset(("runAsUser",))
+    example = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: app
+    image: nginx:1.27
+"""
     options = {"value": Option(1000, is_int(1), "the uid to run as")}
 
     def plan(self, ctx, opts):
@@ -94,6 +114,17 @@ class RunAsGroup(Control):
 
     id = "runAsGroup"
     scope = "pod"
+    pss_checks = frozenset()  # PSS does not look at groups
+    example = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: app
+    image: nginx:1.27
+"""
     options = {"value": Option(3000, is_int(1), "the gid to run as")}
 
     def plan(self, ctx, opts):
@@ -107,6 +138,17 @@ class FsGroup(Control):
 
     id = "fsGroup"
     scope = "pod"
+    pss_checks = frozenset()
+    example = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: app
+    image: nginx:1.27
+"""
     options = {
         "value": Option(2000, is_int(1), "the gid volumes are owned by"),
         "changePolicy": Option("OnRootMismatch", one_of("OnRootMismatch", "Always", None),
@@ -135,6 +177,19 @@ class SupplementalGroups(Control):
 
     id = "supplementalGroups"
     scope = "pod"
+    pss_checks = frozenset()
+    example = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  securityContext:
+    supplementalGroups: [0, 1000]
+  containers:
+  - name: app
+    image: nginx:1.27
+"""
     options = {"groups": Option([], is_int_list, "groups to add when the pod sets none")}
 
     def plan(self, ctx, opts):

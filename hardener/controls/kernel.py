@@ -80,6 +80,12 @@ PROFILE_OPTIONS = {
 }
 
 
+def _validate_profile(opts: dict) -> tuple[str, str] | None:
+    if opts["type"] == "Localhost" and not opts["localhostProfile"]:
+        return "localhostProfile", "type Localhost needs localhostProfile"
+    return None
+
+
 class SeccompProfile(Control):
     """`seccompProfile: {type: RuntimeDefault}` at pod level (field from 1.19, the
     `seccomp.security.alpha.kubernetes.io/pod` annotation before). Unconfined conflicts;
@@ -88,7 +94,18 @@ class SeccompProfile(Control):
     id = "seccompProfile"
     scope = "pod"
     pss_checks = frozenset(("seccompProfile_baseline", "seccompProfile_restricted"))
+    example = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: app
+    image: nginx:1.27
+"""
     options = PROFILE_OPTIONS
+    validate = staticmethod(_validate_profile)
 
     def plan(self, ctx, opts):
         pod = [(names.SECCOMP_POD, None)]
@@ -106,7 +123,18 @@ class AppArmor(Control):
     id = "appArmor"
     scope = "pod"
     pss_checks = frozenset(("appArmorProfile",))
+    example = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: app
+    image: nginx:1.27
+"""
     options = PROFILE_OPTIONS
+    validate = staticmethod(_validate_profile)
 
     def plan(self, ctx, opts):
         per_container = [(names.APPARMOR_CONTAINER_PREFIX + c.name, c.name) for c in ctx.containers()]
@@ -126,7 +154,18 @@ class SELinux(Control):
     id = "seLinux"
     scope = "pod"
     pss_checks = frozenset(("seLinuxOptions",))
+    example = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: app
+    image: nginx:1.27
+"""
     options = {"options": Option({}, is_str_map, "seLinuxOptions to set, e.g. {type: container_t}")}
+    example_options = {"options": {"type": "container_t"}}
 
     def plan(self, ctx, opts):
         if opts["options"] and ctx.pod_sc.get("seLinuxOptions") is None:

@@ -14,6 +14,16 @@ class Privileged(Control):
     id = "privileged"
     scope = "container"
     pss_checks = frozenset(("privileged",))
+    example = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: app
+    image: nginx:1.27
+"""
 
     def plan(self, ctx, opts):
         for c in ctx.containers():
@@ -37,6 +47,16 @@ class AllowPrivilegeEscalation(Control):
     id = "allowPrivilegeEscalation"
     scope = "container"
     pss_checks = frozenset(("allowPrivilegeEscalation",))
+    example = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: app
+    image: nginx:1.27
+"""
 
     def plan(self, ctx, opts):
         for c in ctx.containers():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 from .. import pss
 from ..kube.kubelet import safe_sysctls
@@ -39,14 +39,24 @@ class Envelope:
         return any(self.has(c) for c in GROUP_CONTROLS)
 
 
+#: Envelope rules that are Pod Security Standards checks no control changes.
+PSS_ONLY_RULES = ("volumes", "sysctls", "procMount")
+
+
 def violations(u: Usage, env: Envelope) -> list[tuple[str, str]]:
     """(control id, what) for everything `u` uses beyond the envelope; empty when it fits."""
+    return [(control, what) for control, bad, what in rules(u, env) if bad]
+
+
+def rules(u: Usage, env: Envelope) -> list[tuple[str, Any, str]]:
+    """(control id or PSS_ONLY_RULES entry, truthy when `u` breaks it, what) for every rule
+    of the envelope: one or more per control of the registry (a test holds them together)."""
     odd_volumes = u.volumes - set(pss.RESTRICTED_ALLOWED_VOLUMES) - {"hostPath"}  # hostPath: host access
     extra_caps = u.added_caps - env.allowed_caps
     kept_caps = set(env.required_drop) - (u.dropped_caps or set())
     unsafe_sysctls = u.sysctls - env.safe_sysctls
     se_linux = env.profile.controls.get("seLinux", {}).get("options")
-    found = [
+    return [
         ("hostAccess", u.host_network, "hostNetwork"),
         ("hostAccess", u.host_pid, "hostPID"),
         ("hostAccess", u.host_ipc, "hostIPC"),
@@ -70,10 +80,10 @@ def violations(u: Usage, env: Envelope) -> list[tuple[str, str]]:
         ("seLinux", env.has("seLinux") and se_linux and u.se_linux_unset, "seLinuxOptions unset"),
         ("readOnlyRootFilesystem", env.has("readOnlyRootFilesystem") and not u.read_only_root,
          "writable root filesystem"),
+        ("unprivilegedPortStart", False, "(the sysctl it sets is safe)"),
         ("sysctls", unsafe_sysctls, "unsafe sysctls " + _join(unsafe_sysctls)),
         ("procMount", u.proc_mounts, "procMount " + _join(u.proc_mounts)),
     ]
-    return [(control, what) for control, bad, what in found if bad]
 
 
 def _join(values: Iterable) -> str:
