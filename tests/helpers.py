@@ -14,21 +14,34 @@ CORPUS = (REPO.parent / "shared" / "corpus").resolve()
 CORPUS_FILES = sorted(CORPUS.glob("*.yaml"))
 
 
-def harden(text: str, profile: str = "restricted", kube: str | None = None, emit: str = "none"):
-    """Run the pipeline in-process; returns the Outcome."""
-    from hardener.options import build_options
+def harden(text: str, profile: str = "restricted", kube: str | None = None, emit: str = "none",
+           source: str = "<test>", **options):
+    """Run the pipeline in-process, as a library user would; returns the Outcome. `options`
+    are the other keywords of hardener.options.build_options (namespace=, binding=, ...)."""
     from hardener.inputs import Source
+    from hardener.options import build_options
     from hardener.pipeline import run
 
-    return run([Source("<test>", text)], build_options(profile=profile, kube_version=kube, emit=emit))
+    opts = build_options(profile=profile, kube_version=kube, emit=emit, **options)
+    return run([Source(source, text)], opts)
 
 
-def cli(*args: str, input: str | bytes | None = None, env: dict | None = None, timeout: int = 120):
+def cli(*args: str, input: str | bytes | None = None, env: dict | None = None, timeout: int = 120,
+        cwd: Path | None = None):
     """Run `python -m hardener ARGS` as a real subprocess (stdin -> stdout)."""
     data = input.encode() if isinstance(input, str) else input
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "hardener", *args], input=data,
-                          capture_output=True, env=full_env, timeout=timeout, cwd=REPO)
+                          capture_output=True, env=full_env, timeout=timeout, cwd=cwd or REPO)
+
+
+def invoke(*args: str, input: str | bytes | None = None, env: dict | None = None):
+    """Run the CLI in-process with click's runner (fast; stdout and stderr apart)."""
+    from click.testing import CliRunner
+
+    from hardener.cli import main
+
+    return CliRunner().invoke(main, list(args), input=input, env=env)
 
 
 def load_all(text: str) -> list:

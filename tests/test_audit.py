@@ -11,16 +11,14 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from click.testing import CliRunner
 
 from hardener import pss
 from hardener.audit import audit_sources
 from hardener.audit.formats import as_sarif
 from hardener.controls import CONTROLS
-from hardener.cli import main
 from hardener.errors import ConflictError
 from hardener.inputs import Source
-from helpers import CORPUS_FILES, REPO, harden
+from helpers import CORPUS_FILES, REPO, harden, invoke
 
 SCHEMA = json.loads((Path(__file__).parent / "sarif" / "sarif-schema-2.1.0.json").read_text())
 SEED = (REPO / "examples" / "seed-pods.yaml").read_text()
@@ -132,12 +130,12 @@ def line_of(text: str, marker: str) -> int:
     return hits[0]
 
 
-def invoke(*args, input=None, env=None):
-    return CliRunner().invoke(main, ["audit", *args], input=input, env=env)
+def audit(*args, input=None, env=None):
+    return invoke("audit", *args, input=input, env=env)
 
 
 def run_json(*args, input=None):
-    r = invoke("--format", "json", *args, input=input)
+    r = audit("--format", "json", *args, input=input)
     assert r.exit_code in (0, 1), r.output
     return r.exit_code, json.loads(r.stdout)
 
@@ -214,10 +212,10 @@ def test_line_numbers_across_files_and_directories(tmp_path):
 
 
 def test_stdin_is_named_stdin():
-    r = invoke(input=SEED)
+    r = audit(input=SEED)
     assert r.exit_code == 1
     assert r.stdout.startswith("<stdin>:")
-    r = invoke("--format", "sarif", input=SEED)
+    r = audit("--format", "sarif", input=SEED)
     uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
             for res in json.loads(r.stdout)["runs"][0]["results"] for loc in res["locations"]}
     assert uris == {"stdin"}
@@ -225,7 +223,7 @@ def test_stdin_is_named_stdin():
 
 # --------------------------------------------------------------------------- formats
 def test_text_one_line_per_finding_and_a_summary():
-    r = invoke(input=STREAM)
+    r = audit(input=STREAM)
     assert r.exit_code == 1
     lines = r.stdout.splitlines()
     _, out = run_json(input=STREAM)
@@ -265,7 +263,7 @@ def test_json_is_one_object_with_findings_and_resource_summaries():
 def test_sarif_validates_and_has_stable_rule_ids(tmp_path):
     path = tmp_path / "stream.yaml"
     path.write_text(STREAM)
-    r = invoke("--format", "sarif", "-f", str(path), "--profile", "strict")
+    r = audit("--format", "sarif", "-f", str(path), "--profile", "strict")
     assert r.exit_code == 1
     log = json.loads(r.stdout)
     validate_sarif(log)
@@ -288,7 +286,7 @@ def test_sarif_validates_and_has_stable_rule_ids(tmp_path):
     priv = next(x for x in run["results"] if x["ruleId"] == "pss/privileged")
     assert priv["locations"][0]["physicalLocation"]["region"]["startLine"] == line_of(STREAM, "privileged")
     # fingerprints are stable across runs and unique per finding
-    again = json.loads(invoke("--format", "sarif", "-f", str(path), "--profile", "strict").stdout)
+    again = json.loads(audit("--format", "sarif", "-f", str(path), "--profile", "strict").stdout)
     fps = [x["partialFingerprints"] for x in run["results"]]
     assert fps == [x["partialFingerprints"] for x in again["runs"][0]["results"]]
     assert len({json.dumps(x) for x in fps}) == len(fps)
@@ -297,7 +295,7 @@ def test_sarif_validates_and_has_stable_rule_ids(tmp_path):
 def test_sarif_of_a_passing_stream_validates_with_no_results(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("ok.yaml").write_text(PASSING_POD)
-    r = invoke("--format", "sarif", "-f", "ok.yaml", "--level", "baseline")
+    r = audit("--format", "sarif", "-f", "ok.yaml", "--level", "baseline")
     assert r.exit_code == 0
     log = json.loads(r.stdout)
     validate_sarif(log)
@@ -310,7 +308,7 @@ def test_relative_paths_are_relative_uris(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("my dir").mkdir()
     Path("my dir/seed.yaml").write_text(SEED)
-    log = json.loads(invoke("--format", "sarif", "-f", "my dir").stdout)
+    log = json.loads(audit("--format", "sarif", "-f", "my dir").stdout)
     validate_sarif(log)
     uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
             for res in log["runs"][0]["results"] for loc in res["locations"]}
@@ -319,19 +317,19 @@ def test_relative_paths_are_relative_uris(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- exit codes
 def test_exit_0_when_everything_passes():
-    r = invoke(input=PASSING_POD)
+    r = audit(input=PASSING_POD)
     assert r.exit_code == 0
     assert r.stdout.splitlines()[-1].endswith("1 pass, 0 fail, 0 finding(s); meet restricted 1, baseline 0, privileged 0")
 
 
 def test_exit_0_for_a_stream_without_pod_templates():
-    r = invoke("--format", "json", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    r = audit("--format", "json", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
     assert r.exit_code == 0 and json.loads(r.stdout)["summary"]["podTemplates"] == 0
 
 
 def test_exit_1_on_violations_and_baseline_is_more_lenient():
-    assert invoke(input=SEED).exit_code == 1
-    assert invoke("--level", "baseline", input=SEED).exit_code == 0
+    assert audit(input=SEED).exit_code == 1
+    assert audit("--level", "baseline", input=SEED).exit_code == 0
 
 
 @pytest.mark.parametrize("args,stdin,message", [
@@ -342,14 +340,14 @@ def test_exit_1_on_violations_and_baseline_is_more_lenient():
     (("-f", "/nonexistent/x.yaml"), None, "/nonexistent/x.yaml: cannot read"),
 ], ids=["invalid-yaml", "unknown-profile", "bad-version", "major-2", "missing-file"])
 def test_exit_2_on_bad_input_with_message_on_stderr_only(args, stdin, message):
-    r = invoke(*args, input=stdin)
+    r = audit(*args, input=stdin)
     assert r.exit_code == 2, r.output
     assert r.stdout == ""
     assert message in r.stderr and r.stderr.startswith("k8s-harden: error: ")
 
 
 def test_exit_2_on_bad_level():
-    r = invoke("--level", "privileged", input=SEED)
+    r = audit("--level", "privileged", input=SEED)
     assert r.exit_code == 2 and r.stdout == ""
 
 
@@ -365,11 +363,10 @@ def test_real_process_keeps_stdout_empty_on_error():
 
 
 def test_audit_reads_its_own_prefixed_env_only():
-    runner = CliRunner()
-    r = runner.invoke(main, ["audit", "--format", "json"], input=SEED, env={"K8S_HARDEN_PROFILE": "strict"})
+    r = audit("--format", "json", input=SEED, env={"K8S_HARDEN_PROFILE": "strict"})
     assert r.exit_code == 1 and json.loads(r.stdout)["profile"] is None
-    r = runner.invoke(main, ["audit", "--format", "json"], input=SEED,
-                      env={"K8S_HARDEN_AUDIT_PROFILE": "strict", "K8S_HARDEN_AUDIT_LEVEL": "baseline"})
+    r = audit("--format", "json", input=SEED,
+          env={"K8S_HARDEN_AUDIT_PROFILE": "strict", "K8S_HARDEN_AUDIT_LEVEL": "baseline"})
     out = json.loads(r.stdout)
     assert (out["profile"], out["level"]) == ("strict", "baseline")
 

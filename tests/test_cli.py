@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import json
 
-from click.testing import CliRunner
 
-from hardener.cli import main
-from helpers import REPO, cli, load_all
+from helpers import REPO, cli, invoke, load_all
 
 SEED = (REPO / "examples" / "seed-pods.yaml").read_text()
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: b\n"
-
-
-def invoke(*args, input=None, env=None):
-    return CliRunner().invoke(main, list(args), input=input, env=env)
 
 
 def test_subprocess_stdin_to_stdout_with_text_report_on_stderr():

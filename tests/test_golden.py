@@ -1,12 +1,14 @@
-"""Golden cases: tests/cases/<scenario>/{input.yaml, args, expected.yaml | error.txt}.
+"""Golden cases: tests/cases/<scenario>/{input.yaml, args, expected.yaml | error.txt, report.txt}.
 
 `args` holds the command-line options (one line, shell syntax); `expected.yaml` is the
-exact stdout; `error.txt` a text the error message on stderr must contain (exit 2, empty
-stdout). Regenerate the expected files after a deliberate change with
+exact stdout; `report.txt`, when present, the exact change report on stderr (the case then
+runs with `--report text` unless `args` names a report); `error.txt` a text the error
+message on stderr must contain (exit 2, empty stdout). Regenerate the expected files after
+a deliberate change with
 
     K8S_HARDEN_REGENERATE=1 .venv/bin/python -m pytest tests/test_golden.py
 
-and review the diff before committing it.
+(the regenerated cases are skipped, never passed) and review the diff before committing it.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ import shlex
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from hardener.cli import main
+from helpers import invoke
 
 CASES = sorted(p for p in (Path(__file__).parent / "cases").iterdir() if p.is_dir())
 REGENERATE = os.environ.get("K8S_HARDEN_REGENERATE") == "1"
@@ -28,14 +29,18 @@ REGENERATE = os.environ.get("K8S_HARDEN_REGENERATE") == "1"
 def test_golden(case: Path):
     args_file = case / "args"
     args = shlex.split(args_file.read_text()) if args_file.exists() else []
-    stdin = (case / "input.yaml").read_bytes()
-    result = CliRunner().invoke(main, ["--report", "none", *args], input=stdin)
-    expected, error = case / "expected.yaml", case / "error.txt"
+    expected, error, report = case / "expected.yaml", case / "error.txt", case / "report.txt"
+    if not any(a == "--report" or a.startswith("--report=") for a in args):
+        args = ["--report", "text" if report.exists() else "none", *args]
+    result = invoke(*args, input=(case / "input.yaml").read_bytes())
     if REGENERATE:
         if result.exit_code == 0:
             expected.write_bytes(result.stdout_bytes)
+            if report.exists():
+                report.write_text(result.stderr)
         else:
             error.write_text(result.stderr.strip().removeprefix("k8s-harden: error: ") + "\n")
+        pytest.skip(f"regenerated {case.name}: review the diff")
     if error.exists():
         assert result.exit_code == 2, result.stdout
         assert result.stdout_bytes == b""
@@ -43,3 +48,5 @@ def test_golden(case: Path):
     else:
         assert result.exit_code == 0, result.stderr
         assert result.stdout_bytes == expected.read_bytes()
+        if report.exists():
+            assert result.stderr == report.read_text()

@@ -22,13 +22,9 @@ import kubernetes_validate
 import kubernetes_validate.utils
 import pytest
 import yaml
-from click.testing import CliRunner
 
 from hardener import pss
-from hardener.cli import main
-from hardener.options import build_options
-from hardener.inputs import Source
-from hardener.pipeline import run
+import helpers
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -44,16 +40,12 @@ needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus 
 
 
 # --------------------------------------------------------------------------- helpers
-def harden(text: str, kube: str = "1.24", profile: str = "restricted", **options):
-    """Run the pipeline in-process with policy emission; returns the Outcome."""
-    opts = build_options(profile=profile, kube_version=kube, emit=options.pop("emit", "auto"), **options)
-    return run([Source("<test>", text)], opts)
+#: The one harden() helper, with this module's defaults: Kubernetes 1.24, policy objects on.
+harden = functools.partial(helpers.harden, kube="1.24", emit="auto")
 
 
 def cli(*args: str, stdin: str = ""):
-    """The real command in a subprocess (stdin -> stdout, report on stderr)."""
-    return subprocess.run([sys.executable, "-m", "hardener", "--report", "none", *args],
-                          input=stdin.encode(), capture_output=True, cwd=REPO, timeout=300)
+    return helpers.cli("--report", "none", *args, input=stdin, timeout=300)
 
 
 def docs_of(text: str) -> list[dict]:
@@ -112,7 +104,7 @@ def normalise(value):
 
 
 #: What the generated policy for the seed's two pods changes against the seed's `restricted`
-#: PSP — every difference documented in hardener/policy.py's module docstring.
+#: PSP — every difference documented in hardener/policy/__init__.py's module docstring.
 SEED_DIFFERENCES = {
     "annotations": {
         # only the seccomp profile the hardened pods use (docker/default is a deprecated alias)
@@ -138,7 +130,7 @@ SEED_DIFFERENCES = {
 
 
 def test_seed_pods_yield_the_seed_psp_plus_the_documented_differences():
-    out = harden(SEED_PODS.read_text(), "1.24").output
+    out = harden(SEED_PODS.read_text(), kube="1.24").output
     [psp] = of_kind(generated(out), "PodSecurityPolicy")
     seed = seed_object("PodSecurityPolicy")
     expected_annotations = {**seed["metadata"]["annotations"], **SEED_DIFFERENCES["annotations"]}
@@ -149,7 +141,7 @@ def test_seed_pods_yield_the_seed_psp_plus_the_documented_differences():
 
 
 def test_seed_rbac_lets_exactly_their_service_accounts_use_the_policy():
-    objects = generated(harden(SEED_PODS.read_text(), "1.24").output)
+    objects = generated(harden(SEED_PODS.read_text(), kube="1.24").output)
     [psp], [role], [binding] = (of_kind(objects, k) for k in ("PodSecurityPolicy", "ClusterRole", "RoleBinding"))
     seed_rule = seed_object("ClusterRole")["rules"][0]
     assert role["rules"] == [{**seed_rule, "resourceNames": [psp["metadata"]["name"]]}]
@@ -164,10 +156,10 @@ def test_seed_rbac_lets_exactly_their_service_accounts_use_the_policy():
 
 def test_namespace_option_and_cluster_binding():
     text = SEED_PODS.read_text()
-    [binding] = of_kind(generated(harden(text, "1.24", namespace="apps").output), "RoleBinding")
+    [binding] = of_kind(generated(harden(text, kube="1.24", namespace="apps").output), "RoleBinding")
     assert binding["metadata"]["namespace"] == "apps"
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "default", "namespace": "apps"}]
-    [crb] = of_kind(generated(harden(text, "1.24", namespace="apps", binding="cluster").output),
+    [crb] = of_kind(generated(harden(text, kube="1.24", namespace="apps", binding="cluster").output),
                     "ClusterRoleBinding")
     assert crb["metadata"]["name"] == "k8s-harden-restricted"
     assert crb["subjects"] == [{"kind": "ServiceAccount", "name": "default", "namespace": "apps"}]
@@ -179,11 +171,11 @@ def test_namespace_option_and_cluster_binding():
 @needs_corpus
 def test_names_carry_the_release_or_the_name_prefix():
     text = corpus("alertmanager")
-    names = {o["metadata"]["name"] for o in generated(harden(text, "1.24").output)}
+    names = {o["metadata"]["name"] for o in generated(harden(text, kube="1.24").output)}
     assert names == {"k8s-harden-restricted-alertmanager"}
-    names = {o["metadata"]["name"] for o in generated(harden(text, "1.24", name_prefix="Team A").output)}
+    names = {o["metadata"]["name"] for o in generated(harden(text, kube="1.24", name_prefix="Team A").output)}
     assert names == {"k8s-harden-restricted-team-a"}
-    for obj in generated(harden(text, "1.24").output):
+    for obj in generated(harden(text, kube="1.24").output):
         assert obj["metadata"]["labels"] == {MANAGED[0]: MANAGED[1], "app.kubernetes.io/instance": "alertmanager"}
 
 
@@ -212,7 +204,7 @@ def test_emit_vap_below_1_30_and_unknown_kinds_are_usage_errors():
 @needs_corpus
 @pytest.mark.parametrize("path", sorted(CORPUS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_auto_on_1_30_emits_no_psp_anywhere(path: Path):
-    out = harden(path.read_text(), "1.30").output
+    out = harden(path.read_text(), kube="1.30").output
     assert not of_kind(docs_of(out), "PodSecurityPolicy")
     assert "policy/v1beta1" not in out or "policy/v1beta1" in path.read_text()
     assert generated(out) == []  # no Namespace in these streams: nothing to label
@@ -220,8 +212,8 @@ def test_auto_on_1_30_emits_no_psp_anywhere(path: Path):
 
 def test_emit_none_appends_nothing():
     text = SEED_PODS.read_text()
-    assert harden(text, "1.24", emit="none").output == harden(text, "1.24", emit="none").output
-    assert generated(harden(text, "1.24", emit="none").output) == []
+    assert harden(text, kube="1.24", emit="none").output == harden(text, kube="1.24", emit="none").output
+    assert generated(harden(text, kube="1.24", emit="none").output) == []
 
 
 # --------------------------------------------------------------------------- once, and the same
@@ -235,10 +227,10 @@ def test_an_input_of_only_hook_documents_gets_no_policy_objects(name: str):
         (d.load().get("metadata") or {}).get("annotations") or {}))
     assert hooks
     for kube in ("1.24", "1.37"):
-        out = harden(hooks, kube, emit="psp,rbac,pss-labels" if kube == "1.24" else "pss-labels,vap",
+        out = harden(hooks, kube=kube, emit="psp,rbac,pss-labels" if kube == "1.24" else "pss-labels,vap",
                      namespace="x").output
         assert generated(out) == []
-    assert generated(harden(corpus(name), "1.24").output)  # the release pass gets them
+    assert generated(harden(corpus(name), kube="1.24").output)  # the release pass gets them
 
 
 @needs_corpus
@@ -257,8 +249,8 @@ def test_output_is_deterministic_and_a_second_pass_adds_nothing(name: str):
 
 def test_generated_objects_come_after_the_input():
     text = SEED_PODS.read_text()
-    out = harden(text, "1.24").output
-    hardened = harden(text, "1.24", emit="none").output
+    out = harden(text, kube="1.24").output
+    hardened = harden(text, kube="1.24", emit="none").output
     assert out.startswith(hardened)
     assert out[len(hardened):].startswith("---\n")
 
@@ -299,7 +291,7 @@ def covers(psp: dict) -> dict:
 @needs_corpus
 @pytest.mark.parametrize("name", NODE_AGENTS)
 def test_exception_psp_covers_exactly_what_the_node_agent_uses(name: str):
-    out = harden(corpus(name), "1.24").output
+    out = harden(corpus(name), kube="1.24").output
     objects = generated(out)
     agents = [w for w in hardened_workloads(out) if w["kind"] == "DaemonSet"]
     assert agents
@@ -331,7 +323,7 @@ def test_node_exporter_exception_in_full():
     """Pinned by hand from the chart: read-only /proc, /sys and /, the host network and PID
     namespace, port 9100 (hostNetwork makes containerPorts host ports), uid/gid 65534, no
     token volume (automountServiceAccountToken: false), a read-only root filesystem."""
-    [psp] = of_kind(generated(harden(corpus("node-exporter"), "1.24").output), "PodSecurityPolicy")
+    [psp] = of_kind(generated(harden(corpus("node-exporter"), kube="1.24").output), "PodSecurityPolicy")
     assert psp["metadata"]["name"] == "k8s-harden-daemonset-node-exporter-prometheus-node-exporter-node-exporter"
     spec = psp["spec"]
     assert spec["volumes"] == ["hostPath"]
@@ -348,7 +340,7 @@ def test_node_exporter_exception_in_full():
 
 @needs_corpus
 def test_privileged_root_agent_gets_exactly_privileged_root():
-    [psp] = of_kind(generated(harden(corpus("prometheus-smartctl-exporter"), "1.24").output), "PodSecurityPolicy")
+    [psp] = of_kind(generated(harden(corpus("prometheus-smartctl-exporter"), kube="1.24").output), "PodSecurityPolicy")
     spec = psp["spec"]
     assert (spec["privileged"], spec["allowPrivilegeEscalation"]) == (True, True)
     assert spec["runAsUser"] == {"rule": "MustRunAs", "ranges": [{"min": 0, "max": 0}]}
@@ -439,7 +431,7 @@ def psa(level_enforce: str | None, level: str, version: str = "v1.30") -> dict:
 
 
 def test_pss_labels_at_the_level_the_hardened_workloads_meet():
-    outcome = harden(PSA_STREAM, "1.30")
+    outcome = harden(PSA_STREAM, kube="1.30")
     labels = labels_by_namespace(outcome.output)
     assert labels["apps"] == psa("restricted", "restricted")
     assert labels["agents"] == {"team": "infra", **psa("privileged", "restricted")}  # hostNetwork
@@ -459,7 +451,7 @@ def test_pss_labels_at_the_level_the_hardened_workloads_meet():
 
 
 def test_pss_labels_through_the_cli_are_written_and_reported():
-    result = CliRunner().invoke(main, ["--kube-version", "1.30"], input=PSA_STREAM)
+    result = helpers.invoke("--kube-version", "1.30", input=PSA_STREAM)
     assert result.exit_code == 0, result.stderr
     assert labels_by_namespace(result.stdout)["apps"]["pod-security.kubernetes.io/enforce-version"] == "v1.30"
     pinned = labels_by_namespace(result.stdout)["pinned"]
@@ -476,9 +468,9 @@ def test_a_workload_without_namespace_counts_for_every_namespace_unless_namespac
               "apiVersion: v1\nkind: Pod\nmetadata: {name: root}\n"
               "spec: {containers: [{name: c, image: x, securityContext: {runAsUser: 0}}]}\n")
     levels = {ns: labels["pod-security.kubernetes.io/enforce"]
-              for ns, labels in labels_by_namespace(harden(stream, "1.30").output).items()}
+              for ns, labels in labels_by_namespace(harden(stream, kube="1.30").output).items()}
     assert levels == {"a": "baseline", "b": "baseline"}  # Helm may install it into either
-    labels = labels_by_namespace(harden(stream, "1.30", namespace="a").output)
+    labels = labels_by_namespace(harden(stream, kube="1.30", namespace="a").output)
     assert labels["a"]["pod-security.kubernetes.io/enforce"] == "baseline"
     assert "pod-security.kubernetes.io/enforce" not in labels["b"]
 
@@ -486,7 +478,7 @@ def test_a_workload_without_namespace_counts_for_every_namespace_unless_namespac
 @needs_corpus
 def test_pss_labels_for_a_node_agent_namespace():
     stream = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: monitoring\n---\n" + corpus("node-exporter")
-    labels = labels_by_namespace(harden(stream, "1.37").output)["monitoring"]
+    labels = labels_by_namespace(harden(stream, kube="1.37").output)["monitoring"]
     assert labels == psa("privileged", "restricted", "v1.37")
 
 
@@ -507,10 +499,10 @@ def test_modern_objects_validate_against_the_openapi_schema(kube: str, monkeypat
     # kubernetes-validate reads its multi-megabyte definitions file on every call
     utils = kubernetes_validate.utils
     monkeypatch.setattr(utils, "schema_contents", functools.lru_cache(maxsize=None)(utils.schema_contents))
-    objects = generated(harden(PSA_STREAM, kube, emit="pss-labels,vap,rbac").output)
-    objects += of_kind(docs_of(harden(PSA_STREAM, kube, emit="pss-labels").output), "Namespace")
+    objects = generated(harden(PSA_STREAM, kube=kube, emit="pss-labels,vap,rbac").output)
+    objects += of_kind(docs_of(harden(PSA_STREAM, kube=kube, emit="pss-labels").output), "Namespace")
     for name in NODE_AGENTS + ("vault-csi", "prometheus-windows-exporter", "argo-rollouts-examples"):
-        objects += generated(harden(corpus(name), kube, emit="vap,rbac", namespace="ns").output)
+        objects += generated(harden(corpus(name), kube=kube, emit="vap,rbac", namespace="ns").output)
     assert {o["kind"] for o in objects} >= {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
                                             "ClusterRole", "RoleBinding", "Namespace"}
     assert validate_all(objects, kube) == []
@@ -558,12 +550,12 @@ json.dump(errors, sys.stdout)
 
 @needs_corpus
 def test_psp_era_objects_validate_against_the_1_24_schema(k8s124_python: Path):
-    objects = generated(harden(SEED_PODS.read_text(), "1.24").output)
-    objects += generated(harden(SEED_PODS.read_text(), "1.24", profile="strict", namespace="apps",
+    objects = generated(harden(SEED_PODS.read_text(), kube="1.24").output)
+    objects += generated(harden(SEED_PODS.read_text(), kube="1.24", profile="strict", namespace="apps",
                                 binding="cluster").output)
     for path in sorted(CORPUS.glob("*.yaml")):
-        objects += generated(harden(path.read_text(), "1.24").output)
-    objects += generated(harden(corpus("calico"), "1.24", binding="cluster").output)
+        objects += generated(harden(path.read_text(), kube="1.24").output)
+    objects += generated(harden(corpus("calico"), kube="1.24", binding="cluster").output)
     assert {o["kind"] for o in objects} == {"PodSecurityPolicy", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
     result = subprocess.run([str(k8s124_python), "-c", VALIDATE_124], input=json.dumps(objects).encode(),
                             capture_output=True, check=True)
@@ -626,7 +618,7 @@ class CelPolicy:
 
 
 def vap_of(text: str, profile: str = "restricted", kube: str = "1.37", namespace: str = "ns"):
-    out = harden(text, kube, profile=profile, emit="vap", namespace=namespace).output
+    out = harden(text, kube=kube, profile=profile, emit="vap", namespace=namespace).output
     [vap] = of_kind(generated(out), "ValidatingAdmissionPolicy")
     [binding] = of_kind(generated(out), "ValidatingAdmissionPolicyBinding")
     return out, vap, binding

@@ -42,7 +42,7 @@ class Result:
 TIME = shutil.which("time", path="/usr/bin:/bin") if sys.platform.startswith("linux") else None
 
 
-def harden(*args: str, stdin: bytes | None = None, cwd: Path | None = None,
+def timed_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None,
            env: dict | None = None, timeout: float = 120, rss: bool = False) -> Result:
     """Run `python -m hardener ARGS`; its time, and with rss=True its peak RSS."""
     import tempfile
@@ -282,7 +282,7 @@ def test_every_fixture_has_an_expected_outcome():
 @pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
 def test_hostile_input(case: Case):
     src = (HOSTILE / case.file).read_bytes()
-    r = harden("-f", str(HOSTILE / case.file))
+    r = timed_cli("-f", str(HOSTILE / case.file))
     assert_clean(r)
     if case.error:
         assert_error(r, case.error)
@@ -294,20 +294,20 @@ def test_hostile_input(case: Case):
         case.check(src, r.out)
         if not case.unchanged:
             # idempotent: hardening the output again changes nothing
-            again = harden(stdin=r.out)
+            again = timed_cli(stdin=r.out)
             assert again.rc == 0 and again.out == r.out, again.err
 
 
 @pytest.mark.parametrize("name", ["unchanged-no-trailing-newline.yaml", "crlf.yaml", "bom-pod.yaml"])
 def test_stdin_and_file_give_the_same_bytes(name):
     src = (HOSTILE / name).read_bytes()
-    assert harden(stdin=src).out == harden("-f", str(HOSTILE / name)).out
+    assert timed_cli(stdin=src).out == timed_cli("-f", str(HOSTILE / name)).out
 
 
 def test_security_context_of_the_wrong_type():
     """`securityContext: []` (or a list for a container's): replaced by the hardened mapping or
     refused with a clear error -- not an internal error."""
-    r = harden("-f", str(HOSTILE / "security-context-wrong-types.yaml"))
+    r = timed_cli("-f", str(HOSTILE / "security-context-wrong-types.yaml"))
     assert_clean(r)
     if r.rc == 0:
         pod = docs_of(r.out)[0]
@@ -319,14 +319,14 @@ def test_security_context_of_the_wrong_type():
 @pytest.mark.parametrize("name", PYTHON_TAGS)
 def test_python_tags_are_refused_and_never_constructed(name, tmp_path):
     src = HOSTILE / name
-    r = harden("-f", str(src), cwd=tmp_path)
+    r = timed_cli("-f", str(src), cwd=tmp_path)
     assert_error(r, r"document 0, line \d+: (invalid YAML: )?Python-specific tag 'tag:yaml\.org,2002:python/")
     assert not (tmp_path / "PWNED").exists(), "a Python tag was constructed"
 
 
 @pytest.mark.parametrize("name", ["billion-laughs-pod.yaml", "billion-laughs-configmap.yaml"])
 def test_billion_laughs_refused_fast_with_bounded_memory(name):
-    r = harden("-f", str(HOSTILE / name), timeout=60, rss=True)
+    r = timed_cli("-f", str(HOSTILE / name), timeout=60, rss=True)
     assert_error(r, r"document 0, line \d+: aliases expand to more than 1,000,000 nodes")
     assert r.seconds < 20, f"took {r.seconds:.1f} s"
     if r.rss is not None:
@@ -336,14 +336,14 @@ def test_billion_laughs_refused_fast_with_bounded_memory(name):
 @pytest.mark.parametrize("kind", ["Pod", "ConfigMap"])
 def test_very_deep_flow_nesting_is_refused(kind):
     text = f"apiVersion: v1\nkind: {kind}\nmetadata: {{name: deep}}\ndata: " + "[" * 100_000 + "]" * 100_000 + "\n"
-    r = harden(stdin=text.encode(), timeout=60)
+    r = timed_cli(stdin=text.encode(), timeout=60)
     assert_error(r, r"document 0, line 4: invalid YAML: .*maximum nesting depth")
     assert r.seconds < 10
 
 
 def test_very_deep_block_nesting_is_refused():
     lines = ["apiVersion: v1", "kind: Pod", "spec:"] + ["  " * (i + 1) + f"k{i}:" for i in range(5_000)]
-    r = harden(stdin=("\n".join(lines) + " x\n").encode(), timeout=60)
+    r = timed_cli(stdin=("\n".join(lines) + " x\n").encode(), timeout=60)
     assert_error(r, r"document 0, line \d+: invalid YAML: .*maximum nesting depth")
 
 
@@ -355,7 +355,7 @@ def test_nesting_just_under_the_limit_is_hardened(flow):
         body = " " + "[" * 990 + "]" * 990 + "\n"
     else:
         body = "\n" + "".join("  " * (i + 2) + "k:\n" for i in range(990)) + "  " * 992 + "v\n"
-    r = harden(stdin=(head + body).encode(), timeout=60)
+    r = timed_cli(stdin=(head + body).encode(), timeout=60)
     assert_clean(r)
     assert r.rc == 0
     limit = sys.getrecursionlimit()
@@ -380,7 +380,7 @@ def test_a_100_mb_document_passes_through_with_bounded_memory(tmp_path):
         f.write(line * n)
         f.write(pod)
     size = path.stat().st_size
-    r = harden("-f", str(path), "--report", "none", timeout=180, rss=True)
+    r = timed_cli("-f", str(path), "--report", "none", timeout=180, rss=True)
     assert_clean(r)
     assert r.rc == 0
     cm_len = size - len(pod)
@@ -393,7 +393,7 @@ def test_a_100_mb_document_passes_through_with_bounded_memory(tmp_path):
 
 def test_many_tiny_documents():
     text = "---\n" * 20_000 + "apiVersion: v1\nkind: Pod\nspec: {containers: [{name: a}]}\n"
-    r = harden("--report", "none", stdin=text.encode())
+    r = timed_cli("--report", "none", stdin=text.encode())
     assert_clean(r)
     assert r.rc == 0 and r.out.startswith(b"---\n---\n") and hardened(docs_of(r.out)[-1])
 
@@ -402,7 +402,7 @@ def test_many_tiny_documents():
 def test_failure_at_the_end_of_a_long_stream_writes_nothing():
     good = "".join(f"---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}}}\nspec:\n  containers: [{{name: a}}]\n"
                    for i in range(500))
-    r = harden(stdin=(good + "---\napiVersion: v1\nkind: ConfigMap\ndata: {a: [b}\n").encode())
+    r = timed_cli(stdin=(good + "---\napiVersion: v1\nkind: ConfigMap\ndata: {a: [b}\n").encode())
     assert_error(r, r"document 500, line \d+: invalid YAML")
 
 
@@ -413,7 +413,7 @@ def test_conflict_failure_mid_stream_writes_nothing(tmp_path):
               "---\napiVersion: v1\nkind: Pod\nmetadata: {name: root}\nspec:\n  containers:\n"
               "    - name: a\n      securityContext: {privileged: true}\n"
               "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: after}\n")
-    r = harden("-p", str(profile), stdin=stream.encode())
+    r = timed_cli("-p", str(profile), stdin=stream.encode())
     assert_error(r, r"document 1: .*Pod root: .*privileged")
 
 
@@ -461,7 +461,7 @@ PROFILE_ERRORS = [
 def test_bad_profile(name, text, pattern, tmp_path):
     prof = tmp_path / f"{name}.yaml"
     prof.write_text(text)
-    r = harden("-p", str(prof), stdin=b"apiVersion: v1\nkind: Pod\nspec: {containers: [{name: a}]}\n",
+    r = timed_cli("-p", str(prof), stdin=b"apiVersion: v1\nkind: Pod\nspec: {containers: [{name: a}]}\n",
                cwd=tmp_path)
     assert_error(r, re.escape(str(prof)) + r": (line \d+: )?" + pattern)
     assert not (tmp_path / "PWNED").exists()
@@ -470,37 +470,37 @@ def test_bad_profile(name, text, pattern, tmp_path):
 def test_bad_profile_in_an_extended_file_names_that_file(tmp_path):
     (tmp_path / "base.yaml").write_text("controls:\n  runAsUser: {value: -1}\n")
     (tmp_path / "top.yaml").write_text("extends: ./base.yaml\n")
-    r = harden("-p", str(tmp_path / "top.yaml"), stdin=b"a: 1\n")
+    r = timed_cli("-p", str(tmp_path / "top.yaml"), stdin=b"a: 1\n")
     assert_error(r, re.escape(str(tmp_path / "base.yaml")) + r": controls\.runAsUser\.value: must be an integer")
 
 
 def test_bad_profile_extends_cycle(tmp_path):
     (tmp_path / "a.yaml").write_text("extends: ./b.yaml\n")
     (tmp_path / "b.yaml").write_text("extends: ./a.yaml\n")
-    r = harden("-p", str(tmp_path / "a.yaml"), stdin=b"a: 1\n")
+    r = timed_cli("-p", str(tmp_path / "a.yaml"), stdin=b"a: 1\n")
     assert_error(r, r"a\.yaml: extends: extends cycle: .*a\.yaml -> .*b\.yaml -> .*a\.yaml")
 
 
 def test_bad_profile_not_utf8(tmp_path):
     (tmp_path / "p.yaml").write_bytes(b"name: caf\xe9\n")
-    r = harden("-p", str(tmp_path / "p.yaml"), stdin=b"a: 1\n")
+    r = timed_cli("-p", str(tmp_path / "p.yaml"), stdin=b"a: 1\n")
     assert_error(r, re.escape(str(tmp_path / "p.yaml")) + r": profile is not UTF-8")
 
 
 def test_bad_profile_unknown_builtin_name():
-    r = harden("-p", "nosuch", stdin=b"a: 1\n")
+    r = timed_cli("-p", "nosuch", stdin=b"a: 1\n")
     assert_error(r, r"no built-in profile 'nosuch'; built-in: .*restricted")
 
 
 def test_bad_profile_is_a_directory(tmp_path):
-    r = harden("-p", str(tmp_path) + "/", stdin=b"a: 1\n")
+    r = timed_cli("-p", str(tmp_path) + "/", stdin=b"a: 1\n")
     assert_error(r, re.escape(str(tmp_path)) + r"/?: cannot read profile")
 
 
 def test_bad_profile_invalid_yaml_names_file_and_line(tmp_path):
     prof = tmp_path / "broken.yaml"
     prof.write_text("extends: restricted\ncontrols:\n  runAsUser: {value: [1\n")
-    r = harden("-p", str(prof), stdin=b"a: 1\n")
+    r = timed_cli("-p", str(prof), stdin=b"a: 1\n")
     assert_error(r, re.escape(str(prof)) + r": line \d+: .*invalid YAML")
 
 
@@ -508,7 +508,7 @@ def test_bad_profile_invalid_yaml_names_file_and_line(tmp_path):
 def test_bad_profile_missing_extends_target_names_the_extending_file(target, tmp_path):
     prof = tmp_path / "top.yaml"
     prof.write_text(f"extends: {target}\n")
-    r = harden("-p", str(prof), stdin=b"a: 1\n")
+    r = timed_cli("-p", str(prof), stdin=b"a: 1\n")
     assert_error(r, r"(missing\.yaml.*No such file|no built-in profile 'nosuch')")
     assert f"{prof}: extends: " in r.err
 
@@ -516,5 +516,5 @@ def test_bad_profile_missing_extends_target_names_the_extending_file(target, tmp
 def test_bad_config_file_names_the_file_and_key(tmp_path):
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("apiVersion: k8s-harden.io/v1\nkind: Hardener\ncontrols:\n  runAsUser: {value: x}\n")
-    r = harden("--config", str(cfg), stdin=b"a: 1\n")
+    r = timed_cli("--config", str(cfg), stdin=b"a: 1\n")
     assert_error(r, r"cfg\.yaml: controls\.runAsUser\.value: must be an integer")

@@ -6,7 +6,7 @@ with :func:`hardener.pss.evaluate` at a level and a policy version, and reports 
 violations as text, one JSON object or SARIF 2.1.0. Nothing is written back.
 
 With `--profile`, the profile's own controls are reported as a second rule group
-(`profile/<control>`): the hardener's planner runs on a copy of each document and every
+(`profile/<control>`): the hardener runs on a copy of each document and every
 change it plans is a finding — "what `k8s-harden --profile X` would change". A change whose
 control answers a PSS check that already failed on the same pod template is left out (the
 PSS finding says it); skips (host access kept, opt-outs, ...) are not findings. Under a
@@ -237,7 +237,7 @@ def _with_rules(profile: Profile, fail_only: str | None) -> Profile:
 
 
 def _plan(data: Any, index: int, profile: Profile, table: WorkloadTable, version: tuple[int, int]):
-    """Run the planner on a copy: (results, conflicts as (result, Skip) pairs)."""
+    """Harden a copy: (results, conflicts as (result, Skip) pairs)."""
     try:
         return harden_document(copy.deepcopy(data), index, profile, table, version), []
     except ConflictError:

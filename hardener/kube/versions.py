@@ -14,7 +14,6 @@ Version = tuple[int, int]
 
 #: The newest Kubernetes minor this tool knows (PSS sysctls gained its 1.37 revision there).
 LATEST: Version = (1, 37)
-OLDEST: Version = (1, 0)
 
 # ---- gates: the first minor where a field, behaviour or API exists
 SECCOMP_FIELD: Version = (1, 19)  # securityContext.seccompProfile (annotation before)
