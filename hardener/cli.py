@@ -77,6 +77,11 @@ def _resolve_config(config_path: str | None, stream):
 @click.option("--namespace", default=None, help="Namespace for generated namespaced objects.")
 @click.option("--name-prefix", default=None,
               help="Stable name part for generated cluster objects (default: the release).")
+@click.option("--node-features", default=None, metavar="LIST|none",
+              help="What every Linux node of the cluster has: a comma list of appArmor, "
+                   "unprivilegedPortSysctl, or none. Controls that need a missing feature are not "
+                   "applied (the kubelet would refuse the pod). Default: the profile's "
+                   "(built-in: unprivilegedPortSysctl).")
 @click.option("--config", "config_path", default=None, metavar="FILE",
               help="A Hardener config (k8s-harden.io/v1) or ConfigMap supplying profile, "
                    "kubeVersion, emit and inline control overrides; flags win over it.")
@@ -88,7 +93,7 @@ def _resolve_config(config_path: str | None, stream):
 @click.version_option(package_name="k8s-harden", message="k8s-harden %(version)s")
 @click.pass_context
 def main(ctx: click.Context, filename, profile, kube_version, emit, force, binding, namespace,
-         name_prefix, config_path, verify, report, check, diff):
+         name_prefix, node_features, config_path, verify, report, check, diff):
     """Harden rendered Kubernetes manifests: read a stream (or a KRM ResourceList) on
     stdin or from -f, write it back with every pod template hardened by the profile.
 
@@ -110,7 +115,8 @@ def main(ctx: click.Context, filename, profile, kube_version, emit, force, bindi
             kube_version=kube_version if _explicit(ctx, "kube_version") else None,
             emit=emit if _explicit(ctx, "emit") else None,
             config=_resolve_config(config_path, stream), force=force, binding=binding,
-            namespace=namespace, name_prefix=name_prefix, verify=verify, assess=report != "none")
+            namespace=namespace, name_prefix=name_prefix, verify=verify, assess=report != "none",
+            node_features=node_features)
         outcome = run_stream(stream, opts)
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
@@ -133,9 +139,11 @@ def _report(outcome, kind: str) -> None:
 
     n = len(outcome.documents)
     if kind == "json":
-        click.echo(report.as_json(outcome.results, n), err=True)
+        extra = {"inactiveControls": outcome.inactive} if outcome.inactive else None
+        click.echo(report.as_json(outcome.results, n, extra), err=True)
     elif kind == "text":
-        click.echo(report.as_text(outcome.results, n), err=True, nl=False)
+        lines = [f"k8s-harden: not applied: {cid} ({why})" for cid, why in outcome.inactive.items()]
+        click.echo(report.as_text(outcome.results, n, lines), err=True, nl=False)
 
 
 @main.group("profiles", invoke_without_command=True)
@@ -189,7 +197,10 @@ AUDIT_FORMATS = ("text", "json", "sarif")
 @click.option("-p", "--profile", default=None, metavar="NAME|PATH",
               help="Also report what this profile's controls would change (rule group profile/); "
                    "its workloads (CRDs) are audited too. Default: PSS only, restricted's workloads.")
-def audit_cmd(filename, level, kube_version, fmt, profile):
+@click.option("--node-features", default=None, metavar="LIST|none",
+              help="What the cluster's Linux nodes have, for the kubelet/ predictions: a comma list "
+                   "of appArmor, unprivilegedPortSysctl, or none. Default: the profile's.")
+def audit_cmd(filename, level, kube_version, fmt, profile, node_features):
     """Check every pod template against the Pod Security Standards; write nothing back.
 
     Exit codes: 0 every pod template passes, 1 findings, 2 bad input, profile or usage.
@@ -199,8 +210,11 @@ def audit_cmd(filename, level, kube_version, fmt, profile):
     from .inputs import read_inputs
 
     try:
+        from .options import parse_node_features
+
         version = audit.parse_version(kube_version)
-        report = audit.audit_sources(read_inputs(filename), level, version, profile)
+        features = parse_node_features(node_features) if node_features is not None else None
+        report = audit.audit_sources(read_inputs(filename), level, version, profile, features)
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
     _write_stdout(FORMATS[fmt](report))

@@ -14,10 +14,10 @@ from typing import Any
 from . import controls as _controls
 from .controls.context import PodContext
 from .errors import InputError
-from .kube import names
+from .kube import names, podspec
 from .kube.workloads import PodTemplate, WorkloadTable, find_pod_templates
 from .profile import Profile
-from .results import NOT_APPLICABLE, OPT_OUT, Change, ResourceResult, Skip
+from .results import NOT_APPLICABLE, OPT_OUT, Change, ResourceResult, Skip, Warning
 
 
 def apply_change(data: Any, change: Change) -> None:
@@ -65,7 +65,13 @@ def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[in
         result.skipped.append(Skip("*", f"opt-out annotation {names.SKIP}", kind=OPT_OUT))
         return
     conflicts = {cid: profile.rule(cid) for cid in _controls.CONTROLS}
-    ctx = PodContext(pt, kube, conflicts, skip_controls, skip_containers, document)
+    caps = profile.controls.get("capabilities")
+    ctx = PodContext(pt, kube, conflicts, skip_controls, skip_containers, document,
+                     allowed_adds=frozenset(caps["allowAdd"]) if caps else frozenset(),
+                     active=frozenset(profile.controls) - skip_controls)
+    ctx.chosen = frozenset(
+        c.pointer for c in ctx.containers(opted_out=True)
+        if (podspec.integer(podspec.effective(c.sc, ctx.pod_sc, "runAsUser")) or 0) > 0)
     for name in sorted(skip_containers & {c.name for c in ctx.containers(opted_out=True)}):
         result.skipped.append(Skip("*", f"opt-out annotation {names.SKIP_CONTAINERS}", name,
                                    kind=OPT_OUT))
@@ -82,6 +88,8 @@ def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[in
             if isinstance(item, Change):
                 apply_change(data, item)
                 result.changes.append(item)
+            elif isinstance(item, Warning):
+                result.warnings.append(item)
             else:
                 result.skipped.append(item)
 

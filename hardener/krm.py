@@ -90,7 +90,14 @@ def results_for(results, docs: list[yamlio.Document]) -> list[dict]:
         for s in r.skipped:
             who = f" (container {s.container})" if s.container else ""
             entry = {"message": f"{s.control} skipped: {s.reason}{who}", "severity": "warning",
-                     "resourceRef": ref, "tags": {"control": s.control}}
+                     "resourceRef": ref, "tags": {"control": s.control, "kind": s.kind}}
+            if file:
+                entry["file"] = file
+            out.append(entry)
+        for w in r.warnings:
+            who = f" (container {w.container})" if w.container else ""
+            entry = {"message": f"{w.control}: {w.message}{who}", "severity": "warning",
+                     "resourceRef": ref, "tags": {"control": w.control, "kind": "warning"}}
             if file:
                 entry["file"] = file
             out.append(entry)

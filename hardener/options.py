@@ -30,6 +30,20 @@ class Options:
     verify: bool = False  # fail when a hardened template misses the profile's PSS level
 
 
+def parse_node_features(value: str | list) -> frozenset[str]:
+    """`appArmor,unprivilegedPortSysctl`, `none` or a list -> the feature names (exact)."""
+    from .profile import NODE_FEATURES
+
+    items = value if isinstance(value, list) else [v.strip() for v in str(value).split(",") if v.strip()]
+    if items == ["none"]:
+        return frozenset()
+    unknown = [v for v in items if v not in NODE_FEATURES]
+    if unknown:
+        raise UsageError(f"--node-features: unknown feature(s) {', '.join(map(str, unknown))}; "
+                         f"known: {', '.join(NODE_FEATURES)} (or none)")
+    return frozenset(items)
+
+
 def _emit_text(value: Any) -> str:
     return ",".join(value) if isinstance(value, list) else str(value or "auto")
 
@@ -38,9 +52,10 @@ def build_options(*, profile: str | Profile | None = None, kube_version: str | N
                   emit: str | None = None, config=None, force: bool = False,
                   binding: str = "namespace", namespace: str | None = None,
                   name_prefix: str | None = None, verify: bool = False,
-                  assess: bool = True) -> Options:
+                  assess: bool = True, node_features: str | list | None = None) -> Options:
     """Options from explicit values (None: not given) and a Hardener `config`
-    (:class:`hardener.config.Config`). Raises UsageError / ProfileError."""
+    (:class:`hardener.config.Config`). `node_features` (a list, or a comma list; `none`)
+    replaces the profile's. Raises UsageError / ProfileError."""
     from .kube.versions import parse_kube_version
     from .profile import load_profile
 
@@ -52,6 +67,8 @@ def build_options(*, profile: str | Profile | None = None, kube_version: str | N
         overrides = config.overrides if config is not None else None
         profile = load_profile(profile or "restricted", overrides,
                                config.source if config is not None else "")
+    if node_features is not None:
+        profile = profile.for_nodes(parse_node_features(node_features))
     try:
         kube = parse_kube_version(kube_version)
     except ValueError as exc:

@@ -34,6 +34,7 @@ class Outcome:
     documents: list[yamlio.Document] = field(default_factory=list)
     changed: bool = False
     generated: list[str] = field(default_factory=list)  # policy documents appended
+    inactive: dict[str, str] = field(default_factory=dict)  # profile controls not applied, and why
 
 
 def render_changed(doc: yamlio.Document, data: Any, patch: list[dict]) -> str:
@@ -138,4 +139,5 @@ def run_stream(stream: Stream, opts: Options) -> Outcome:
     results = harden_documents(docs, opts)
     extra = policy_stages(docs, results, opts)
     output = write(stream, results, extra)
-    return Outcome(output, results, docs, any(r.changes for r in results) or bool(extra), extra)
+    return Outcome(output, results, docs, any(r.changes for r in results) or bool(extra), extra,
+                   opts.profile.inactive)

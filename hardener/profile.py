@@ -27,8 +27,23 @@ TOP_KEYS = {
     "controls": "a mapping of control id to options",
     "workloads": "a list of {kind, apiVersion (optional), podTemplate} for CRDs with pod templates",
     "emit": "default policy objects to emit: auto, none, or a list of psp, rbac, pss-labels, vap",
+    "nodeFeatures": "what every Linux node of the target cluster has: a list of appArmor, "
+                    "unprivilegedPortSysctl",
 }
 EMIT_KINDS = ("psp", "rbac", "pss-labels", "vap")
+
+#: What a node may or may not have, and what a control needing it would break without it.
+#: The default assumes the mainstream node OS of today: no AppArmor (Amazon Linux, the EKS
+#: default; Bottlerocket; RHEL and its rebuilds; CoreOS; Flatcar), a kernel >= 4.11.
+NODE_FEATURES = {
+    "appArmor": "AppArmor is enabled on every Linux node (Ubuntu, Debian, COS, SUSE). Without it "
+                "the kubelet refuses any pod that asks for an AppArmor profile other than "
+                "unconfined (pkg/security/apparmor isRequired/validateHost): it stays Pending "
+                "before 1.31 and fails from 1.31",
+    "unprivilegedPortSysctl": "the kernel has net.ipv4.ip_unprivileged_port_start (Linux >= 4.11); "
+                              "on older kernels the pod sandbox cannot be created",
+}
+DEFAULT_NODE_FEATURES = ("unprivilegedPortSysctl",)
 
 
 def builtin_dir() -> Path:
@@ -55,9 +70,28 @@ class Profile:
     emit: Any = "auto"
     source: str = ""
     raw: dict = field(default_factory=dict, repr=False)  # merged data, for `profiles show`
+    node_features: frozenset[str] = frozenset(DEFAULT_NODE_FEATURES)
+    #: every control the profile enables; `controls` is the part active on its nodes
+    listed: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def rule(self, control_id: str) -> str:
         return self.controls.get(control_id, {}).get("conflicts") or self.conflicts
+
+    @property
+    def inactive(self) -> dict[str, str]:
+        """Listed controls left out because the nodes lack what they need: id -> why."""
+        return {cid: f"needs node feature {_controls.CONTROLS[cid].requires}; pass --node-features "
+                     f"{_controls.CONTROLS[cid].requires} when every node has it"
+                for cid in self.listed if cid not in self.controls}
+
+    def for_nodes(self, features: frozenset[str]) -> "Profile":
+        """This profile on nodes with `features`: a control that needs a feature the nodes
+        lack is left out everywhere it would act — hardening, policy objects, audit."""
+        import dataclasses
+
+        controls = {cid: opts for cid, opts in self.listed.items()
+                    if _controls.CONTROLS[cid].requires in (None, *features)}
+        return dataclasses.replace(self, controls=controls, node_features=frozenset(features))
 
 
 # --------------------------------------------------------------------------- loading
@@ -143,10 +177,11 @@ def load_profile(ref: str, overrides: dict | None = None, overrides_source: str 
             raise ProfileError(problem[1], source=source, key_path=f"controls.{cid}")
     workloads = [CustomWorkload(w["kind"], w["apiVersion"].rpartition("/")[0] if w.get("apiVersion") else None,
                                 w["podTemplate"]) for w in raw.get("workloads") or []]
-    return Profile(name=raw.get("name") or Path(source).stem, description=raw.get("description", ""),
-                   level=raw.get("level", "restricted"), conflicts=raw.get("conflicts", "keep"),
-                   controls=resolved, workloads=workloads, emit=raw.get("emit", "auto"),
-                   source=source, raw=raw)
+    profile = Profile(name=raw.get("name") or Path(source).stem, description=raw.get("description", ""),
+                      level=raw.get("level", "restricted"), conflicts=raw.get("conflicts", "keep"),
+                      controls=resolved, workloads=workloads, emit=raw.get("emit", "auto"),
+                      source=source, raw=raw, listed=resolved)
+    return profile.for_nodes(frozenset(raw.get("nodeFeatures", DEFAULT_NODE_FEATURES)))
 
 
 # --------------------------------------------------------------------------- validation
@@ -172,6 +207,9 @@ def validate(data: dict, source: str) -> None:
                 raise _err(source, key, f"must be auto, none or a list of {', '.join(EMIT_KINDS)}; got {value!r}")
         elif key == "controls":
             _validate_controls(value, source)
+        elif key == "nodeFeatures":
+            if not (isinstance(value, list) and all(v in NODE_FEATURES for v in value)):
+                raise _err(source, key, f"must be a list of {', '.join(NODE_FEATURES)}; got {value!r}")
         elif key == "workloads":
             _validate_workloads(value, source)
 

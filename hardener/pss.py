@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .kube import names, podspec
+from .kube import names, nodes, podspec
 from .kube.pointer import escape as _esc
 from .kube.versions import LATEST, parse_policy_version
 
@@ -106,7 +106,7 @@ class _Pod:
         self.containers = [(c, _str(c.get("name")) or "", f"/spec/{field}/{i}", _dict(c.get("securityContext")))
                            for field, i, c in podspec.containers(spec)]
         # spec.os.name == "windows" (checks with a 1.25 revision exempt such pods).
-        self.windows = podspec.psa_windows(spec)
+        self.windows = nodes.psa_windows(spec)
         # helpers.go relaxPolicyForUserNamespacePod: HostUsers != nil && !*HostUsers.
         self.userns = spec.get("hostUsers") is False
 

@@ -17,13 +17,14 @@ def summary(results: list[ResourceResult], documents: int) -> dict[str, Any]:
         "changes": sum(len(r.changes) for r in results),
         "resourcesWithSkips": sum(1 for r in results if r.skipped),
         "skipped": sum(len(r.skipped) for r in results),
+        "warnings": sum(len(r.warnings) for r in results),
     }
 
 
 def as_json(results: list[ResourceResult], documents: int, extra: dict | None = None) -> str:
     resources = []
     for r in results:
-        if not (r.changes or r.skipped):
+        if not (r.changes or r.skipped or r.warnings):
             continue
         entry = {
             "document": r.document, "apiVersion": r.api_version, "kind": r.kind,
@@ -31,8 +32,10 @@ def as_json(results: list[ResourceResult], documents: int, extra: dict | None = 
             "changes": [{"control": c.control, "op": c.op, "path": c.path, "value": c.value,
                          **({"container": c.container} if c.container else {}),
                          "reason": c.reason} for c in r.changes],
-            "skipped": [{"control": s.control, "container": s.container, "reason": s.reason}
-                        for s in r.skipped],
+            "skipped": [{"control": s.control, "container": s.container, "kind": s.kind,
+                         "reason": s.reason} for s in r.skipped],
+            "warnings": [{"control": w.control, "container": w.container, "message": w.message}
+                         for w in r.warnings],
         }
         if r.pointer:
             entry["item"] = r.pointer
@@ -45,11 +48,12 @@ def as_json(results: list[ResourceResult], documents: int, extra: dict | None = 
 def as_text(results: list[ResourceResult], documents: int, extra_lines: list[str] = ()) -> str:  # type: ignore[assignment]
     lines = []
     for r in results:
-        if not (r.changes or r.skipped):
+        if not (r.changes or r.skipped or r.warnings):
             continue
         head = f"{r.ref} (document {r.document}"
         head += f", {r.pointer.lstrip('/')}" if r.pointer else ""
         head += f"): {len(r.changes)} change(s), {len(r.skipped)} skipped"
+        head += f", {len(r.warnings)} warning(s)" if r.warnings else ""
         if "pss" in r.extra:
             head += f", PSS {r.extra['pss']['before']} -> {r.extra['pss']['after']}"
         lines.append(head)
@@ -59,9 +63,13 @@ def as_text(results: list[ResourceResult], documents: int, extra_lines: list[str
         for s in r.skipped:
             who = f" [{s.container}]" if s.container else ""
             lines.append(f"  skipped {s.control}{who}: {s.reason}")
+        for w in r.warnings:
+            who = f" [{w.container}]" if w.container else ""
+            lines.append(f"  warning {w.control}{who}: {w.message}")
     s = summary(results, documents)
     lines.append(f"k8s-harden: {s['documents']} document(s), {s['podTemplates']} pod template(s): "
                  f"{s['changes']} change(s) in {s['resourcesChanged']} resource(s), "
-                 f"{s['skipped']} skipped in {s['resourcesWithSkips']} resource(s)")
+                 f"{s['skipped']} skipped in {s['resourcesWithSkips']} resource(s)"
+                 + (f", {s['warnings']} warning(s)" if s["warnings"] else ""))
     lines.extend(extra_lines)
     return "\n".join(lines) + "\n"

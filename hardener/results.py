@@ -63,6 +63,17 @@ class Skip:
 
 
 @dataclass
+class Warning:
+    """What hardening could not make safe to predict: the change is made, and this is what
+    may still break (an image that expects another user, writes to its root filesystem,
+    ...). Separate from Skip: nothing was left out."""
+
+    control: str
+    message: str
+    container: str | None = None
+
+
+@dataclass
 class ResourceResult:
     """What happened to one resource (a document, or one item of a List)."""
 
@@ -74,6 +85,7 @@ class ResourceResult:
     pointer: str = ""  # the resource inside the document
     changes: list[Change] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
+    warnings: list[Warning] = field(default_factory=list)
     templates: list = field(default_factory=list)  # the PodTemplates found (kube.workloads)
     extra: dict = field(default_factory=dict)  # e.g. PSS levels before/after
 

@@ -8,8 +8,11 @@ from hardener.errors import ConflictError
 from helpers import dump, harden, load_all, pod
 
 
-def run_pod(spec, profile="restricted", kube=None, annotations=None):
-    out = harden(dump(pod(spec, annotations=annotations)), profile, kube)
+APPARMOR_NODES = "appArmor,unprivilegedPortSysctl"
+
+
+def run_pod(spec, profile="restricted", kube=None, annotations=None, **options):
+    out = harden(dump(pod(spec, annotations=annotations)), profile, kube, **options)
     data = load_all(out.output)[0]
     result = out.results[0] if out.results else None
     return data, result
@@ -105,12 +108,37 @@ def test_privileged_container_is_kept_and_escalation_skipped():
     assert "runAsNonRoot" not in data["spec"].get("securityContext", {})
 
 
-def test_sys_admin_add_is_kept_and_escalation_skipped():
+def test_sys_admin_add_is_kept_escalation_set_and_warned():
+    """validation.go ValidateSecurityContext rejects allowPrivilegeEscalation: false only next
+    to privileged: true or the literal string CAP_SYS_ADMIN in add; `SYS_ADMIN` is accepted."""
     data, res = run_pod({"containers": [c(securityContext={"capabilities": {"add": ["SYS_ADMIN"]}})]})
     sc = data["spec"]["containers"][0]["securityContext"]
-    assert sc["capabilities"]["add"] == ["SYS_ADMIN"]
+    assert sc["capabilities"]["add"][0] == "SYS_ADMIN"
+    assert sc["allowPrivilegeEscalation"] is False
+    assert skipped(res, "capabilities") and not skipped(res, "allowPrivilegeEscalation")
+    assert any("SYS_ADMIN" in w.message for w in res.warnings if w.control == "allowPrivilegeEscalation")
+
+
+def test_literal_cap_sys_admin_blocks_escalation_false_when_left_as_written(tmp_path):
+    """ValidateSecurityContext compares `CAP_SYS_ADMIN` literally: written so (and not respelled,
+    here because the capabilities control is opted out) the API would reject the false."""
+    ann = {"k8s-harden.io/skip-controls": "capabilities"}
+    data, res = run_pod({"containers": [c(securityContext={"capabilities": {"add": ["CAP_SYS_ADMIN"]}})]},
+                        annotations=ann)
+    sc = data["spec"]["containers"][0]["securityContext"]
     assert "allowPrivilegeEscalation" not in sc
-    assert skipped(res, "allowPrivilegeEscalation") and skipped(res, "capabilities")
+    assert skipped(res, "allowPrivilegeEscalation")[0].kind == "blocked"
+
+
+def test_cap_prefixed_adds_are_respelled():
+    """PSA check_capabilities_restricted.go compares `NET_BIND_SERVICE` exactly, and containerd's
+    spec_opts.go prefixes CAP_ itself (CAP_CAP_NET_BIND_SERVICE is no capability)."""
+    spec = {"containers": [c(securityContext={"capabilities": {"add": ["CAP_NET_BIND_SERVICE"]}},
+                             ports=[{"containerPort": 80}])]}
+    data, res = run_pod(spec)
+    assert data["spec"]["containers"][0]["securityContext"]["capabilities"]["add"] == ["NET_BIND_SERVICE"]
+    assert not skipped(res, "capabilities")
+    assert not [w for w in res.warnings if w.control == "capabilities"]  # an allowed capability
 
 
 def test_explicit_escalation_true_conflict_kept():
@@ -143,11 +171,19 @@ def test_high_port_gets_no_added_capability():
     assert "sysctls" not in data["spec"]["securityContext"]
 
 
-def test_port_sysctl_not_with_host_network():
+def test_low_port_with_host_network_keeps_the_container_root():
+    """validation.go ValidateHostSysctl (1.29+) and the kubelet's sysctl allowlist (every
+    version) refuse a net sysctl with hostNetwork, and NET_BIND_SERVICE never reaches a
+    non-root process: a hostNetwork DNS server on port 53 must stay root to bind it."""
     data, res = run_pod({"hostNetwork": True, "containers": [c(ports=[{"containerPort": 53}])]})
     assert data["spec"]["hostNetwork"] is True  # host access is never removed
-    assert "sysctls" not in data["spec"]["securityContext"]
-    assert skipped(res, "unprivilegedPortStart") and skipped(res, "hostAccess")
+    pod_sc = data["spec"].get("securityContext", {})
+    assert "sysctls" not in pod_sc and "runAsUser" not in pod_sc and "runAsNonRoot" not in pod_sc
+    sc = data["spec"]["containers"][0]["securityContext"]
+    assert "runAsUser" not in sc and "runAsNonRoot" not in sc
+    assert "hostNetwork" in skipped(res, "runAsUser")[0].reason and skipped(res, "hostAccess")
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    assert {"NET_BIND_SERVICE", "CHOWN", "SETUID"} <= set(sc["capabilities"]["add"])
 
 
 def test_port_sysctl_kept_when_already_set_and_skipped_before_1_22():
@@ -156,8 +192,8 @@ def test_port_sysctl_kept_when_already_set_and_skipped_before_1_22():
     data, _ = run_pod(spec)
     assert data["spec"]["securityContext"]["sysctls"] == spec["securityContext"]["sysctls"]
     data, res = run_pod({"containers": [c(ports=[{"containerPort": 80}])]}, kube="1.21")
-    assert "sysctls" not in data["spec"]["securityContext"]
-    assert "1.22" in skipped(res, "unprivilegedPortStart")[0].reason
+    assert "sysctls" not in data["spec"].get("securityContext", {})
+    assert "1.22" in skipped(res, "runAsUser")[0].reason  # so it stays root, and binds port 80
 
 
 def test_lowercase_all_is_spelled_as_pss_expects():
@@ -196,10 +232,21 @@ def test_seccomp_localhost_is_kept_and_unconfined_conflicts():
     assert skipped(res, "seccompProfile")
 
 
+def test_apparmor_is_not_set_unless_the_nodes_have_it():
+    """pkg/security/apparmor helpers.go isRequired / validate.go validateHost and the kubelet's
+    AppArmor admit handler refuse any pod asking for a profile other than unconfined on a node
+    without AppArmor (Pending before 1.31, Failed from 1.31): the default nodes have none."""
+    out = harden(dump(pod({"containers": [c("a")]})), kube="1.30")
+    data = load_all(out.output)[0]
+    assert "appArmorProfile" not in data["spec"]["securityContext"]
+    assert not data["metadata"].get("annotations")
+    assert "appArmor" in out.inactive and "--node-features appArmor" in out.inactive["appArmor"]
+
+
 def test_apparmor_field_from_1_30_annotations_before():
-    data, _ = run_pod({"containers": [c("a"), c("b")]}, kube="1.30")
+    data, _ = run_pod({"containers": [c("a"), c("b")]}, kube="1.30", node_features=APPARMOR_NODES)
     assert data["spec"]["securityContext"]["appArmorProfile"] == {"type": "RuntimeDefault"}
-    data, _ = run_pod({"containers": [c("a"), c("b")]}, kube="1.29")
+    data, _ = run_pod({"containers": [c("a"), c("b")]}, kube="1.29", node_features=APPARMOR_NODES)
     ann = data["metadata"]["annotations"]
     assert ann["container.apparmor.security.beta.kubernetes.io/a"] == "runtime/default"
     assert ann["container.apparmor.security.beta.kubernetes.io/b"] == "runtime/default"
@@ -208,7 +255,8 @@ def test_apparmor_field_from_1_30_annotations_before():
 
 def test_apparmor_unconfined_annotation_conflict_kept():
     ann = {"container.apparmor.security.beta.kubernetes.io/a": "unconfined"}
-    data, res = run_pod({"containers": [c("a")]}, kube="1.29", annotations=ann)
+    data, res = run_pod({"containers": [c("a")]}, kube="1.29", annotations=ann,
+                        node_features=APPARMOR_NODES)
     assert data["metadata"]["annotations"] == ann
     assert skipped(res, "appArmor")
 
@@ -246,17 +294,47 @@ def test_strict_fails_on_conflict_naming_the_resource():
 
 # ---------------------------------------------------------------- Windows, host access, opt-outs
 def test_windows_pod_gets_no_linux_fields():
+    """validation.go validateWindows forbids every Linux security field on a windows pod; the
+    Windows kubelet refuses every sysctl (safe_sysctls.go: no allowlist off Linux)."""
     spec = {"os": {"name": "windows"}, "containers": [c(ports=[{"containerPort": 80}])]}
     out = harden(dump(pod(spec)))
     assert load_all(out.output)[0] == pod(spec)
-    assert all(s.reason.startswith("Windows pod") for s in out.results[0].skipped
-               if s.control != "hostAccess")
+    res = out.results[0]
+    assert all(s.reason.startswith("Windows pod") for s in res.skipped
+               if s.control not in ("hostAccess", "runAsNonRoot"))
+    assert "ContainerAdministrator" in skipped(res, "runAsNonRoot")[0].reason
 
 
-def test_windows_node_selector_counts_as_windows():
-    spec = {"nodeSelector": {"kubernetes.io/os": "windows"}, "containers": [c()]}
-    out = harden(dump(pod(spec)))
+@pytest.mark.parametrize("targeting", [
+    {"nodeSelector": {"kubernetes.io/os": "windows"}},
+    {"nodeSelector": {"beta.kubernetes.io/os": "windows"}},
+    {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "kubernetes.io/os", "operator": "In", "values": ["windows"]}]}]}}}},
+    {"securityContext": {"windowsOptions": {"gmsaCredentialSpecName": "spec"}}},
+])
+def test_windows_is_recognised_however_targeted(targeting):
+    out = harden(dump(pod({**targeting, "containers": [c()]})))
     assert not out.results[0].changes
+
+
+def test_affinity_that_admits_linux_nodes_is_not_windows():
+    terms = [{"matchExpressions": [{"key": "kubernetes.io/os", "operator": "In", "values": ["windows"]}]},
+             {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}]
+    spec = {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": terms}}}, "containers": [c()]}
+    assert harden(dump(pod(spec))).results[0].changes
+
+
+def test_windows_run_as_non_root_for_a_named_non_admin_user():
+    """security_context_windows.go verifyRunAsNonRoot fails only ContainerAdministrator."""
+    spec = {"os": {"name": "windows"}, "containers": [
+        c("app", securityContext={"windowsOptions": {"runAsUserName": "ContainerUser"}}),
+        c("iis", securityContext={"windowsOptions": {"runAsUserName": "ContainerAdministrator"}})]}
+    data, res = run_pod(spec)
+    app, iis = data["spec"]["containers"]
+    assert app["securityContext"]["runAsNonRoot"] is True
+    assert "runAsNonRoot" not in iis["securityContext"]
+    assert [s.container for s in skipped(res, "runAsNonRoot")] == ["iis"]
 
 
 def test_host_access_is_never_removed():
@@ -281,11 +359,32 @@ def test_opt_out_whole_workload():
 def test_opt_out_named_containers_and_controls():
     ann = {"k8s-harden.io/skip-containers": "istio-proxy",
            "k8s-harden.io/skip-controls": "appArmor, fsGroup"}
-    data, res = run_pod({"containers": [c("app"), c("istio-proxy")]}, annotations=ann)
+    data, res = run_pod({"containers": [c("app"), c("istio-proxy")]}, annotations=ann,
+                        node_features=APPARMOR_NODES)
     assert "securityContext" not in data["spec"]["containers"][1]
-    assert "appArmorProfile" not in data["spec"]["securityContext"]
-    assert "fsGroup" not in data["spec"]["securityContext"]
+    assert "appArmorProfile" not in data["spec"].get("securityContext", {})
+    assert "fsGroup" not in data["spec"].get("securityContext", {})
     assert {s.control for s in res.skipped} >= {"*", "appArmor", "fsGroup"}
+
+
+@pytest.mark.parametrize("present", [True, False])
+def test_opted_out_sidecar_keeps_its_effective_identity(present):
+    """An opted-out container (present, or injected at admission as meshes do) inherits
+    nothing new: identity and seccomp go on the other containers, not at pod level."""
+    ann = {"k8s-harden.io/skip-containers": "istio-proxy"}
+    containers = [c("app"), c("istio-proxy")] if present else [c("app")]
+    data, res = run_pod({"containers": containers}, annotations=ann)
+    pod_sc = data["spec"].get("securityContext", {})
+    for key in ("runAsUser", "runAsGroup", "runAsNonRoot", "seccompProfile"):
+        assert key not in pod_sc, key
+    app = data["spec"]["containers"][0]["securityContext"]
+    assert app["runAsUser"] == 1000 and app["runAsNonRoot"] is True
+    assert app["seccompProfile"] == {"type": "RuntimeDefault"}
+    if present:
+        assert "securityContext" not in data["spec"]["containers"][1]
+        # pod-level-only settings would reach it too: left out, and said so
+        assert "fsGroup" not in pod_sc and "sysctls" not in pod_sc
+        assert skipped(res, "fsGroup")[0].kind == "opt-out"
 
 
 def test_opt_out_unknown_control_is_an_error():

@@ -107,8 +107,12 @@ def normalise(value):
 #: PSP — every difference documented in hardener/policy/__init__.py's module docstring.
 SEED_DIFFERENCES = {
     "annotations": {
-        # only the seccomp profile the hardened pods use (docker/default is a deprecated alias)
-        "seccomp.security.alpha.kubernetes.io/allowedProfileNames": "runtime/default",
+        # (allowedProfileNames keeps the seed's docker/default: PSP compared the two names as
+        # strings before 1.19.4, kubernetes/kubernetes#95985)
+        # no AppArmor: nodes without it refuse pods asking for a profile (pkg/security/apparmor
+        # isRequired), and the default profile assumes them; absent = unrestricted for PSP
+        "apparmor.security.beta.kubernetes.io/allowedProfileNames": None,
+        "apparmor.security.beta.kubernetes.io/defaultProfileName": None,
     },
     "spec": {
         # the nginx pod listens on port 80: NET_BIND_SERVICE is the one capability added back
@@ -133,7 +137,8 @@ def test_seed_pods_yield_the_seed_psp_plus_the_documented_differences():
     out = harden(SEED_PODS.read_text(), kube="1.24").output
     [psp] = of_kind(generated(out), "PodSecurityPolicy")
     seed = seed_object("PodSecurityPolicy")
-    expected_annotations = {**seed["metadata"]["annotations"], **SEED_DIFFERENCES["annotations"]}
+    expected_annotations = {k: v for k, v in {**seed["metadata"]["annotations"],
+                                              **SEED_DIFFERENCES["annotations"]}.items() if v is not None}
     expected_spec = {**seed["spec"], **SEED_DIFFERENCES["spec"]}
     assert normalise(psp["metadata"]["annotations"]) == normalise(expected_annotations)
     assert normalise(psp["spec"]) == normalise(expected_spec)
@@ -617,8 +622,14 @@ class CelPolicy:
         return isinstance(value, celpy.celtypes.BoolType) and bool(value)
 
 
-def vap_of(text: str, profile: str = "restricted", kube: str = "1.37", namespace: str = "ns"):
-    out = harden(text, kube=kube, profile=profile, emit="vap", namespace=namespace).output
+#: Nodes with AppArmor: the VAP tests cover the appArmor control too.
+APPARMOR_NODES = "appArmor,unprivilegedPortSysctl"
+
+
+def vap_of(text: str, profile: str = "restricted", kube: str = "1.37", namespace: str = "ns",
+           node_features: str = APPARMOR_NODES):
+    out = harden(text, kube=kube, profile=profile, emit="vap", namespace=namespace,
+                 node_features=node_features).output
     [vap] = of_kind(generated(out), "ValidatingAdmissionPolicy")
     [binding] = of_kind(generated(out), "ValidatingAdmissionPolicyBinding")
     return out, vap, binding
@@ -636,6 +647,8 @@ def test_vap_covers_the_profile_controls_and_scopes_to_the_stream_namespaces():
                         "runAsUser", "runAsGroup", "fsGroup", "seccompProfile", "appArmor",
                         "readOnlyRootFilesystem"}
     assert any("drop capability ALL" in v["message"] for v in vap["spec"]["validations"])
+    _, default_nodes, _ = vap_of(SEED_PODS.read_text(), "strict", node_features="unprivilegedPortSysctl")
+    assert not [v for v in default_nodes["spec"]["validations"] if ", appArmor:" in v["message"]]
     assert binding["spec"]["policyName"] == vap["metadata"]["name"]
     assert binding["spec"]["matchResources"]["namespaceSelector"] == {"matchExpressions": [
         {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["ns"]}]}
@@ -702,8 +715,10 @@ def test_vap_cel_accepts_apparmor_annotations_and_exempts_windows_from_linux_con
     pod["metadata"]["annotations"] = {"container.apparmor.security.beta.kubernetes.io/ubuntu-container":
                                       "localhost/custom"}
     assert policy.failures(pod) == []
+    # runAsNonRoot is the one identity field Windows pods have, and PSS restricted asks for it
     windows = {"kind": "Pod", "metadata": {"name": "w"},
-               "spec": {"os": {"name": "windows"}, "containers": [{"name": "c", "image": "x"}]}}
+               "spec": {"os": {"name": "windows"}, "securityContext": {"runAsNonRoot": True},
+                        "containers": [{"name": "c", "image": "x"}]}}
     assert policy.failures(windows) == []
     windows["spec"]["hostNetwork"] = True
     assert [f for f in policy.failures(windows)] == [

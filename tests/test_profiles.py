@@ -56,7 +56,24 @@ def test_extends_relative_path_and_disable_control(tmp_path):
     ("controls:\n  seccompProfile: {type: Unconfined}\n", "controls.seccompProfile.type", "one of"),
     ("conflicts: ignore\n", "conflicts", "keep, override or fail"),
     ("controls:\n  privileged: {conflicts: maybe}\n", "controls.privileged.conflicts", "keep, override, fail"),
-    ("controls:\n  capabilities: {drop: ALL}\n", "controls.capabilities.drop", "a list of non-empty strings"),
+    ("controls:\n  capabilities: {drop: ALL}\n", "controls.capabilities.drop", "a list of capability names"),
+    # PSA compares `ALL` literally: `all` would leave the pod at baseline under a restricted profile
+    ("controls:\n  capabilities: {drop: [all]}\n", "controls.capabilities.drop", "upper case without CAP_"),
+    ("controls:\n  capabilities: {allowAdd: [NET_FOO]}\n", "controls.capabilities.allowAdd", "not ['NET_FOO']"),
+    ("controls:\n  capabilities: {allowAdd: [CAP_NET_RAW]}\n", "controls.capabilities.allowAdd", "without CAP_"),
+    ("controls:\n  capabilities: {allowAdd: [ALL]}\n", "controls.capabilities.allowAdd", "capability names"),
+    ("controls:\n  readOnlyRootFilesystem: {writablePaths: [tmp]}\n",
+     "controls.readOnlyRootFilesystem.writablePaths", "absolute paths"),
+    # validation.go validateSeccompProfileField -> validateLocalDescendingPath
+    ("controls:\n  seccompProfile: {type: Localhost, localhostProfile: /etc/p.json}\n",
+     "controls.seccompProfile.localhostProfile", "relative path"),
+    ("controls:\n  seccompProfile: {type: Localhost, localhostProfile: a/../../p.json}\n",
+     "controls.seccompProfile.localhostProfile", "without '..'"),
+    # validation.go ValidateAppArmorProfileField
+    ("controls:\n  appArmor: {type: Localhost, localhostProfile: ' k8s-apparmor'}\n",
+     "controls.appArmor.localhostProfile", "no surrounding spaces"),
+    ("controls:\n  appArmor: {type: Localhost, localhostProfile: ''}\n",
+     "controls.appArmor.localhostProfile", "not empty"),
     ("emit: [psp, crd]\n", "emit", "auto, none or a list"),
     ("level: strict\n", "level", "baseline or restricted"),
     ("workloads:\n  - {kind: X, podTemplate: spec.template}\n", "workloads[0].podTemplate", "JSON pointer"),
@@ -71,9 +88,17 @@ def test_validation_errors_name_file_and_key(tmp_path, text, key_path, fragment)
 
 
 def test_localhost_needs_a_profile_name(tmp_path):
+    """validation.go validateSeccompProfileField / ValidateAppArmorProfileField: localhostProfile
+    is required with type Localhost and refused with any other type."""
     p = write(tmp_path, "bad.yaml", "extends: restricted\ncontrols:\n  seccompProfile: {type: Localhost}\n")
     with pytest.raises(ProfileError, match="controls.seccompProfile: type Localhost needs localhostProfile"):
         load_profile(p)
+    p = write(tmp_path, "bad2.yaml", "extends: restricted\ncontrols:\n  appArmor: {localhostProfile: x}\n")
+    with pytest.raises(ProfileError, match="controls.appArmor: localhostProfile can only be set with type Localhost"):
+        load_profile(p)
+    good = write(tmp_path, "good.yaml", "extends: restricted\ncontrols:\n  seccompProfile: "
+                 "{type: Localhost, localhostProfile: profiles/audit..json}\n")
+    assert load_profile(good).controls["seccompProfile"]["localhostProfile"] == "profiles/audit..json"
 
 
 def test_extends_cycle_missing_base_and_not_a_mapping(tmp_path):

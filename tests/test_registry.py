@@ -34,7 +34,10 @@ def test_every_example_shows_the_control_at_work(cid, tmp_path):
     cls = CONTROLS[cid]
     profile = tmp_path / "one.yaml"
 
-    profile.write_text(yaml.safe_dump({"controls": {cid: dict(cls.example_options)}}))
+    data = {"controls": {cid: dict(cls.example_options)}}
+    if cls.requires:
+        data["nodeFeatures"] = [cls.requires]
+    profile.write_text(yaml.safe_dump(data))
     out = harden(cls.example, profile=str(profile))
     assert out.results and (out.results[0].changes or out.results[0].skipped), cid
     assert {c.control for c in out.results[0].changes} <= {cid}

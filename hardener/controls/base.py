@@ -49,6 +49,29 @@ def is_int_list(v: Any) -> str | None:
     return None if ok else "a list of positive integers"
 
 
+def is_capability_list(allow_all: bool) -> Callable[[Any], str | None]:
+    """Capability names as Kubernetes spells them: upper case, no `CAP_` prefix (PSA and PSP
+    compare them literally, and containerd prefixes CAP_ itself); `ALL` where allowed."""
+    from ..kube.podspec import LINUX_CAPABILITIES
+
+    known = LINUX_CAPABILITIES | ({"ALL"} if allow_all else set())
+
+    def check(v: Any) -> str | None:
+        if isinstance(v, list) and all(isinstance(x, str) and x in known for x in v):
+            return None
+        bad = [x for x in v if x not in known] if isinstance(v, list) else v
+        what = "ALL or " if allow_all else ""
+        return (f"a list of capability names ({what}Linux capabilities in upper case without CAP_, "
+                f"e.g. NET_BIND_SERVICE; not {bad!r})")
+    return check
+
+
+def is_absolute_path_list(v: Any) -> str | None:
+    ok = isinstance(v, list) and all(isinstance(x, str) and x.startswith("/") and x.strip() == x
+                                     for x in v)
+    return None if ok else "a list of absolute paths, e.g. [/tmp]"
+
+
 def is_str_map(v: Any) -> str | None:
     ok = isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items())
     return None if ok else "a mapping of strings to strings"
@@ -69,6 +92,9 @@ class Control:
     scope: ClassVar[str]  # "pod" or "container": where it acts, for the docs
     options: ClassVar[dict[str, Option]] = {}
     linux_only: ClassVar[bool] = True  # not applied to Windows pods
+    #: A node feature (hardener.profile.NODE_FEATURES) without which the change would make
+    #: the kubelet refuse the pod: the control is active only on nodes declared to have it.
+    requires: ClassVar[str | None] = None
     #: The upstream PSS check ids whose failure this control's change answers (an audit
     #: finding of the check already says what the control would change). Every control
     #: declares it, empty or not.

@@ -4,12 +4,12 @@ non-root processes bind the low ports they declare."""
 from __future__ import annotations
 
 from ..kube import versions
-from ..kube.podspec import added_caps, cap_name
-from ..results import CONFLICT, NOT_APPLICABLE, Skip
-from .base import Control, Option, is_bool, is_str_list
+from ..kube.kubelet import PORT_SYSCTL
+from ..kube.podspec import LINUX_CAPABILITIES, added_caps, cap_name
+from ..results import CONFLICT, NOT_APPLICABLE, Skip, Warning
+from .base import Control, Option, is_bool, is_capability_list
 
 PRIVILEGED_PORTS = 1024
-PORT_SYSCTL = "net.ipv4.ip_unprivileged_port_start"
 
 
 def low_ports(container: dict) -> list[int]:
@@ -29,10 +29,21 @@ def _caps(c) -> dict:
     return caps if isinstance(caps, dict) else {}
 
 
+#: What a container running as root keeps when `drop: [ALL]` is added to it: changing file
+#: ownership and modes (chown/chmod init containers, Bitnami's volumePermissions) and
+#: switching to another user (gosu, su-exec, entrypoints that drop root). All of them are in
+#: the set Pod Security Standards baseline allows.
+ROOT_ADD = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETGID", "SETUID"]
+
+
 class Capabilities(Control):
     """`capabilities.drop: [ALL]` and `add` limited to what the container needs:
     NET_BIND_SERVICE when it declares a containerPort below 1024, plus the adds the profile
-    lets it keep (`allowAdd`). Other explicit adds conflict. Skipped for privileged
+    lets it keep (`allowAdd`). Other explicit adds conflict. A container that keeps running
+    as root gets `rootAdd` back with the drop (uid 0 without CHOWN, DAC_OVERRIDE and FOWNER
+    cannot chown or chmod). Capability names are written as Kubernetes spells them
+    (`CAP_NET_RAW`, `net_raw` -> `NET_RAW`): Pod Security Admission and PodSecurityPolicy
+    compare them exactly and containerd adds `CAP_` again. Skipped for privileged
     containers, which get every capability whatever is dropped."""
 
     id = "capabilities"
@@ -52,30 +63,35 @@ spec:
     securityContext:
       capabilities:
         drop: [all]
+        add: [CAP_NET_BIND_SERVICE]
 """
     options = {
-        "drop": Option(["ALL"], is_str_list, "capabilities every container drops"),
-        "allowAdd": Option(["NET_BIND_SERVICE"], is_str_list,
+        "drop": Option(["ALL"], is_capability_list(True), "capabilities every container drops"),
+        "allowAdd": Option(["NET_BIND_SERVICE"], is_capability_list(False),
                            "capabilities a container may keep in `add`"),
         "netBindService": Option(True, is_bool,
                                  "add NET_BIND_SERVICE to containers that declare a port below 1024"),
+        "rootAdd": Option(ROOT_ADD, is_capability_list(False),
+                          "capabilities added back to a container that runs as root when ALL is dropped"),
     }
 
     def plan(self, ctx, opts):
         allowed = {cap_name(a) for a in opts["allowAdd"]}
         for c in ctx.containers():
-            sc = c.sc
-            if sc.get("privileged") is True:
+            if c.sc.get("privileged") is True:
                 yield Skip(self.id, "privileged container: capabilities do not limit it", c.name,
                            kind=NOT_APPLICABLE)
                 continue
+            yield from self._spelling(ctx, c, allowed)
             path = c.path + ("securityContext", "capabilities")
+            added_all = False
             for want in opts["drop"]:
                 drop = _caps(c).get("drop")
                 drop = drop if isinstance(drop, list) else []
                 have = [i for i, d in enumerate(drop) if cap_name(d) == cap_name(want)]
                 if not have:
                     yield ctx.append(self.id, path + ("drop",), want, f"drop {want}", c.name)
+                    added_all |= want == "ALL"
                 elif drop[have[0]] != want:
                     # PSS restricted accepts only the exact spelling `ALL`
                     yield ctx.set(self.id, path + ("drop", have[0]), want,
@@ -89,11 +105,31 @@ spec:
                     yield ctx.remove(self.id, path + ("add", i), f"remove add {adds[i]}", c.name)
                 else:
                     yield ctx.conflict(self.id, f"capabilities.add {adds[i]}", c.name)
+            wanted = []
             ports = low_ports(c.container)
             if (opts["netBindService"] and "NET_BIND_SERVICE" in allowed and ports
                     and "NET_BIND_SERVICE" not in added_caps(c.sc)):
-                yield ctx.append(self.id, path + ("add",), "NET_BIND_SERVICE",
-                                 f"listens on port {min(ports)}", c.name)
+                wanted.append(("NET_BIND_SERVICE", f"listens on port {min(ports)}"))
+            if added_all and ctx.will_run_as_root(c):
+                why = ("runs as root: keeps what file ownership and user switching need "
+                       "(drop ALL alone would leave uid 0 unable to chown or chmod)")
+                wanted += [(cap, why) for cap in opts["rootAdd"] if cap not in added_caps(c.sc)]
+            for cap, why in wanted:
+                yield ctx.append(self.id, path + ("add",), cap, why, c.name)
+
+    def _spelling(self, ctx, c, allowed):
+        """`CAP_X` / `x` in add -> `X`: the same capability, spelled as PSA, PSP and
+        containerd read it."""
+        adds = _caps(c).get("add")
+        for i, cap in enumerate(adds if isinstance(adds, list) else []):
+            if not isinstance(cap, str) or cap_name(cap) == cap or cap_name(cap) not in LINUX_CAPABILITIES:
+                continue
+            path = c.path + ("securityContext", "capabilities", "add", i)
+            yield ctx.set(self.id, path, cap_name(cap), f"spell {cap!r} as {cap_name(cap)!r}", c.name)
+            if cap_name(cap) not in allowed and cap.upper().startswith("CAP_"):
+                yield Warning(self.id, f"{cap} was spelled with CAP_: containerd reads it as "
+                              f"CAP_{cap.upper()} and did not grant it; spelled {cap_name(cap)}, "
+                              "every runtime grants it", c.name)
 
 
 class UnprivilegedPortStart(Control):
@@ -104,6 +140,7 @@ class UnprivilegedPortStart(Control):
 
     id = "unprivilegedPortStart"
     scope = "pod"
+    requires = "unprivilegedPortSysctl"
     pss_checks = frozenset()  # makes a fix of other controls work; no check of its own
     example = """\
 apiVersion: v1
@@ -113,13 +150,15 @@ metadata:
 spec:
   containers:
   - name: app
-    image: nginx:1.27
+    image: nginxinc/nginx-unprivileged:1.27
+    securityContext:
+      runAsUser: 101
     ports:
     - containerPort: 80
 """
 
     def plan(self, ctx, opts):
-        ports = [p for c in ctx.containers() if not ctx.root_kept(c) for p in low_ports(c.container)]
+        ports = [p for c in ctx.containers() if not ctx.will_run_as_root(c) for p in low_ports(c.container)]
         if not ports:
             return
         lowest = min(ports)
@@ -143,6 +182,10 @@ spec:
                     yield Skip(self.id, f"kept: {what} is above port {lowest}", kind=CONFLICT,
                                setting=what)
                 return
+        skip = ctx.pod_level_skip(self.id, f"sysctl {PORT_SYSCTL}")
+        if skip:
+            yield skip
+            return
         yield ctx.append(self.id, ("spec", "securityContext", "sysctls"),
                          {"name": PORT_SYSCTL, "value": str(lowest)},
                          f"non-root processes may bind port {lowest} and up")

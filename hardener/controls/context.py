@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ..errors import ConflictError
-from ..kube import podspec
+from ..kube import nodes, podspec
 from ..kube.pointer import join
 from ..kube.workloads import PodTemplate
-from ..results import CONFLICT, Change, Skip
+from ..results import CONFLICT, OPT_OUT, Change, Skip
 
 
 def _child(obj: Any, part: Any) -> Any:
@@ -47,7 +47,15 @@ class PodContext:
     skip_controls: frozenset = frozenset()
     skip_containers: frozenset = frozenset()
     document: int = 0
+    #: the capabilities the profile lets a container keep in `add`
+    allowed_adds: frozenset = frozenset()
+    #: the controls that plan on this template (the profile's, less the opted-out ones)
+    active: frozenset = frozenset()
+    #: pointers of the containers that run as a non-zero uid the manifest chose (read before
+    #: any change)
+    chosen: frozenset = frozenset()
     _root_kept: dict | None = field(default=None, repr=False)
+    _needs_root: dict | None = field(default=None, repr=False)
 
     # ---- where things are
     @property
@@ -72,7 +80,7 @@ class PodContext:
 
     @property
     def is_windows(self) -> bool:
-        return podspec.targets_windows(self.spec)
+        return nodes.targets_windows(self.spec)
 
     def containers(self, opted_out: bool = False) -> Iterator[ContainerRef]:
         """Every container (init, regular, ephemeral) that is a mapping and not opted out
@@ -113,6 +121,112 @@ class PodContext:
                 or (sc.get("runAsNonRoot") is False and self.rule("runAsNonRoot") == "keep")
             )
         return self._root_kept[key]
+
+    def needs_root(self, c: ContainerRef) -> str | None:
+        """Why this container's job needs its current identity (root, as a rule), or None.
+        Linux gives a non-root process no capability from `add`: Kubernetes sets no ambient
+        capabilities (kubernetes/kubernetes#56374) and allowPrivilegeEscalation: false turns
+        file capabilities off. So a container that keeps capabilities other than
+        NET_BIND_SERVICE, or must bind a port below 1024 where the unprivileged-port sysctl
+        cannot help, stops working when moved to a non-root uid. Decided once per container,
+        on the manifest as written (the capabilities a root container gets back from the
+        hardener do not count)."""
+        if self._needs_root is None:
+            self._needs_root = {}
+        if c.pointer not in self._needs_root:
+            self._needs_root[c.pointer] = self._why_root(c)
+        return self._needs_root[c.pointer]
+
+    def _why_root(self, c: ContainerRef) -> str | None:
+        from .capabilities import low_ports
+
+        kept = podspec.added_caps(c.sc) - {"NET_BIND_SERVICE"}
+        if kept and self.rule("capabilities") == "override":
+            kept &= self.allowed_adds
+        if kept:
+            return (f"adds {', '.join(sorted(kept))}: capabilities never reach a non-root process "
+                    "(no ambient capabilities)")
+        ports = low_ports(c.container)
+        if ports and not self.port_sysctl_works(min(ports)):
+            return (f"listens on port {min(ports)}, which a non-root process cannot bind here "
+                    f"({self.port_sysctl_blocker(min(ports))})")
+        return None
+
+    def port_sysctl_blocker(self, port: int) -> str | None:
+        """Why the unprivileged-port sysctl cannot let a non-root process bind `port`, or None."""
+        from ..kube import versions
+        from .capabilities import PORT_SYSCTL
+
+        if self.spec.get("hostNetwork") is True:
+            return "hostNetwork: the sysctl would be the node's"
+        current = self.pod_sysctl(PORT_SYSCTL)
+        if current is not None:
+            try:
+                return None if int(str(current)) <= port else f"{PORT_SYSCTL}={current} is above it"
+            except ValueError:
+                return f"{PORT_SYSCTL}={current!r} is not a number"
+        if self.kube < versions.UNPRIVILEGED_PORT_SYSCTL:
+            return f"{PORT_SYSCTL} is a safe sysctl only from Kubernetes 1.22"
+        if "unprivilegedPortStart" not in self.active:
+            return f"{PORT_SYSCTL} is not set by this profile on these nodes"
+        skip = self.pod_level_skip("unprivilegedPortStart", f"sysctl {PORT_SYSCTL}")
+        if skip:
+            return skip.reason
+        return None
+
+    def port_sysctl_works(self, port: int) -> bool:
+        return self.port_sysctl_blocker(port) is None
+
+    def pod_sysctl(self, name: str) -> Any:
+        """The value of a pod sysctl, or None."""
+        for s in podspec.sequence(self.pod_sc.get("sysctls")):
+            if isinstance(s, dict) and s.get("name") == name:
+                return s.get("value")
+        return None
+
+    def pod_level_skip(self, control: str, what: str) -> Skip | None:
+        """A Skip when a pod-level-only setting (`what`: fsGroup, sysctls, ...) would reach an
+        opted-out container of this template: opting out means unchanged behaviour."""
+        present = sorted(self.skip_containers & {c.name for c in self.containers(opted_out=True)})
+        if not present:
+            return None
+        return Skip(control, f"pod-level {what} would also apply to opted-out container(s) "
+                             f"{', '.join(present)}", kind=OPT_OUT)
+
+    def chose_uid(self, c: ContainerRef) -> bool:
+        """Does the manifest run this container as a non-zero uid of its own choosing?"""
+        return c.pointer in self.chosen
+
+    @property
+    def chosen_uids(self) -> bool:
+        """Every container runs as a uid the manifest chose."""
+        refs = list(self.containers(opted_out=True))
+        return bool(refs) and all(c.pointer in self.chosen for c in refs)
+
+    def will_run_as_root(self, c: ContainerRef) -> bool:
+        """Will this container run as uid 0 once hardened? An explicit uid 0 the profile
+        keeps, or no uid and none to be set (an image's default user is root as a rule)."""
+        if self.is_windows:
+            return False
+        sc = c.sc
+        if podspec.effective(sc, self.pod_sc, "runAsNonRoot") is True:
+            return False
+        if "runAsNonRoot" in self.active and self.keeps_identity(c, "runAsNonRoot") is None:
+            return False
+        uid = podspec.integer(podspec.effective(sc, self.pod_sc, "runAsUser"))
+        sets_uid = "runAsUser" in self.active
+        if uid is not None:
+            return uid == 0 and not (sets_uid and self.rule("runAsUser") == "override")
+        return not (sets_uid and self.keeps_identity(c, "runAsUser") is None)
+
+    def keeps_identity(self, c: ContainerRef, control: str) -> str | None:
+        """Why pod-level identity defaults of `control` must not reach this container, or
+        None: an explicit root setting kept (unless `control`'s rule overrides it), a job
+        that needs root (:meth:`needs_root`), or an opt-out."""
+        if self.rule(control) != "override" and self.root_kept(c):
+            return "keeps running as root (explicit setting kept)"
+        return self.needs_root(c)
+
 
     # ---- building changes
     def set(self, control: str, path_parts: tuple, value: Any, reason: str,

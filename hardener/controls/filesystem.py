@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Control, Option, is_bool, is_str_list
+from .base import Control, Option, is_absolute_path_list, is_bool
 
 
 def volume_name(path: str) -> str:
@@ -32,7 +32,7 @@ spec:
     image: nginx:1.27
 """
     options = {
-        "writablePaths": Option([], is_str_list, "paths that get a writable emptyDir"),
+        "writablePaths": Option([], is_absolute_path_list, "paths that get a writable emptyDir"),
         "memoryBacked": Option(False, is_bool, "use emptyDir medium: Memory for them"),
     }
 

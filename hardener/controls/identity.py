@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
-from ..kube import versions
-from ..results import NOT_APPLICABLE, Change, Skip
+from ..kube import podspec, versions
+from ..kube.nodes import WINDOWS_ROOT_USER
+from ..results import NOT_APPLICABLE, Change, Skip, Warning
 from .base import Control, Option, is_int, is_int_list, one_of
 from .context import PodContext
 
@@ -19,12 +20,16 @@ def _is_false(v: Any) -> bool:
 
 
 def _identity(ctx: PodContext, control: str, field: str, value: Any,
-              forbidden: Callable[[Any], bool], why: str) -> Iterator[Change | Skip]:
+              forbidden: Callable[[Any], bool], why: str,
+              leave: Callable[[Any], bool] = lambda c: False) -> Iterator[Change | Skip]:
     """Set `field` at pod level when every container may take it; otherwise per container.
 
     `forbidden(v)` tells an explicit value that conflicts (uid 0, runAsNonRoot false).
-    Containers that keep running as root (PodContext.root_kept) never get the default:
-    the kubelet would refuse to start them.
+    A container that must keep its identity (PodContext.keeps_identity: an explicit root
+    setting kept, a job that needs root) never gets the default — the kubelet would refuse
+    to start it, or it would start and fail. With opted-out containers named (present, or
+    injected later as sidecars are) nothing goes to pod level: it would reach them; nor
+    when a container is to be left alone (`leave`).
     """
     override = ctx.rule(control) == "override"
     pod_val = ctx.pod_sc.get(field)
@@ -44,29 +49,34 @@ def _identity(ctx: PodContext, control: str, field: str, value: Any,
                               f"override {field}: {own!r}", c.name)
             else:
                 yield ctx.conflict(control, f"securityContext.{field}: {own!r}", c.name)
-    if pod_val is not None:
-        return
-    kept = [c for c in containers if not override and ctx.root_kept(c)]
-    if not kept:
+    if pod_val is not None or all(c.sc.get(field) is not None for c in containers):
+        return  # set for every container already
+    held = {c.pointer: ctx.keeps_identity(c, control) for c in containers}
+    left = [c for c in containers if leave(c)]
+    if not any(held.values()) and not ctx.skip_containers and not left:
         yield ctx.set(control, ("spec", "securityContext", field), value, why)
         return
     for c in containers:
-        if c.sc.get(field) is not None:
+        if c.sc.get(field) is not None or c in left:
             continue
-        if c in kept:
-            yield Skip(control, "container keeps running as root (explicit setting kept)", c.name,
-                       kind=NOT_APPLICABLE)
+        if held[c.pointer]:
+            yield Skip(control, f"container {held[c.pointer]}", c.name, kind=NOT_APPLICABLE)
         else:
             yield ctx.set(control, c.path + ("securityContext", field), value,
-                          why + " (per container: another container keeps running as root)", c.name)
+                          why + " (per container: not every container of the pod takes it)", c.name)
 
 
 class RunAsNonRoot(Control):
     """Require a non-root user (`runAsNonRoot: true`), at pod level or, when another
-    container is kept as root, on each other container. PSS restricted."""
+    container keeps its identity (kept as root, or its job needs root), on each other
+    container. PSS restricted. Windows pods too, where it is the only identity field the API
+    allows — but only for containers whose `windowsOptions.runAsUserName` names a user other
+    than ContainerAdministrator: the Windows kubelet refuses runAsNonRoot for that user, and
+    servercore and IIS images run as it by default."""
 
     id = "runAsNonRoot"
     scope = "pod"
+    linux_only = False
     pss_checks = frozenset(("runAsNonRoot",))
     example = """\
 apiVersion: v1
@@ -80,8 +90,29 @@ spec:
 """
 
     def plan(self, ctx, opts):
+        if ctx.is_windows:
+            yield from self._windows(ctx)
+            return
         yield from _identity(ctx, self.id, "runAsNonRoot", True, _is_false,
                              "PSS restricted: containers must run as non-root")
+
+    def _windows(self, ctx):
+        """pkg/kubelet/kuberuntime/security_context_windows.go, verifyRunAsNonRoot: with
+        runAsNonRoot the container fails when its user is ContainerAdministrator."""
+        if ctx.pod_sc.get("runAsNonRoot") is not None:
+            return
+        pod_user = podspec.mapping(ctx.pod_sc.get("windowsOptions")).get("runAsUserName")
+        for c in ctx.containers():
+            if c.sc.get("runAsNonRoot") is not None:
+                continue
+            user = podspec.mapping(c.sc.get("windowsOptions")).get("runAsUserName") or pod_user
+            if isinstance(user, str) and user and user != WINDOWS_ROOT_USER:
+                yield ctx.set(self.id, c.path + ("securityContext", "runAsNonRoot"), True,
+                              f"PSS restricted: runs as Windows user {user}", c.name)
+            else:
+                yield Skip(self.id, "Windows container without windowsOptions.runAsUserName: its "
+                           f"image may run as {WINDOWS_ROOT_USER} (servercore, IIS), for which the "
+                           "kubelet refuses runAsNonRoot", c.name, kind=NOT_APPLICABLE)
 
 
 class RunAsUser(Control):
@@ -105,12 +136,20 @@ spec:
     options = {"value": Option(1000, is_int(1), "the uid to run as")}
 
     def plan(self, ctx, opts):
+        before = {c.pointer: podspec.effective(c.sc, ctx.pod_sc, "runAsUser") for c in ctx.containers()}
         yield from _identity(ctx, self.id, "runAsUser", opts["value"], _is_zero,
                              "run as a fixed non-root uid")
+        for c in ctx.containers():
+            if before[c.pointer] is None and podspec.effective(c.sc, ctx.pod_sc, "runAsUser") is not None:
+                yield Warning(self.id, f"image default user unknown: now runs as uid {opts['value']}; "
+                              "an image that needs root, or owns its files as another uid, will fail",
+                              c.name)
 
 
 class RunAsGroup(Control):
-    """Set a numeric primary group `runAsGroup` (seed: 3000) instead of the image's (often 0)."""
+    """Set a numeric primary group `runAsGroup` (seed: 3000) instead of the image's (often 0),
+    except on containers whose uid the manifest chose: they keep their image's group (an
+    explicit group 0 still conflicts)."""
 
     id = "runAsGroup"
     scope = "pod"
@@ -128,8 +167,11 @@ spec:
     options = {"value": Option(3000, is_int(1), "the gid to run as")}
 
     def plan(self, ctx, opts):
+        # a container running as a uid the manifest chose (Bitnami's 1001, ...) keeps its
+        # image's group: the image was built for that identity, often with files writable by
+        # group 0, and a group of ours would name a second identity
         yield from _identity(ctx, self.id, "runAsGroup", opts["value"], _is_zero,
-                             "run with a non-root primary group")
+                             "run with a non-root primary group", leave=ctx.chose_uid)
 
 
 class FsGroup(Control):
@@ -164,8 +206,20 @@ spec:
             yield ctx.set(self.id, ("spec", "securityContext", "fsGroup"), opts["value"],
                           "override fsGroup: 0")
         elif current is None:
-            yield ctx.set(self.id, ("spec", "securityContext", "fsGroup"), opts["value"],
-                          "volumes owned by a non-root group")
+            skip = ctx.pod_level_skip(self.id, "fsGroup")
+            if skip:
+                yield skip
+                return
+            value, why = opts["value"], "volumes owned by a non-root group"
+            if ctx.chosen_uids:
+                # the manifest chose every uid: own volumes by the containers' one group, if
+                # they share one; a group of ours would name a second identity
+                groups = {podspec.integer(podspec.effective(c.sc, ctx.pod_sc, "runAsGroup"))
+                          for c in ctx.containers()}
+                if len(groups) != 1 or not next(iter(groups)):
+                    return
+                value, why = groups.pop(), "volumes owned by the group the containers run as"
+            yield ctx.set(self.id, ("spec", "securityContext", "fsGroup"), value, why)
         if opts["changePolicy"] and ctx.kube >= versions.FS_GROUP_CHANGE_POLICY and "fsGroupChangePolicy" not in ctx.pod_sc:
             yield ctx.set(self.id, ("spec", "securityContext", "fsGroupChangePolicy"),
                           opts["changePolicy"], "skip the recursive chown when ownership already matches")
@@ -202,5 +256,9 @@ spec:
                           [g for g in current if not _is_zero(g)] or list(opts["groups"]),
                           "override group 0")
         elif current is None and opts["groups"]:
+            skip = ctx.pod_level_skip(self.id, "supplementalGroups")
+            if skip:
+                yield skip
+                return
             yield ctx.set(self.id, ("spec", "securityContext", "supplementalGroups"),
                           list(opts["groups"]), "profile's supplemental groups")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..kube import names, versions
-from ..results import NOT_APPLICABLE, Skip
+from ..results import CONFLICT, NOT_APPLICABLE, Skip
 from .base import Control, Option, is_str_map, one_of
 
 
@@ -20,8 +20,20 @@ def _annotation_value(opts: dict) -> str:
     return "runtime/default" if opts["type"] == "RuntimeDefault" else f"localhost/{opts['localhostProfile']}"
 
 
-def _is_optional_str(v: Any) -> str | None:
-    return None if v is None or (isinstance(v, str) and v) else "a non-empty string or null"
+def _seccomp_localhost(v: Any) -> str | None:
+    """pkg/apis/core/validation/validation.go, validateSeccompProfileField ->
+    validateLocalDescendingPath: a relative path without a `..` segment (and, stricter than
+    the API, not empty: the runtime could not load an empty name)."""
+    ok = v is None or (isinstance(v, str) and v and not v.startswith("/")
+                       and ".." not in v.replace("\\", "/").split("/"))
+    return None if ok else "null or a relative path below the kubelet's seccomp folder, without '..'"
+
+
+def _apparmor_localhost(v: Any) -> str | None:
+    """validation.go, ValidateAppArmorProfileField: not empty, not padded with whitespace,
+    at most 4095 bytes (PATH_MAX - 1)."""
+    ok = v is None or (isinstance(v, str) and v and v.strip() == v and len(v.encode()) <= 4095)
+    return None if ok else "null or a profile name: not empty, no surrounding spaces, at most 4095 bytes"
 
 
 def _type_of(v: Any) -> Any:
@@ -31,31 +43,60 @@ def _type_of(v: Any) -> Any:
 _LABEL = {"seccompProfile": "seccomp", "appArmor": "AppArmor"}
 
 
-def _confine(ctx, control: str, opts: dict, field: str, annotations: list[tuple[str, str | None]],
-             to_set: list[tuple[str, str | None]], field_from: tuple) -> Any:
-    """Shared plan of seccomp and AppArmor: the field (pod level) from `field_from`, the
-    annotations `to_set` before it. `annotations` lists every (key, container) pair whose
-    `unconfined` value conflicts."""
+def _unconfined(value: Any) -> bool:
+    return isinstance(value, str) and value.lower() == "unconfined"
+
+
+def _field_for_annotation(value: Any, control: str) -> dict | None:
+    """The field an annotation means, as the API server converted them while it did
+    (pkg/api/pod/util.go SeccompFieldForAnnotation, strategy.go applyAppArmorVersionSkew):
+    runtime/default (and, for seccomp, docker/default) -> RuntimeDefault, localhost/NAME ->
+    Localhost NAME; None for unconfined and for values it does not read."""
+    if not isinstance(value, str):
+        return None
+    if value == "runtime/default" or (control == "seccompProfile" and value == "docker/default"):
+        return {"type": "RuntimeDefault"}
+    if value.startswith("localhost/"):
+        name = value[len("localhost/"):]
+        check = _seccomp_localhost if control == "seccompProfile" else _apparmor_localhost
+        if name and check(name) is None:
+            return {"type": "Localhost", "localhostProfile": name}
+    return None
+
+
+def _confine(ctx, control: str, opts: dict, field: str, pod_key: str | None, container_prefix: str,
+             field_from: tuple) -> Any:
+    """Shared plan of seccomp and AppArmor: annotations before `field_from`, the field after.
+
+    An annotation the manifest sets is the author's choice and stays (an `unconfined` one is
+    a conflict): a field added next to it must say the same, or the API server rejects the
+    pod (validation.go validateSeccompAnnotationsAndFieldsMatch,
+    validateAppArmorAnnotationsAndFieldsMatchOnCreate) — so the field mirrors it. Pod level
+    as a rule; per container when containers are opted out (a pod-level profile would reach
+    them, injected sidecars included).
+    """
     override = ctx.rule(control) == "override"
     desired_ann = _annotation_value(opts)
     ann = ctx.pod_annotations
-    # explicit `unconfined` annotations conflict whatever the version
-    for key, container in annotations:
-        val = ann.get(key)
-        if isinstance(val, str) and val.lower() == "unconfined":
+    containers = list(ctx.containers())
+    per_container = bool(ctx.skip_containers)
+    keys = ([(pod_key, None)] if pod_key else []) + [(container_prefix + c.name, c.name) for c in containers]
+    for key, container in keys:  # explicit `unconfined` annotations conflict whatever the version
+        if _unconfined(ann.get(key)):
             if override:
                 yield ctx.set(control, ("metadata", "annotations", key), desired_ann,
                               "override unconfined", container)
             else:
                 yield ctx.conflict(control, f"annotation {key}: unconfined", container)
     if ctx.kube < field_from:
-        for key, container in to_set:
+        since = f"annotation before {field_from[0]}.{field_from[1]}"
+        targets = keys[:1] if pod_key and not per_container else keys[1 if pod_key else 0:]
+        for key, container in targets:
             if ann.get(key) is None:
                 yield ctx.set(control, ("metadata", "annotations", key), desired_ann,
-                              f"{opts['type']} profile (annotation before {field_from[0]}.{field_from[1]})",
-                              container)
+                              f"{opts['type']} profile ({since})", container)
         return
-    for c in ctx.containers():
+    for c in containers:
         if _type_of(c.sc.get(field)) == "Unconfined":
             if override:
                 yield ctx.set(control, c.path + ("securityContext", field), _profile_field(opts),
@@ -69,20 +110,51 @@ def _confine(ctx, control: str, opts: dict, field: str, annotations: list[tuple[
                           "override Unconfined")
         else:
             yield ctx.conflict(control, f"pod {field}.type: Unconfined")
-    elif current is None:
-        yield ctx.set(control, ("spec", "securityContext", field), _profile_field(opts),
-                      f"{opts['type']} {_LABEL[control]} profile for every container")
+        return
+    if current is not None:
+        return
+    label = _LABEL[control]
+    wanted = (_profile_field(opts), f"{opts['type']} {label} profile for every container")
+    if not per_container:
+        value = ann.get(pod_key) if pod_key else None
+        if value is not None:
+            mirrored = _field_for_annotation(value, control)
+            if mirrored is None:
+                if not _unconfined(value):
+                    yield Skip(control, f"annotation {pod_key}: {value!r} is kept and is no profile "
+                               "a field could match", kind=CONFLICT, setting=f"annotation {pod_key}")
+                return
+            wanted = (mirrored, f"{label} profile of the kept annotation {pod_key}: {value} "
+                                "(field and annotation must match)")
+        yield ctx.set(control, ("spec", "securityContext", field), *wanted)
+        return
+    for c in containers:
+        if c.sc.get(field) is not None:
+            continue
+        key = container_prefix + c.name
+        value, why = ann.get(key), wanted[1] + " (per container: opted-out containers keep their own)"
+        target = wanted[0]
+        if value is not None:
+            target = _field_for_annotation(value, control)
+            why = f"{label} profile of the kept annotation {key}: {value}"
+            if target is None:
+                continue  # unconfined (a conflict above) or unreadable: the annotation stays alone
+        yield ctx.set(control, c.path + ("securityContext", field), target, why, c.name)
 
 
-PROFILE_OPTIONS = {
-    "type": Option("RuntimeDefault", one_of("RuntimeDefault", "Localhost"), "profile type"),
-    "localhostProfile": Option(None, _is_optional_str, "profile name when type is Localhost"),
-}
+def _profile_options(localhost_check) -> dict[str, Option]:
+    return {
+        "type": Option("RuntimeDefault", one_of("RuntimeDefault", "Localhost"), "profile type"),
+        "localhostProfile": Option(None, localhost_check, "profile name when type is Localhost"),
+    }
 
 
 def _validate_profile(opts: dict) -> tuple[str, str] | None:
+    """validation.go: localhostProfile must be set when the type is Localhost, and only then."""
     if opts["type"] == "Localhost" and not opts["localhostProfile"]:
         return "localhostProfile", "type Localhost needs localhostProfile"
+    if opts["type"] != "Localhost" and opts["localhostProfile"] is not None:
+        return "localhostProfile", f"localhostProfile can only be set with type Localhost, not {opts['type']}"
     return None
 
 
@@ -104,14 +176,12 @@ spec:
   - name: app
     image: nginx:1.27
 """
-    options = PROFILE_OPTIONS
+    options = _profile_options(_seccomp_localhost)
     validate = staticmethod(_validate_profile)
 
     def plan(self, ctx, opts):
-        pod = [(names.SECCOMP_POD, None)]
-        per_container = [(names.SECCOMP_CONTAINER_PREFIX + c.name, c.name) for c in ctx.containers()]
-        yield from _confine(ctx, self.id, opts, "seccompProfile", pod + per_container, pod,
-                            versions.SECCOMP_FIELD)
+        yield from _confine(ctx, self.id, opts, "seccompProfile", names.SECCOMP_POD,
+                            names.SECCOMP_CONTAINER_PREFIX, versions.SECCOMP_FIELD)
 
 
 class AppArmor(Control):
@@ -122,6 +192,7 @@ class AppArmor(Control):
 
     id = "appArmor"
     scope = "pod"
+    requires = "appArmor"
     pss_checks = frozenset(("appArmorProfile",))
     example = """\
 apiVersion: v1
@@ -133,18 +204,17 @@ spec:
   - name: app
     image: nginx:1.27
 """
-    options = PROFILE_OPTIONS
+    options = _profile_options(_apparmor_localhost)
     validate = staticmethod(_validate_profile)
 
     def plan(self, ctx, opts):
-        per_container = [(names.APPARMOR_CONTAINER_PREFIX + c.name, c.name) for c in ctx.containers()]
         if ctx.kube >= versions.APPARMOR_FIELD and "appArmorProfile" not in ctx.pod_sc and any(
                 k.startswith(names.APPARMOR_CONTAINER_PREFIX) for k in ctx.pod_annotations):
             yield Skip(self.id, "kept: AppArmor set by annotations (not mixed with the field)",
                        kind=NOT_APPLICABLE)
             return
-        yield from _confine(ctx, self.id, opts, "appArmorProfile", per_container, per_container,
-                            versions.APPARMOR_FIELD)
+        yield from _confine(ctx, self.id, opts, "appArmorProfile", None,
+                            names.APPARMOR_CONTAINER_PREFIX, versions.APPARMOR_FIELD)
 
 
 class SELinux(Control):
@@ -169,5 +239,9 @@ spec:
 
     def plan(self, ctx, opts):
         if opts["options"] and ctx.pod_sc.get("seLinuxOptions") is None:
+            skip = ctx.pod_level_skip(self.id, "seLinuxOptions")
+            if skip:
+                yield skip
+                return
             yield ctx.set(self.id, ("spec", "securityContext", "seLinuxOptions"),
                           dict(opts["options"]), "profile's SELinux options")

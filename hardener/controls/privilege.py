@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..kube.podspec import added_caps
-from ..results import BLOCKED, Skip
+from ..kube.podspec import added_caps, mapping, sequence
+from ..results import BLOCKED, Skip, Warning
 from .base import Control
 
 
@@ -41,8 +41,10 @@ spec:
 
 class AllowPrivilegeEscalation(Control):
     """Set `allowPrivilegeEscalation: false` (no setuid gains; PSS restricted). The API
-    rejects it for privileged containers and for ones adding SYS_ADMIN: those are skipped
-    and reported, whatever the rule."""
+    rejects it next to `privileged: true` and next to the literal `CAP_SYS_ADMIN` in `add`
+    (validation.go, ValidateSecurityContext): those are skipped and reported, whatever the
+    rule. A container that adds SYS_ADMIN gets it, with a warning: SYS_ADMIN itself still
+    allows escalation (mount, namespaces)."""
 
     id = "allowPrivilegeEscalation"
     scope = "container"
@@ -64,8 +66,9 @@ spec:
             current = sc.get("allowPrivilegeEscalation")
             if current is False:
                 continue
+            adds = mapping(sc.get("capabilities")).get("add")
             blocker = ("privileged container" if sc.get("privileged") is True
-                       else "adds SYS_ADMIN" if "SYS_ADMIN" in added_caps(sc) else None)
+                       else "adds CAP_SYS_ADMIN" if "CAP_SYS_ADMIN" in sequence(adds) else None)
             if blocker:
                 yield Skip(self.id, f"{blocker}: the API rejects allowPrivilegeEscalation: false",
                            c.name, kind=BLOCKED)
@@ -75,3 +78,6 @@ spec:
                 yield ctx.set(self.id, c.path + ("securityContext", "allowPrivilegeEscalation"),
                               False, "no privilege escalation (setuid binaries, file capabilities)",
                               c.name)
+                if "SYS_ADMIN" in added_caps(sc):
+                    yield Warning(self.id, "adds SYS_ADMIN, which still allows privilege escalation "
+                                  "(mount, namespaces, ...) whatever allowPrivilegeEscalation says", c.name)

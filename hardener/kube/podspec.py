@@ -1,15 +1,14 @@
 """The shape of a pod spec, read the way Kubernetes reads it.
 
 One home for what several stages need to agree on: which container lists exist and the
-order they are visited in, how a pod is known to run on Windows, how a container's
-setting falls back to the pod's, and how capability names compare.
+order they are visited in, how a container's setting falls back to the pod's, and how
+capability names compare. Which OS a pod runs on is :mod:`hardener.kube.nodes`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterator
 
-from . import names
 
 #: The container lists of a pod spec, in the order Pod Security Admission visits them
 #: (pod-security-admission/policy/visitor.go, visitContainers).
@@ -41,26 +40,22 @@ def containers(spec: dict) -> Iterator[tuple[str, int, dict]]:
                     yield list_name, i, c
 
 
-def targets_windows(spec: dict) -> bool:
-    """Will this pod run on a Windows node? `spec.os.name: windows`, or a
-    `kubernetes.io/os: windows` node selector. What the hardener and the policy objects go
-    by: Linux-only fields are refused there (or meaningless)."""
-    if mapping(spec.get("os")).get("name") == "windows":
-        return True
-    return mapping(spec.get("nodeSelector")).get(names.OS_LABEL) == "windows"
-
-
-def psa_windows(spec: dict) -> bool:
-    """Pod Security Admission's own, narrower rule: only `spec.os.name == "windows"`
-    exempts a pod from the checks with a 1.25 revision (PSA never reads node selectors)."""
-    return mapping(spec.get("os")).get("name") == "windows"
-
-
 def effective(sc: dict, pod_sc: dict, key: str) -> Any:
     """A container's security setting, else the pod's: how the kubelet resolves the fields
     both levels have (runAsUser, runAsNonRoot, seccompProfile, ...)."""
     value = sc.get(key)
     return value if value is not None else pod_sc.get(key)
+
+
+#: Every Linux capability (capabilities(7), without the CAP_ prefix Kubernetes does not use).
+LINUX_CAPABILITIES = frozenset((
+    "AUDIT_CONTROL", "AUDIT_READ", "AUDIT_WRITE", "BLOCK_SUSPEND", "BPF", "CHECKPOINT_RESTORE",
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "IPC_LOCK", "IPC_OWNER", "KILL",
+    "LEASE", "LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE", "MKNOD", "NET_ADMIN", "NET_BIND_SERVICE",
+    "NET_BROADCAST", "NET_RAW", "PERFMON", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYSLOG",
+    "SYS_ADMIN", "SYS_BOOT", "SYS_CHROOT", "SYS_MODULE", "SYS_NICE", "SYS_PACCT", "SYS_PTRACE",
+    "SYS_RAWIO", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "WAKE_ALARM",
+))
 
 
 def cap_name(cap: Any) -> str:

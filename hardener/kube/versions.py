@@ -23,6 +23,9 @@ UNPRIVILEGED_PORT_SYSCTL: Version = (1, 22)  # net.ipv4.ip_unprivileged_port_sta
 PSP_REMOVED: Version = (1, 25)  # policy/v1beta1 PodSecurityPolicy no longer served
 APPARMOR_FIELD: Version = (1, 30)  # securityContext.appArmorProfile (annotations before)
 VAP_V1: Version = (1, 30)  # admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy
+POD_OS: Version = (1, 24)  # spec.os and validateWindows/validateLinux (IdentifyPodOS on by default)
+HOST_SYSCTL_API: Version = (1, 29)  # ValidateHostSysctl: no net sysctl with hostNetwork (#118705)
+APPARMOR_HARD_REJECT: Version = (1, 31)  # the kubelet fails pods it cannot confine (was: Pending)
 
 _SERVER_RE = re.compile(r"^v?(\d+)\.(\d+)(?:[.+-].*)?$")
 _POLICY_RE = re.compile(r"^[vV]?1\.(0|[1-9][0-9]*)$")

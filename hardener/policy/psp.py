@@ -17,6 +17,17 @@ from .usage import Seen, Usage, usage_of
 
 MAX_ID = 65535
 
+#: Pod volume source (core/v1 VolumeSource, json name) -> PodSecurityPolicy FSType
+#: (k8s.io/api policy/v1beta1 types.go, the FSType constants; psputil.GetVolumeFSType).
+#: Only cephfs is spelled differently. `image` (1.31) came after PodSecurityPolicy (removed
+#: in 1.25) and has no FSType.
+PSP_FS_TYPES = {name: name for name in (
+    "azureFile", "flocker", "flexVolume", "hostPath", "emptyDir", "gcePersistentDisk",
+    "awsElasticBlockStore", "gitRepo", "secret", "nfs", "iscsi", "glusterfs",
+    "persistentVolumeClaim", "rbd", "cinder", "downwardAPI", "fc", "configMap", "vsphereVolume",
+    "quobyte", "azureDisk", "photonPersistentDisk", "storageos", "projected", "portworxVolume",
+    "scaleIO", "csi", "ephemeral")} | {"cephfs": "cephFS"}
+
 
 @dataclass
 class PolicyPlan:
@@ -62,7 +73,7 @@ def psp_spec(u: Usage, env: Envelope | None, kube: tuple[int, int]) -> tuple[dic
         spec["requiredDropCapabilities"] = drops
     if u.added_caps:
         spec["allowedCapabilities"] = sorted(u.added_caps)
-    spec["volumes"] = sorted(u.volumes)
+    spec["volumes"] = sorted({PSP_FS_TYPES[v] for v in u.volumes if v in PSP_FS_TYPES})
     if u.host_paths:
         spec["allowedHostPaths"] = [{"pathPrefix": p, "readOnly": ro} for p, ro in sorted(u.host_paths.items())]
     if u.csi_drivers:
@@ -114,17 +125,34 @@ def _group_rule(seen: Seen, env: Envelope | None, control: str | None) -> dict:
 
 
 def _profile_annotations(prefix: str, seen: Seen, env: Envelope | None, control: str) -> dict:
-    """`allowedProfileNames` when every container has a profile (PSP cannot say "none"),
-    and for the restricted policy the profile's default."""
-    if seen.unset or not seen.values:
+    """The allowedProfileNames/defaultProfileName annotations that admit exactly the pods
+    covered (pkg/security/podsecuritypolicy/seccomp/strategy.go, apparmor/strategy.go):
+
+    * seccomp: a policy without allowedProfileNames refuses every pod that sets a profile
+      ("seccomp may not be set"), one with it refuses every pod that sets none unless a
+      default is given (PSP then sets it on create). So: the profiles used, the profile's
+      default for the restricted policy, and `*` where an exception mixes pods with and
+      without a profile (nothing narrower admits both);
+    * AppArmor: no allowedProfileNames means unrestricted; set only when every container
+      has a profile.
+    `runtime/default` and `docker/default` are the same profile, but PSP compared them as
+    strings until 1.19.4 (kubernetes/kubernetes#95985): both are listed."""
+    if not seen.values:
         return {}
-    allowed = sorted(seen.values)
-    out = {prefix + "allowedProfileNames": ",".join(allowed)}
     opts = env.profile.controls.get(control) if env else None
+    default = None
     if opts:
         default = "runtime/default" if opts["type"] == "RuntimeDefault" else f"localhost/{opts['localhostProfile']}"
-        if default in allowed:
-            out[prefix + "defaultProfileName"] = default
+    allowed = set(seen.values) | ({default} if default else set())
+    if control == "seccompProfile" and allowed & {"runtime/default", "docker/default"}:
+        allowed |= {"runtime/default", "docker/default"}
+    if seen.unset and not default:
+        if control != "seccompProfile":
+            return {}
+        allowed = {"*"}
+    out = {prefix + "allowedProfileNames": ",".join(sorted(allowed))}
+    if default:
+        out[prefix + "defaultProfileName"] = default
     return out
 
 

@@ -12,7 +12,7 @@ from ..kube.podspec import effective as _effective
 from ..kube.podspec import integer as _id
 from ..kube.podspec import mapping as _dict
 from ..kube.podspec import sequence as _list
-from ..kube.podspec import targets_windows
+from ..kube.nodes import targets_windows
 from ..kube.versions import TOKEN_PROJECTED
 
 

@@ -89,7 +89,7 @@ CEL_VARIABLES = (
                    " + (has(variables.spec.ephemeralContainers) ? variables.spec.ephemeralContainers : [])"),
     ("windows", "(has(variables.spec.os) && variables.spec.os.name == 'windows') ||"
                 " (has(variables.spec.nodeSelector) && 'kubernetes.io/os' in variables.spec.nodeSelector"
-                " && variables.spec.nodeSelector['kubernetes.io/os'] == 'windows')"),  # podspec.targets_windows
+                " && variables.spec.nodeSelector['kubernetes.io/os'] == 'windows')"),
 )
 
 

@@ -87,14 +87,16 @@ def test_cmp_renders_helm_chart(tmp_path, argo_env):
     app = tmp_path / "app"
     shutil.copytree(CHART, app)
     assert _argo("init", app, argo_env).returncode == 0
-    proc = _argo("generate", app, {**argo_env, "ARGOCD_ENV_HELM_ARGS": "--set replicas=3"})
+    proc = _argo("generate", app, {**argo_env, "ARGOCD_ENV_HELM_ARGS": "--set replicas=3",
+                                   "ARGOCD_ENV_K8S_HARDEN_NODE_FEATURES": "appArmor,unprivilegedPortSysctl"})
     assert proc.returncode == 0, proc.stderr
     docs = load_all(proc.stdout)
     workloads = _workloads(docs)
     assert len(workloads) == 4 and all(not restricted_gaps(d) for d in workloads)
     web = next(d for d in docs if d["kind"] == "Deployment")
     assert web["spec"]["replicas"] == 3
-    # KUBE_VERSION 1.29 reached k8s-harden: AppArmor as the pre-1.30 annotation
+    # KUBE_VERSION 1.29 and the node features reached k8s-harden: AppArmor as the pre-1.30
+    # annotation
     tpl_meta = web["spec"]["template"]["metadata"]
     assert tpl_meta["annotations"]["container.apparmor.security.beta.kubernetes.io/web"] \
         == "runtime/default"
