@@ -88,14 +88,20 @@ class Template:
 
     @property
     def passes(self) -> bool:
-        return not self.findings
+        return not any(f.severity == "error" for f in self.findings)
+
+
+#: The rule groups of hardener.kube.admission: what the API server rejects, what the kubelet
+#: refuses, what would not work once started.
+ADMISSION_GROUPS = ("api", "kubelet", "runtime")
 
 
 @dataclass
 class Finding:
-    """One violation: a failed PSS check, or a change/conflict of the profile's controls."""
+    """One violation: a failed PSS check, a change/conflict of the profile's controls, or a
+    prediction of the admission rules (api/, kubelet/, runtime/)."""
 
-    group: str  # pss | profile
+    group: str  # pss | profile | api | kubelet | runtime
     check: str  # PSS check id or control id
     level: str | None  # PSS level of the check; None for the profile group
     resource: Resource
@@ -109,6 +115,8 @@ class Finding:
     exact: bool  # line is the field's own (else its deepest existing parent's)
     proposed: Any = None  # profile group: the value the hardener would write
     op: str | None = None  # profile group: add | replace | remove | conflict
+    severity: str = "error"  # error | warning (admission predictions the input cannot settle)
+    reference: str = ""  # admission groups: the Kubernetes "file: function" the rule mirrors
 
     @property
     def rule(self) -> str:
@@ -123,6 +131,7 @@ class AuditReport:
     documents: int
     resources: list[Resource]
     profile_controls: list[str] = field(default_factory=list)
+    node_features: frozenset = frozenset()
 
     @property
     def findings(self) -> list[Finding]:
@@ -148,6 +157,7 @@ class AuditReport:
             "passing": sum(1 for t in templates if t.passes),
             "failing": sum(1 for t in templates if not t.passes),
             "findings": len(self.findings),
+            "warnings": sum(1 for f in self.findings if f.severity == "warning"),
             "meets": meets,
         }
 
@@ -167,25 +177,35 @@ def parse_version(value: str | None) -> tuple[int, int]:
 
 
 def audit_sources(sources, level: str = "restricted", version: tuple[int, int] = pss.LATEST,
-                  profile: str | Profile | None = None) -> AuditReport:
+                  profile: str | Profile | None = None, node_features=None) -> AuditReport:
     """Audit `hardener.inputs.Source` inputs (see :func:`audit_documents`)."""
     from ..pipeline import read
 
-    return audit_documents(read(sources).documents, level, version, profile)
+    return audit_documents(read(sources).documents, level, version, profile, node_features)
 
 
 def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
                     version: tuple[int, int] = pss.LATEST,
-                    profile: str | Profile | None = None) -> AuditReport:
+                    profile: str | Profile | None = None, node_features=None) -> AuditReport:
     """Evaluate every pod template in the documents (a stream's, or a ResourceList's items,
     whose lines are found in the list's text).
 
-    `profile` (a name, a path or a loaded :class:`Profile`) adds the profile's controls as
-    the `profile/` rule group; without it only PSS is checked, with the workload table
-    (CRDs) of the built-in `restricted` profile."""
+    Every template is checked against the Pod Security Standards (group `pss/`) and the
+    admission rules of hardener.kube.admission (`api/`, `kubelet/`, `runtime/`: what the
+    API server would reject, what the kubelet of nodes with `node_features` would refuse,
+    what would not work once started). `profile` (a name, a path or a loaded
+    :class:`Profile`) adds the profile's controls as the `profile/` rule group; without it
+    only those, with the workload table (CRDs) of the built-in `restricted` profile.
+    `node_features` (names of hardener.profile.NODE_FEATURES) default to the profile's."""
+    from ..kube.admission import NodeFeatures, check
+
     if level not in ("baseline", "restricted"):
         raise UsageError(f"--level must be baseline or restricted, got {level!r}")
     prof = profile if isinstance(profile, Profile) else load_profile(profile or "restricted")
+    if node_features is not None:
+        prof = prof.for_nodes(frozenset(node_features))
+    nodes = NodeFeatures(apparmor="appArmor" in prof.node_features,
+                         unprivileged_port_sysctl="unprivilegedPortSysctl" in prof.node_features)
     with_profile = profile is not None
     table = WorkloadTable(prof.workloads)
     lines: dict[int, Lines] = {}
@@ -220,10 +240,18 @@ def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
                 line, exact = where.line(path)
                 t.findings.append(Finding("pss", v.check, v.level, res, t.pointer, v.container, path,
                                           v.value, v.message, v.fix, line, exact))
+            for a in check(tpl, version, nodes):
+                path = t.pointer + a.path
+                line, exact = where.line(path)
+                group, _, rule = a.rule.partition("/")
+                t.findings.append(Finding(group, rule, None, res, t.pointer, a.container, path,
+                                          _resolve(data, path[len(prefix):]), a.message, "",
+                                          line, exact, severity=a.severity, reference=a.source))
         if with_profile:
             _profile_findings(data, data_doc.index, prof, table, version, prefix, templates, where)
     controls = list(prof.controls) if with_profile else []
-    return AuditReport(level, version, prof.name if with_profile else None, len(docs), resources, controls)
+    return AuditReport(level, version, prof.name if with_profile else None, len(docs), resources, controls,
+                       prof.node_features)
 
 
 def _with_rules(profile: Profile, fail_only: str | None) -> Profile:

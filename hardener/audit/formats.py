@@ -35,14 +35,16 @@ def as_text(report: AuditReport) -> str:
         value = _value(f.value)
         if f.group == "profile" and f.op in ("add", "replace"):
             value += f" -> {_value(f.proposed)}"
+        tail = f"; fix: {f.fix}" if f.fix else f" ({f.severity}; mirrors {f.reference})"
         out.append(f"{r.source}:{f.line}: {r.ref} ({_where(r)}){who} {f.rule}: {f.path} = {value}: "
-                   f"{f.message}; fix: {f.fix}")
+                   f"{f.message}{tail}")
     s = report.summary()
     v = f"{report.version[0]}.{report.version[1]}"
     prof = f" + profile {report.profile}" if report.profile else ""
     out.append(f"k8s-harden audit: {s['podTemplates']} pod template(s) in {s['resources']} resource(s), "
                f"PSS {report.level} v{v}{prof}: {s['passing']} pass, {s['failing']} fail, "
-               f"{s['findings']} finding(s); meet restricted {s['meets']['restricted']}, "
+               f"{s['findings']} finding(s)" + (f" ({s['warnings']} warning(s))" if s["warnings"] else "")
+               + f"; meet restricted {s['meets']['restricted']}, "
                f"baseline {s['meets']['baseline']}, privileged {s['meets']['privileged']}")
     return "\n".join(out) + "\n"
 
@@ -56,7 +58,8 @@ def _finding_json(f: Finding) -> dict[str, Any]:
         "apiVersion": r.api_version, "kind": r.kind, "namespace": r.namespace, "name": r.name,
         **({"item": r.pointer} if r.pointer else {}),
         "podTemplate": f.template, "container": f.container, "path": f.path, "value": f.value,
-        "message": f.message, "fix": f.fix,
+        "message": f.message, "fix": f.fix, "severity": f.severity,
+        **({"reference": f.reference} if f.reference else {}),
     }
     if f.group == "profile":
         d["op"] = f.op
@@ -109,6 +112,21 @@ def sarif_rules(report: AuditReport) -> list[dict[str, Any]]:
                            "precision": "very-high",
                            "security-severity": "8.0" if lvl == "baseline" else "6.0"},
         })
+    from ..kube.admission import RULES
+
+    for rid, (title, text) in RULES.items():
+        group = rid.split("/")[0]
+        what = {"api": "the API server rejects", "kubelet": "the kubelet refuses",
+                "runtime": "does not work once started"}[group]
+        rules.append({
+            "id": rid, "name": rid.split("/", 1)[1],
+            "shortDescription": {"text": f"Admission ({what}): {title}"},
+            "fullDescription": {"text": text},
+            "help": {"text": text, "markdown": f"**{title}** (`{rid}`)\n\n{text}"},
+            "defaultConfiguration": {"level": "error"},
+            "properties": {"tags": ["security", "kubernetes", "k8s-harden-admission", group],
+                           "precision": "high", "security-severity": "5.0"},
+        })
     seen = set(report.profile_controls) | {f.check for f in report.findings if f.group == "profile"}
     for cid in [c for c in CONTROLS if c in seen]:
         text = _first_paragraph(CONTROLS[cid].__doc__) or cid
@@ -156,8 +174,8 @@ def as_sarif(report: AuditReport) -> str:
         who = f'container "{f.container}": ' if f.container and f'"{f.container}"' not in f.message else ""
         key = "\0".join((f.rule, r.source, str(r.document), r.pointer, f.path, f.container or ""))
         result = {
-            "ruleId": f.rule, "ruleIndex": index[f.rule], "level": "error",
-            "message": {"text": f"{r.ref}: {who}{f.message}. Fix: {f.fix}."},
+            "ruleId": f.rule, "ruleIndex": index[f.rule], "level": f.severity,
+            "message": {"text": f"{r.ref}: {who}{f.message}" + (f". Fix: {f.fix}." if f.fix else ".")},
             "locations": [{
                 "physicalLocation": {"artifactLocation": {"uri": _uri(r.source)},
                                      "region": {"startLine": f.line}},
@@ -168,7 +186,7 @@ def as_sarif(report: AuditReport) -> str:
             "partialFingerprints": {"k8sHardenFinding/v1": hashlib.sha256(key.encode()).hexdigest()[:32]},
             "properties": {k: v for k, v in _finding_json(f).items()
                            if k in ("document", "item", "podTemplate", "container", "path", "value",
-                                    "proposedValue", "op", "fix", "level", "exactLine")},
+                                    "proposedValue", "op", "fix", "level", "exactLine", "reference")},
         }
         results.append(result)
     log = {
