@@ -35,6 +35,13 @@ def _helm_home(root: Path) -> dict:
     return env
 
 
+@pytest.fixture
+def e2e_helm_home(tmp_path, e2e_bin_path) -> dict:
+    """A fresh, empty Helm home of this test's own (XDG_DATA_HOME, XDG_CONFIG_HOME,
+    XDG_CACHE_HOME) and a PATH with k8s-harden: the env to run helm 3 or 4 with."""
+    return {**_helm_home(tmp_path / "helm-home"), "PATH": e2e_bin_path}
+
+
 @pytest.fixture(scope="session")
 def e2e_helm3(tmp_path_factory, e2e_bin_path):
     """helm 3 with a Helm home of its own (a Helm 4 plugin there would upset it).

@@ -277,3 +277,130 @@ def test_helm4_post_renderer_keeps_metadata(e2e_helm4):
                                env=env).stdout))
     for k, doc in base.items():
         assert hard[k]["metadata"] == doc["metadata"]
+
+
+# --------------------------------------------------------------------------- Helm 4: stderr
+
+# what Helm 4.1 itself prints when a post-renderer plugin fails (its only line about it)
+HELM4_PLUGIN_ERROR = ('Error: error while running post render on files: failed to invoke '
+                      'post-renderer plugin "k8s-harden": plugin "k8s-harden" exited with error')
+
+
+@pytest.mark.parametrize("redirect, ours_kept", [
+    ("2>>'{log}'", True),        # O_APPEND: the plugin appends, Helm appends after it
+    (">>'{log}' 2>&1", True),
+    ("2>'{log}'", False),        # no O_APPEND: Helm would write over us; we stay out
+    (">'{log}' 2>&1", False),
+])
+def test_helm4_plugin_failure_message_in_stderr_file(redirect, ours_kept, e2e_helm4, tmp_path):
+    """Helm's stderr redirected to a regular file, as documented in integrations.md: with
+    `2>>` (append) our message is in the file, whole, before Helm's own line; with `2>`
+    the file holds Helm's message alone (never a clobbered mix of the two)."""
+    helm4, env = e2e_helm4
+    log = tmp_path / "helm.log"
+    log.write_text("")
+    cmd = (f"'{helm4}' template demo '{CHART}' --set agent.privileged=true "
+           f"--post-renderer k8s-harden --post-renderer-args=--profile=strict "
+           + redirect.format(log=log))
+    proc = shell(cmd, env=env, check=False)
+    assert proc.returncode == 1 and proc.stdout == "" and proc.stderr == ""
+    text = log.read_text()
+    assert "\0" not in text
+    lines = text.splitlines()
+    assert HELM4_PLUGIN_ERROR in lines, text
+    ours = [line for line in lines if line.startswith("k8s-harden: error:")]
+    if ours_kept:
+        assert len(ours) == 1 and "DaemonSet demo-node-agent" in ours[0], text
+        assert "privileged: true conflicts with control privileged" in ours[0]
+        assert lines.index(ours[0]) < lines.index(HELM4_PLUGIN_ERROR)
+    else:
+        assert lines[0] == HELM4_PLUGIN_ERROR and "k8s-harden:" not in text, text
+
+
+def test_helm4_plugin_failure_message_reaches_stderr_pipe(e2e_helm4):
+    """Helm's stderr a pipe (`2>&1 | cat`): the message reaches it, then Helm's line. The
+    documented way to see it on its own: `helm template … | K8S_HARDEN_PROFILE=strict
+    k8s-harden`."""
+    helm4, env = e2e_helm4
+    proc = shell(f"'{helm4}' template demo '{CHART}' --set agent.privileged=true "
+                 "--post-renderer k8s-harden --post-renderer-args=--profile=strict 2>&1 | cat",
+                 env=env, check=False)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 1
+    assert lines[0].startswith("k8s-harden: error:") and HELM4_PLUGIN_ERROR in lines
+    piped = shell(f"'{helm4}' template demo '{CHART}' --set agent.privileged=true "
+                  "| K8S_HARDEN_PROFILE=strict k8s-harden --emit none > /dev/null",
+                  env=env, check=False)
+    assert piped.returncode == 2 and piped.stderr.startswith("k8s-harden: error:")
+    assert "DaemonSet demo-node-agent" in piped.stderr
+
+
+# --------------------------------------------------------------------------- Helm 3 vs the plugin
+
+def test_helm3_plugin_install_fails_and_rm_recovers(e2e_helm_home):
+    """`helm plugin install plugins/helm` with Helm 3 (documented in integrations.md):
+    exit 1, a link named after the folder is left behind, `helm plugin list` and
+    `uninstall` fail, every command warns; `rm "$(helm env HELM_PLUGINS)/helm"` recovers."""
+    helm3 = tool("helm3")
+    env = e2e_helm_home
+    proc = run([helm3, "plugin", "install", PLUGINS / "helm"], env=env, check=False)
+    assert proc.returncode == 1
+    assert "plugin is installed but unusable" in proc.stderr
+    assert 'unknown field "apiVersion"' in proc.stderr
+    plugins_dir = Path(run([helm3, "env", "HELM_PLUGINS"], env=env).stdout.strip())
+    link = plugins_dir / "helm"
+    assert link.is_symlink() and link.resolve() == (PLUGINS / "helm").resolve()
+    assert [p.name for p in plugins_dir.iterdir()] == ["helm"]
+    # the link breaks plugin management ...
+    for cmd in (["plugin", "list"], ["plugin", "uninstall", "k8s-harden"],
+                ["plugin", "uninstall", "helm"]):
+        broken = run([helm3, *cmd], env=env, check=False)
+        assert broken.returncode == 1 and "failed to load plugin" in broken.stderr, cmd
+    again = run([helm3, "plugin", "install", PLUGINS / "helm"], env=env, check=False)
+    assert again.returncode == 1 and "plugin already exists" in again.stderr
+    # ... and every other command warns, though the post-renderer still works
+    warned = run([helm3, "template", "demo", CHART, "--post-renderer", "k8s-harden"], env=env)
+    assert "failed to load plugins" in warned.stderr
+    _assert_chart_hardened(load_all(warned.stdout), hooks_hardened=False)
+    # the documented recovery, as typed
+    shell(f"rm \"$('{helm3}' env HELM_PLUGINS)/helm\"", env=env)
+    assert not link.exists() and not link.is_symlink()
+    listed = run([helm3, "plugin", "list"], env=env)
+    assert listed.stderr == "" and listed.stdout.split() == ["NAME", "VERSION", "DESCRIPTION"]
+    clean = run([helm3, "template", "demo", CHART, "--post-renderer", "k8s-harden"], env=env)
+    assert clean.stderr == ""
+
+
+def test_helm3_plugins_folder_of_its_own(e2e_helm_home, tmp_path):
+    """Helm 3 honours HELM_PLUGINS for `plugin install`: a Helm 3 pointed at a folder of
+    its own keeps working when Helm 4's plugin is installed in the shared data home."""
+    helm3, helm4 = tool("helm3"), tool("helm4")
+    env = e2e_helm_home
+    run([helm4, "plugin", "install", PLUGINS / "helm"], env=env)
+    own = tmp_path / "helm3-plugins"
+    own.mkdir()
+    env3 = {**env, "HELM_PLUGINS": own}
+    listed = run([helm3, "plugin", "list"], env=env3)
+    assert listed.stderr == ""
+    out = run([helm3, "template", "demo", CHART, "--post-renderer", "k8s-harden"], env=env3)
+    assert out.stderr == ""
+    # without it, Helm 3 trips over Helm 4's plugin.yaml
+    shared = run([helm3, "plugin", "list"], env=env, check=False)
+    assert shared.returncode == 1 and 'unknown field "apiVersion"' in shared.stderr
+
+
+def test_helm4_plugin_install_run_uninstall(e2e_helm_home):
+    """Helm 4 installs plugins/helm (the link is named after the folder, the plugin after
+    plugin.yaml), runs it, and `helm plugin uninstall k8s-harden` removes it cleanly."""
+    helm4 = tool("helm4")
+    env = e2e_helm_home
+    run([helm4, "plugin", "install", PLUGINS / "helm"], env=env)
+    plugins_dir = Path(run([helm4, "env", "HELM_PLUGINS"], env=env).stdout.strip())
+    assert (plugins_dir / "helm").is_symlink()
+    out = run([helm4, "template", "demo", CHART, "--post-renderer", "k8s-harden"], env=env)
+    _assert_chart_hardened(load_all(out.stdout), hooks_hardened=True)
+    run([helm4, "plugin", "uninstall", "k8s-harden"], env=env)
+    assert list(plugins_dir.iterdir()) == []
+    gone = run([helm4, "template", "demo", CHART, "--post-renderer", "k8s-harden"], env=env,
+               check=False)
+    assert gone.returncode != 0 and "not found" in gone.stderr
