@@ -3,7 +3,9 @@ to exit codes. Each command imports the library on the path it runs, so the hard
 (run on every `helm install`) does not pay for the audit's formats and vice versa.
 
 stdout carries only manifests (or the --diff), written once at the end so a failure
-never leaves half a stream for Helm to install; the report and errors go to stderr.
+never leaves half a stream for Helm to install; the report, notes and errors go to stderr.
+Every option can be set through its environment variable, `K8S_HARDEN_<OPTION>` (audit's:
+`K8S_HARDEN_AUDIT_<OPTION>`); a flag on the command line wins.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ from typing import NoReturn
 
 import click
 
-from .errors import EXIT_CHANGES, EXIT_ERROR, EXIT_FINDINGS, HardenError
+from .errors import EXIT_CHANGES, EXIT_ERROR, EXIT_FINDINGS, HardenError, UsageError
+from .options import ENV_PREFIX, SETTINGS
 
-ENV_PREFIX = "K8S_HARDEN"
 CONTEXT = {"auto_envvar_prefix": ENV_PREFIX, "help_option_names": ["-h", "--help"],
            "max_content_width": 100}
+REPORTS = ("summary", "text", "json", "none")
+#: Options of the main command that `audit` honours when they stand before it
+#: (`k8s-harden -f x.yaml audit`); any other is refused there rather than ignored.
+AUDIT_SHARED = ("filename", "profile", "kube_version", "node_features")
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
@@ -26,8 +32,16 @@ def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     sys.exit(code)
 
 
+def _note(message: str) -> None:
+    click.echo(f"k8s-harden: note: {message}", err=True)
+
+
 def _write_stdout(text: str) -> None:
-    """Write the finished output in 1 MiB pieces: no second, encoded copy of the stream."""
+    """Write the finished output in 1 MiB pieces: no second, encoded copy of the stream. A
+    reader that went away (`| head`) ends the run quietly (141); a full disk or a closed
+    stdout is an error that says so (2)."""
+    if sys.stdout is None:
+        _fail("cannot write output: standard output is closed")
     step = 1 << 20
     try:
         out = sys.stdout.buffer
@@ -35,16 +49,24 @@ def _write_stdout(text: str) -> None:
             out.write(text[i:i + step].encode("utf-8", "surrogateescape"))
         out.flush()
     except BrokenPipeError:
-        # the reader went away (`| head`): end quietly, without a traceback at exit
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(141)
+    except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+        try:  # the interpreter flushes stdout again at exit: point it somewhere harmless
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "standard output is closed"
+        _fail(f"cannot write output: {reason.lower()}")
 
 
-def _explicit(ctx: click.Context, name: str) -> bool:
-    """Was the option given on the command line or through its environment variable?"""
+def _given(ctx: click.Context, name: str, env: bool = True) -> bool:
+    """Was the option given on the command line (or, with `env`, through its variable)?"""
     src = ctx.get_parameter_source(name)
-    return src in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    sources = (click.core.ParameterSource.COMMANDLINE,) + (
+        (click.core.ParameterSource.ENVIRONMENT,) if env else ())
+    return src in sources
 
 
 def _resolve_config(config_path: str | None, stream):
@@ -58,48 +80,67 @@ def _resolve_config(config_path: str | None, stream):
     return None
 
 
+def _for_subcommand(ctx: click.Context) -> None:
+    """Options typed before a subcommand are the subcommand's, or refused: never ignored."""
+    given = [p for p in ctx.command.params if p.name and _given(ctx, p.name, env=False)]
+    if ctx.invoked_subcommand == "audit":
+        ctx.obj = {p.name: ctx.params[p.name] for p in given if p.name in AUDIT_SHARED}
+        given = [p for p in given if p.name not in AUDIT_SHARED]
+    if given:
+        names = ", ".join(p.opts[-1] for p in given)
+        _fail(f"{names} before '{ctx.invoked_subcommand}' do(es) not apply to it; see "
+              f"k8s-harden {ctx.invoked_subcommand} --help")
+
+
+def _setting_option(name: str, help: str, *short: str, **kwargs):
+    """A click option for a setting of :data:`hardener.options.SETTINGS`."""
+    setting = next(s for s in SETTINGS if s.name == name)
+    return click.option(*short, setting.flag, name, default=None, help=help, **kwargs)
+
+
 @click.group(invoke_without_command=True, context_settings=CONTEXT)
 @click.option("-f", "--filename", multiple=True, metavar="PATH",
               help="Input file or directory, '-' for stdin; repeatable. Default: stdin.")
-@click.option("-p", "--profile", default="restricted", show_default=True, metavar="NAME|PATH",
-              help="A built-in profile name or a profile file.")
-@click.option("--kube-version", metavar="X.Y", default=None,
-              help="Target Kubernetes minor version (default: the newest known).")
-@click.option("--report", type=click.Choice(["text", "json", "none"]), default="text",
-              show_default=True, help="Change report on stderr.")
-@click.option("--emit", default=None, metavar="auto|none|LIST",
-              help="Policy objects to append: auto (what --kube-version supports), none, or a "
-                   "comma list of psp, rbac, pss-labels, vap. Default: the profile's, else auto.")
-@click.option("--force", is_flag=True,
-              help="Emit policy objects the target version does not serve (psp for >= 1.25, vap for < 1.30).")
-@click.option("--binding", type=click.Choice(["namespace", "cluster"]), default="namespace",
-              show_default=True, help="Bind the PSP ClusterRole with RoleBindings or a ClusterRoleBinding.")
-@click.option("--namespace", default=None, help="Namespace for generated namespaced objects.")
-@click.option("--name-prefix", default=None,
-              help="Stable name part for generated cluster objects (default: the release).")
-@click.option("--node-features", default=None, metavar="LIST|none",
-              help="What every Linux node of the cluster has: a comma list of appArmor, "
-                   "unprivilegedPortSysctl, or none. Controls that need a missing feature are not "
-                   "applied (the kubelet would refuse the pod). Default: the profile's "
-                   "(built-in: unprivilegedPortSysctl).")
-@click.option("--config", "config_path", default=None, metavar="FILE",
-              help="A Hardener config (k8s-harden.io/v1) or ConfigMap supplying profile, "
-                   "kubeVersion, emit and inline control overrides; flags win over it.")
-@click.option("--verify", is_flag=True,
-              help="Fail (exit 2) when a hardened pod template misses the profile's PSS level "
-                   "and is not a reported exception.")
-@click.option("--check", is_flag=True, help="Write no manifests; exit 1 if any change would be made.")
-@click.option("--diff", is_flag=True, help="Print a unified diff of input vs output instead of manifests.")
-@click.version_option(package_name="k8s-harden", message="k8s-harden %(version)s")
+@_setting_option("profile", "A built-in profile name or a profile file. Default: restricted.", "-p",
+                 metavar="NAME|PATH")
+@_setting_option("kube_version", "Target Kubernetes minor version (default: the newest known).",
+                 metavar="X.Y")
+@click.option("--report", type=click.Choice(REPORTS), default="summary", show_default=True,
+              help="Change report on stderr: one line per resource (summary), every change "
+                   "(text), one JSON object, or none.")
+@_setting_option("emit", "Policy objects to append: auto (what --kube-version supports), none, "
+                         "or a comma list of psp, rbac, pss-labels, vap. Default: the profile's, else auto.",
+                 metavar="auto|none|LIST")
+@_setting_option("force", "Emit policy objects the target version does not serve (psp for >= 1.25, "
+                          "vap for < 1.30).", is_flag=True)
+@_setting_option("binding", "Bind the PSP ClusterRole with RoleBindings (namespace, the default) or "
+                            "a ClusterRoleBinding (cluster).", type=click.Choice(["namespace", "cluster"]))
+@_setting_option("namespace", "Namespace for generated namespaced objects.", metavar="NS")
+@_setting_option("name_prefix", "Stable name part for generated cluster objects (default: the release).",
+                 metavar="NAME")
+@_setting_option("node_features", "What every Linux node of the cluster has: a comma list of appArmor, "
+                                  "unprivilegedPortSysctl, or none. Controls that need a missing feature "
+                                  "are not applied (the kubelet would refuse the pod). Default: the "
+                                  "profile's (built-in: unprivilegedPortSysctl).", metavar="LIST|none")
+@click.option("--config", "config", default=None, metavar="FILE",
+              help="A Hardener config (k8s-harden.io/v1) or ConfigMap giving any of the settings "
+                   "above and inline control overrides; flags win over it.")
+@_setting_option("verify", "Fail (exit 2) when a hardened pod template misses the profile's PSS level "
+                           "and is not a reported exception.", is_flag=True)
+@click.option("--check", is_flag=True,
+              help="Write no manifests; exit 1 if any change would be made (with --diff: print it).")
+@click.option("--diff", is_flag=True, help="Print a unified diff per input file instead of manifests.")
+@click.version_option(package_name="k8s-harden", message="k8s-harden %(version)s",
+                      allow_from_autoenv=False)
 @click.pass_context
-def main(ctx: click.Context, filename, profile, kube_version, emit, force, binding, namespace,
-         name_prefix, node_features, config_path, verify, report, check, diff):
+def main(ctx: click.Context, filename, report, config, check, diff, **settings):
     """Harden rendered Kubernetes manifests: read a stream (or a KRM ResourceList) on
     stdin or from -f, write it back with every pod template hardened by the profile.
 
     Exit codes: 0 success, 1 --check found changes, 2 bad input, profile or usage.
     """
     if ctx.invoked_subcommand:
+        _for_subcommand(ctx)
         return
     try:
         from .inputs import read_inputs
@@ -108,42 +149,59 @@ def main(ctx: click.Context, filename, profile, kube_version, emit, force, bindi
 
         sources = read_inputs(filename)
         stream = read(sources)
-        if not diff:
-            sources = None  # the documents hold their own text: drop the input's copy
-        opts = build_options(
-            profile=profile if _explicit(ctx, "profile") else None,
-            kube_version=kube_version if _explicit(ctx, "kube_version") else None,
-            emit=emit if _explicit(ctx, "emit") else None,
-            config=_resolve_config(config_path, stream), force=force, binding=binding,
-            namespace=namespace, name_prefix=name_prefix, verify=verify, assess=report != "none",
-            node_features=node_features)
+        empty = not any(d.root != "empty" for d in stream.documents) and stream.resource_list is None
+        if empty and check:
+            raise UsageError("no manifests in input (a failed `helm template` upstream? use "
+                             "`set -o pipefail`)")
+        given = {name: value for name, value in settings.items() if _given(ctx, name)}
+        opts = build_options(config=_resolve_config(config, stream), assess=report != "none", **given)
         outcome = run_stream(stream, opts)
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
-    _report(outcome, report)
+    notes = [*opts.notes, *outcome.notes] + (["no manifests in input"] if empty else [])
+    _report(outcome, report, notes)
+    if diff:
+        _write_stdout(_diff(sources, outcome.pieces))
+    elif not check:
+        _write_stdout(outcome.output)
     if check:
         sys.exit(EXIT_CHANGES if outcome.changed else 0)
-    if diff:
-        import difflib
-
-        before = "".join(s.text for s in sources)
-        _write_stdout("".join(difflib.unified_diff(
-            before.splitlines(keepends=True), outcome.output.splitlines(keepends=True),
-            "input", "hardened")))
-        return
-    _write_stdout(outcome.output)
 
 
-def _report(outcome, kind: str) -> None:
+def _diff(sources, pieces) -> str:
+    """A unified diff per input file (`a/NAME` -> `b/NAME`), the generated objects as a new
+    file `b/generated`: what `patch -p1` would apply, and what a reviewer reads in CI."""
+    import difflib
+
+    from .pipeline import GENERATED
+
+    after: dict[str, list[str]] = {}
+    for name, text in pieces:
+        after.setdefault(name, []).append(text)
+    files = [(f"a/{s.name}", f"b/{s.name}", s.text, "".join(after.get(s.name, []))) for s in sources]
+    files.append(("/dev/null", f"b/{GENERATED}", "", "".join(after.get(GENERATED, []))))
+    out = []
+    for old_name, new_name, old, new in files:
+        out += difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                    old_name, new_name)
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                   for line in out)
+
+
+def _report(outcome, kind: str, notes: list[str]) -> None:
     from . import report
 
     n = len(outcome.documents)
+    inactive = [f"not applied: {cid} ({why})" for cid, why in outcome.inactive.items()]
     if kind == "json":
-        extra = {"inactiveControls": outcome.inactive} if outcome.inactive else None
-        click.echo(report.as_json(outcome.results, n, extra), err=True)
-    elif kind == "text":
-        lines = [f"k8s-harden: not applied: {cid} ({why})" for cid, why in outcome.inactive.items()]
-        click.echo(report.as_text(outcome.results, n, lines), err=True, nl=False)
+        extra = {"inactiveControls": outcome.inactive} if outcome.inactive else {}
+        if notes:
+            extra["notes"] = notes
+        click.echo(report.as_json(outcome.results, n, extra or None), err=True)
+    elif kind in ("text", "summary"):
+        lines = [f"k8s-harden: {line}" for line in inactive] + [f"k8s-harden: note: {note}" for note in notes]
+        render = report.as_text if kind == "text" else report.as_summary
+        click.echo(render(outcome.results, n, lines), err=True, nl=False)
 
 
 @main.group("profiles", invoke_without_command=True)
@@ -165,7 +223,8 @@ def profiles_cmd(ctx: click.Context):
 @profiles_cmd.command("show")
 @click.argument("name")
 def profiles_show(name: str):
-    """Print a profile fully resolved (after extends, with every default)."""
+    """Print a profile fully resolved (after extends, with every default): a profile file
+    that loads back as the same profile."""
     from .profile import load_profile
     from .yamlio import dump_data
 
@@ -173,12 +232,7 @@ def profiles_show(name: str):
         p = load_profile(name)
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
-    data = {"name": p.name, "description": p.description, "level": p.level,
-            "conflicts": p.conflicts, "emit": p.emit,
-            "workloads": [{"kind": w.kind, **({"group": w.group} if w.group else {}),
-                           "podTemplate": w.pod_template} for w in p.workloads],
-            "controls": p.controls}
-    click.echo(dump_data(data), nl=False)
+    click.echo(dump_data(p.as_data()), nl=False)
 
 
 AUDIT_FORMATS = ("text", "json", "sarif")
@@ -190,9 +244,10 @@ AUDIT_FORMATS = ("text", "json", "sarif")
               help="Input file or directory, '-' for stdin; repeatable. Default: stdin.")
 @click.option("--level", type=click.Choice(["baseline", "restricted"]), default="restricted",
               show_default=True, help="Pod Security Standards level to check.")
-@click.option("--kube-version", default="latest", show_default=True, metavar="X.Y|latest",
-              help="Policy version, as PSA's `-version` label (newer minors evaluate as the newest).")
-@click.option("--format", "fmt", type=click.Choice(AUDIT_FORMATS), default="text", show_default=True,
+@click.option("--kube-version", default=None, metavar="X.Y|latest",
+              help="Policy version, as PSA's `-version` label (newer minors evaluate as the newest). "
+                   "Default: latest.")
+@click.option("--format", "format", type=click.Choice(AUDIT_FORMATS), default="text", show_default=True,
               help="Output on stdout.")
 @click.option("-p", "--profile", default=None, metavar="NAME|PATH",
               help="Also report what this profile's controls would change (rule group profile/); "
@@ -200,24 +255,35 @@ AUDIT_FORMATS = ("text", "json", "sarif")
 @click.option("--node-features", default=None, metavar="LIST|none",
               help="What the cluster's Linux nodes have, for the kubelet/ predictions: a comma list "
                    "of appArmor, unprivilegedPortSysctl, or none. Default: the profile's.")
-def audit_cmd(filename, level, kube_version, fmt, profile, node_features):
-    """Check every pod template against the Pod Security Standards; write nothing back.
+@click.pass_context
+def audit_cmd(ctx: click.Context, filename, level, kube_version, format, profile, node_features):
+    """Check every pod template against the Pod Security Standards and the admission rules;
+    write nothing back.
 
     Exit codes: 0 every pod template passes, 1 findings, 2 bad input, profile or usage.
     """
     from . import audit
     from .audit.formats import FORMATS
     from .inputs import read_inputs
+    from .options import kube_version as parse_kube_version
+    from .options import parse_node_features
 
+    before = ctx.obj or {}  # options given before `audit`
+    filename = filename or before.get("filename", ())
+    profile = profile if profile is not None else before.get("profile")
+    kube_version = kube_version if kube_version is not None else before.get("kube_version")
+    node_features = node_features if node_features is not None else before.get("node_features")
     try:
-        from .options import parse_node_features
-
-        version = audit.parse_version(kube_version)
+        version, notes = parse_kube_version(kube_version or "latest")
+        for note in notes:
+            click.echo(f"k8s-harden audit: note: {note}", err=True)
         features = parse_node_features(node_features) if node_features is not None else None
         report = audit.audit_sources(read_inputs(filename), level, version, profile, features)
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
-    _write_stdout(FORMATS[fmt](report))
+    if not report.documents:
+        _fail("no manifests in input (a failed `helm template` upstream? use `set -o pipefail`)")
+    _write_stdout(FORMATS[format](report))
     sys.exit(EXIT_FINDINGS if report.failed else 0)
 
 

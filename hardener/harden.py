@@ -9,15 +9,19 @@ control and reason) and the skips.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import controls as _controls
 from .controls.context import PodContext
 from .errors import InputError
 from .kube import names, podspec
+from .kube.pointer import join
 from .kube.workloads import PodTemplate, WorkloadTable, find_pod_templates
 from .profile import Profile
-from .results import NOT_APPLICABLE, OPT_OUT, Change, ResourceResult, Skip, Warning
+from .results import MALFORMED, NOT_APPLICABLE, OPT_OUT, Change, ResourceResult, Skip, Warning
+
+if TYPE_CHECKING:
+    from .yamlio import Document
 
 
 def apply_change(data: Any, change: Change) -> None:
@@ -34,39 +38,67 @@ def _annotation_list(value: Any) -> frozenset:
     return frozenset(x.strip() for x in value.split(",") if x.strip())
 
 
-def _opt_outs(pt: PodTemplate, document: int) -> tuple[bool, frozenset, frozenset]:
-    """Read the opt-out annotations from the workload's and the pod template's metadata."""
-    metas = [pt.metadata]
+def _opt_outs(pt: PodTemplate, document: int,
+              doc: Document | None = None) -> tuple[bool, frozenset, frozenset]:
+    """Read the opt-out annotations from the workload's and the pod template's metadata
+    (`doc`: the document the data was loaded from, for errors)."""
+    metas = [(pt.metadata, pt.resource_pointer)]
     tmeta = pt.template.get("metadata") if pt.template else None
     if isinstance(tmeta, dict) and tmeta is not pt.metadata:
-        metas.append(tmeta)
+        metas.append((tmeta, pt.pointer))
     skip, containers, ctrls = False, frozenset(), frozenset()
-    for meta in metas:
+    bad_at = None
+    for meta, at in metas:
         ann = meta.get("annotations")
         if not isinstance(ann, dict):
             continue
         if str(ann.get(names.SKIP, "")).lower() in ("true", "yes", "1"):
             skip = True
         containers |= _annotation_list(ann.get(names.SKIP_CONTAINERS))
-        ctrls |= _annotation_list(ann.get(names.SKIP_CONTROLS))
+        listed = _annotation_list(ann.get(names.SKIP_CONTROLS))
+        if bad_at is None and listed - set(_controls.CONTROLS):
+            bad_at = join(at, "metadata", "annotations", names.SKIP_CONTROLS)
+        ctrls |= listed
     unknown = sorted(ctrls - set(_controls.CONTROLS))
     if unknown:
-        raise InputError(f"{pt.kind} {pt.name}: annotation {names.SKIP_CONTROLS} names unknown "
-                         f"control(s) {', '.join(unknown)}; known: {', '.join(_controls.CONTROLS)}",
-                         document=document)
+        raise _unknown_controls(pt, unknown, document, doc, bad_at or pt.resource_pointer)
     return skip, containers, ctrls
 
 
+def _unknown_controls(pt: PodTemplate, unknown: list, document: int, doc: Document | None,
+                      pointer: str) -> InputError:
+    """With `doc`, the error names its file, the document within it and the line of the
+    annotation at `pointer` (a ResourceList item: in the list's text)."""
+    message = (f"{pt.kind} {pt.name}: annotation {names.SKIP_CONTROLS} names unknown "
+               f"control(s) {', '.join(unknown)}; known: {', '.join(_controls.CONTROLS)}")
+    if doc is None:
+        return InputError(message, document=document)
+    from .audit.lines import Lines  # only on the error path
+
+    text, item = doc.parent or doc, f"{doc.pointer.lstrip('/')}: " if doc.parent else ""
+    return InputError(item + message, source=text.source, document=text.index_in_source,
+                      line=Lines(text).line(doc.pointer + pointer)[0])
+
+
+def _where(doc: Document | None) -> str:
+    """`FILE, document N` (N within the file, a List item's pointer after it) for errors."""
+    if doc is None:
+        return ""
+    text = doc.parent or doc
+    item = f" {doc.pointer.lstrip('/')}" if doc.parent else ""
+    return f"{text.source}, document {text.index_in_source}{item}"
+
+
 def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[int, int],
-                    document: int, result: ResourceResult) -> None:
+                    document: int, result: ResourceResult, doc: Document | None = None) -> None:
     """Plan every enabled control on one pod template, applying changes as they come."""
-    skip_all, skip_containers, skip_controls = _opt_outs(pt, document)
+    skip_all, skip_containers, skip_controls = _opt_outs(pt, document, doc)
     if skip_all:
         result.skipped.append(Skip("*", f"opt-out annotation {names.SKIP}", kind=OPT_OUT))
         return
     conflicts = {cid: profile.rule(cid) for cid in _controls.CONTROLS}
     caps = profile.controls.get("capabilities")
-    ctx = PodContext(pt, kube, conflicts, skip_controls, skip_containers, document,
+    ctx = PodContext(pt, kube, conflicts, skip_controls, skip_containers, document, _where(doc),
                      allowed_adds=frozenset(caps["allowAdd"]) if caps else frozenset(),
                      active=frozenset(profile.controls) - skip_controls)
     ctx.chosen = frozenset(
@@ -102,10 +134,29 @@ def pss_level(pt: PodTemplate, kube: tuple[int, int]) -> str:
     return pss.meets(tpl.get("metadata"), tpl.get("spec"), kube)
 
 
+def _malformed(pt: PodTemplate) -> list[Skip]:
+    return [Skip("*", f"malformed: {p.message} (at "
+                      f"{(pt.pointer if p.in_template else pt.resource_pointer) + p.path})",
+                 kind=MALFORMED) for p in pt.problems]
+
+
+def _weakest_pss(so_far: dict | None, before: str, after: str) -> dict:
+    """A resource's levels: what its weakest pod template meets (Kubeflow jobs, JobSets and
+    Volcano jobs have several)."""
+    from .pss import weakest
+
+    if so_far is None:
+        return {"before": before, "after": after}
+    return {"before": weakest((so_far["before"], before)), "after": weakest((so_far["after"], after))}
+
+
 def harden_document(data: Any, document: int, profile: Profile, table: WorkloadTable,
-                    kube: tuple[int, int], assess: bool = False) -> list[ResourceResult]:
+                    kube: tuple[int, int], assess: bool = False,
+                    doc: Document | None = None) -> list[ResourceResult]:
     """Harden every pod template in a loaded document (in place); one result per resource.
-    With `assess`, each result records the PSS level met before and after."""
+    With `assess`, each result records the PSS level met before and after. `doc`, the
+    :class:`~hardener.yamlio.Document` the data came from, lets input errors name its file,
+    its index within that file and the line (without it: the `document` index alone)."""
     results: dict[str, ResourceResult] = {}
     for pt in find_pod_templates(data, table):
         res = results.get(pt.resource_pointer)
@@ -113,10 +164,16 @@ def harden_document(data: Any, document: int, profile: Profile, table: WorkloadT
             res = results[pt.resource_pointer] = ResourceResult(
                 document, pt.api_version, pt.kind, pt.namespace, pt.name, pt.resource_pointer)
         res.templates.append(pt)
+        if pt.problems:
+            # never hardened, never given a level: the API server would refuse it anyway
+            res.skipped.extend(_malformed(pt))
+            res.extra.pop("pss", None)
+            res.extra["malformed"] = True
+            continue
         before = pss_level(pt, kube) if assess else None
-        harden_template(pt, data, profile, kube, document, res)
-        if assess:
-            res.extra["pss"] = {"before": before, "after": pss_level(pt, kube)}
+        harden_template(pt, data, profile, kube, document, res, doc)
+        if assess and not res.extra.get("malformed"):
+            res.extra["pss"] = _weakest_pss(res.extra.get("pss"), before, pss_level(pt, kube))
     return list(results.values())
 
 

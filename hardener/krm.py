@@ -47,15 +47,26 @@ class ResourceList:
     def function_config(self) -> Any:
         return self.data.get("functionConfig")
 
-    def write(self, bom: str, results, generated: list[str]) -> str:
-        """The ResourceList with its items as hardened, `generated` objects appended to the
-        items and one result per change and skip appended to `results`."""
+    def write(self, bom: str, results, generated: list[str], dropped: set[int] = frozenset()) -> str:
+        """The ResourceList with its items as hardened, the items an earlier pass generated
+        (`dropped`) replaced by `generated`, and `results` holding one entry per change,
+        skip and warning of this run (results an earlier run of ours left are replaced too).
+
+        Edited in place like any changed document: items nothing changed keep their text,
+        quotes and comments."""
+        items = self.data["items"]
+        for i in sorted(dropped, reverse=True):
+            del items[i]
         for text in generated:
-            self.data["items"].append(yamlio.load_data(text, "generated"))
+            items.append(yamlio.load_data(text, "generated"))
         previous = self.data.get("results") if isinstance(self.data.get("results"), list) else []
-        self.data["results"] = previous + results_for(results, self.items)
-        return bom + "".join(yamlio.render_document(d, self.data) if d is self.doc else d.text
-                             for d in self.documents)
+        ours = results_for(results, self.items)
+        mine = [r for r in previous if isinstance(r, dict) and _is_ours(r)]
+        others = [r for r in previous if not (isinstance(r, dict) and _is_ours(r))]
+        if ours or mine or "results" in self.data:
+            self.data["results"] = others + ours
+        text, _ = yamlio.render_changed(self.doc, self.data, [{"op": "replace", "path": "/items"}])
+        return bom + "".join(text if d is self.doc else d.text for d in self.documents)
 
 
 def read(documents: list[yamlio.Document]) -> ResourceList | None:
@@ -65,6 +76,15 @@ def read(documents: list[yamlio.Document]) -> ResourceList | None:
             and real[0].api_version in RESOURCE_LIST_VERSIONS):
         return ResourceList(documents, real[0])
     return None
+
+
+#: The tag every KRM result of ours carries (what a later run recognises and replaces).
+RESULT_TAG = "k8s-harden.io/control"
+
+
+def _is_ours(result: dict) -> bool:
+    tags = result.get("tags")
+    return isinstance(tags, dict) and RESULT_TAG in tags
 
 
 def results_for(results, docs: list[yamlio.Document]) -> list[dict]:
@@ -85,19 +105,19 @@ def results_for(results, docs: list[yamlio.Document]) -> list[dict]:
                 entry["field"]["proposedValue"] = c.value
             if file:
                 entry["file"] = file
-            entry["tags"] = {"control": c.control, "op": c.op}
+            entry["tags"] = {RESULT_TAG: c.control, "k8s-harden.io/op": c.op}
             out.append(entry)
         for s in r.skipped:
             who = f" (container {s.container})" if s.container else ""
             entry = {"message": f"{s.control} skipped: {s.reason}{who}", "severity": "warning",
-                     "resourceRef": ref, "tags": {"control": s.control, "kind": s.kind}}
+                     "resourceRef": ref, "tags": {RESULT_TAG: s.control, "k8s-harden.io/kind": s.kind}}
             if file:
                 entry["file"] = file
             out.append(entry)
         for w in r.warnings:
             who = f" (container {w.container})" if w.container else ""
             entry = {"message": f"{w.control}: {w.message}{who}", "severity": "warning",
-                     "resourceRef": ref, "tags": {"control": w.control, "kind": "warning"}}
+                     "resourceRef": ref, "tags": {RESULT_TAG: w.control, "k8s-harden.io/kind": "warning"}}
             if file:
                 entry["file"] = file
             out.append(entry)

@@ -1,18 +1,52 @@
 """Everything a run needs besides its input, and the one public way to build it.
 
-`build_options(**given)` is what the CLI, the plugins' configs, the tests and library
-callers all use: a value given explicitly (a flag, its environment variable, a keyword)
-wins over the Hardener config's, the config's over the profile's (`emit:`), and that over
-the default.
+:data:`SETTINGS` is the one table of what shapes the output: each setting's command-line
+flag, its environment variable, its field in a `Hardener` config and its key in a
+ConfigMap — every integration can set every one. `build_options(**given)` is what the
+CLI, the plugins' configs, the tests and library callers all use: a value given explicitly
+(a flag, its environment variable, a keyword) wins over the Hardener config's, the config's
+over the profile's (`emit:`, `nodeFeatures:`), and that over the default.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import UsageError
 from .profile import Profile
+
+ENV_PREFIX = "K8S_HARDEN"
+
+
+class Setting(NamedTuple):
+    """One setting of a run, spelled for each place it can be given."""
+
+    name: str  # the keyword of build_options and the attribute of Options
+    flag: str  # the command-line option
+    config_field: str  # the field of a Hardener config
+    configmap_key: str  # the key of a ConfigMap functionConfig
+    metavar: str
+    flag_only: bool = False  # a boolean flag (true/false in a config)
+
+    @property
+    def envvar(self) -> str:
+        """The environment variable of the flag (click's auto_envvar_prefix spelling)."""
+        return f"{ENV_PREFIX}_{self.flag.lstrip('-').replace('-', '_').upper()}"
+
+
+SETTINGS = (
+    Setting("profile", "--profile", "profile", "profile", "a profile name or path"),
+    Setting("kube_version", "--kube-version", "kubeVersion", "kube-version", "X.Y"),
+    Setting("emit", "--emit", "emit", "emit", "auto, none or a list"),
+    Setting("force", "--force", "force", "force", "true or false", flag_only=True),
+    Setting("binding", "--binding", "binding", "binding", "namespace or cluster"),
+    Setting("namespace", "--namespace", "namespace", "namespace", "a namespace"),
+    Setting("name_prefix", "--name-prefix", "namePrefix", "name-prefix", "a name part"),
+    Setting("node_features", "--node-features", "nodeFeatures", "node-features", "a feature list"),
+    Setting("verify", "--verify", "verify", "verify", "true or false", flag_only=True),
+)
+BINDINGS = ("namespace", "cluster")
 
 
 @dataclass
@@ -28,6 +62,7 @@ class Options:
     name_prefix: str | None = None  # stable name part of generated objects (else the release)
     assess: bool = True  # record the PSS level each resource meets before and after
     verify: bool = False  # fail when a hardened template misses the profile's PSS level
+    notes: tuple[str, ...] = ()  # what the user should know about the settings (stderr)
 
 
 def parse_node_features(value: str | list) -> frozenset[str]:
@@ -48,30 +83,47 @@ def _emit_text(value: Any) -> str:
     return ",".join(value) if isinstance(value, list) else str(value or "auto")
 
 
-def build_options(*, profile: str | Profile | None = None, kube_version: str | None = None,
-                  emit: str | None = None, config=None, force: bool = False,
-                  binding: str = "namespace", namespace: str | None = None,
-                  name_prefix: str | None = None, verify: bool = False,
-                  assess: bool = True, node_features: str | list | None = None) -> Options:
-    """Options from explicit values (None: not given) and a Hardener `config`
-    (:class:`hardener.config.Config`). `node_features` (a list, or a comma list; `none`)
-    replaces the profile's. Raises UsageError / ProfileError."""
-    from .kube.versions import parse_kube_version
+def kube_version(value: str | None) -> tuple[tuple[int, int], tuple[str, ...]]:
+    """`--kube-version` -> (version, notes): a Kubernetes 1.x version; a minor newer than the
+    newest this tool knows is treated as that one, with a note (Pod Security Admission
+    does the same with policy versions). Raises UsageError."""
+    from .kube.versions import LATEST, fmt, parse_kube_version
+
+    try:
+        kube = parse_kube_version(value)
+    except ValueError as exc:
+        raise UsageError(f"--kube-version: {exc}") from None
+    if kube[0] != 1:
+        raise UsageError(f"--kube-version: {value!r}: Kubernetes versions are 1.x; this tool knows "
+                         f"1.0 to {fmt(LATEST)} (newer 1.x minors are treated as {fmt(LATEST)})")
+    if kube > LATEST:
+        return LATEST, (f"--kube-version {fmt(kube)} is newer than the newest version this tool knows: "
+                        f"treated as {fmt(LATEST)}",)
+    return kube, ()
+
+
+def build_options(*, config=None, assess: bool = True, **given: Any) -> Options:
+    """Options from explicit values (keywords named after :data:`SETTINGS`; None: not given)
+    and a Hardener `config` (:class:`hardener.config.Config`). Raises UsageError /
+    ProfileError."""
     from .profile import load_profile
 
-    if config is not None:
-        profile = profile if profile is not None else config.profile
-        kube_version = kube_version if kube_version is not None else config.kube_version
-        emit = emit if emit is not None else config.emit
+    unknown = set(given) - {s.name for s in SETTINGS}
+    if unknown:
+        raise TypeError(f"build_options: unknown setting(s) {', '.join(sorted(unknown))}")
+    values = {s.name: given.get(s.name) if given.get(s.name) is not None
+              else (config.get(s.name) if config is not None else None) for s in SETTINGS}
+    profile = values["profile"]
     if not isinstance(profile, Profile):
         overrides = config.overrides if config is not None else None
         profile = load_profile(profile or "restricted", overrides,
                                config.source if config is not None else "")
-    if node_features is not None:
-        profile = profile.for_nodes(parse_node_features(node_features))
-    try:
-        kube = parse_kube_version(kube_version)
-    except ValueError as exc:
-        raise UsageError(f"--kube-version: {exc}") from None
-    return Options(profile, kube, emit or _emit_text(profile.emit), force, binding, namespace,
-                   name_prefix, assess, verify)
+    if values["node_features"] is not None:
+        profile = profile.for_nodes(parse_node_features(values["node_features"]))
+    kube, notes = kube_version(values["kube_version"])
+    binding = values["binding"] or "namespace"
+    if binding not in BINDINGS:
+        raise UsageError(f"--binding: must be namespace or cluster, got {binding!r}")
+    return Options(profile, kube, values["emit"] or _emit_text(profile.emit), bool(values["force"]),
+                   binding, values["namespace"], values["name_prefix"], assess, bool(values["verify"]),
+                   notes)

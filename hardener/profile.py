@@ -80,9 +80,19 @@ class Profile:
     @property
     def inactive(self) -> dict[str, str]:
         """Listed controls left out because the nodes lack what they need: id -> why."""
-        return {cid: f"needs node feature {_controls.CONTROLS[cid].requires}; pass --node-features "
-                     f"{_controls.CONTROLS[cid].requires} when every node has it"
+        return {cid: f"needs node feature {_controls.CONTROLS[cid].requires}: --node-features "
+                     f"{_controls.CONTROLS[cid].requires} if all nodes have it"
                 for cid in self.listed if cid not in self.controls}
+
+    def as_data(self) -> dict[str, Any]:
+        """The profile as a self-contained profile file (no `extends:`, every option): what
+        `profiles show` prints, and loads back as the same profile."""
+        return {"name": self.name, "description": self.description, "level": self.level,
+                "conflicts": self.conflicts, "emit": self.emit,
+                "nodeFeatures": sorted(self.node_features),
+                "workloads": [{"kind": w.kind, **({"group": w.group} if w.group is not None else {}),
+                               "podTemplate": w.pod_template} for w in self.workloads],
+                "controls": self.listed}
 
     def for_nodes(self, features: frozenset[str]) -> "Profile":
         """This profile on nodes with `features`: a control that needs a feature the nodes
@@ -134,12 +144,29 @@ def _read(ref: str, relative_to: Path | None,
     return data, source, path.parent
 
 
+def _group_of(w: dict) -> str | None:
+    """A workload entry's API group: `group`, or the group of `apiVersion`; None: any."""
+    if w.get("group") is not None:
+        return w["group"]
+    return w["apiVersion"].rpartition("/")[0] if w.get("apiVersion") else None
+
+
 def _merge(base: dict, override: dict) -> dict:
-    """Deep merge: maps merge, lists and scalars replace; neither input is mutated."""
+    """Deep merge: maps merge, lists and scalars replace; neither input is mutated. The one
+    exception is `workloads:`, which extends the base's table (an entry for the same kind
+    and group replaces the base's): a profile that adds a CRD must not drop the kinds its
+    base hardens."""
     from deepmerge import Merger
 
     merger = Merger([(dict, ["merge"]), (list, ["override"])], ["override"], ["override"])
-    return merger.merge(copy.deepcopy(base), copy.deepcopy(override))
+    merged = merger.merge(copy.deepcopy(base), copy.deepcopy(override))
+    if isinstance(base.get("workloads"), list) and isinstance(override.get("workloads"), list):
+        def key(w: Any) -> tuple:
+            return (w.get("kind"), _group_of(w)) if isinstance(w, dict) else (w,)
+        own = {key(w) for w in override["workloads"]}
+        merged["workloads"] = ([copy.deepcopy(w) for w in base["workloads"] if key(w) not in own]
+                               + copy.deepcopy(override["workloads"]))
+    return merged
 
 
 def _resolve_raw(ref: str, relative_to: Path | None, seen: tuple[str, ...]) -> tuple[dict, str]:
@@ -150,7 +177,11 @@ def _resolve_raw(ref: str, relative_to: Path | None, seen: tuple[str, ...]) -> t
     base_ref = data.get("extends")
     if base_ref:
         base, _ = _resolve_raw(base_ref, folder, seen + (source,))
-        data = _merge(base, {k: v for k, v in data.items() if k != "extends"})
+        own = {k: v for k, v in data.items() if k != "extends"}
+        # a profile's name and description are its own: never inherited from the base
+        own.setdefault("name", Path(source).stem)
+        own.setdefault("description", f"{base.get('name') or base_ref} with the changes in {Path(source).name}")
+        data = _merge(base, own)
     return data, source
 
 
@@ -175,8 +206,7 @@ def load_profile(ref: str, overrides: dict | None = None, overrides_source: str 
         problem = _controls.CONTROLS[cid].validate(opts)
         if problem:
             raise ProfileError(problem[1], source=source, key_path=f"controls.{cid}")
-    workloads = [CustomWorkload(w["kind"], w["apiVersion"].rpartition("/")[0] if w.get("apiVersion") else None,
-                                w["podTemplate"]) for w in raw.get("workloads") or []]
+    workloads = [CustomWorkload(w["kind"], _group_of(w), w["podTemplate"]) for w in raw.get("workloads") or []]
     profile = Profile(name=raw.get("name") or Path(source).stem, description=raw.get("description", ""),
                       level=raw.get("level", "restricted"), conflicts=raw.get("conflicts", "keep"),
                       controls=resolved, workloads=workloads, emit=raw.get("emit", "auto"),
@@ -241,12 +271,16 @@ def _validate_workloads(value: Any, source: str) -> None:
         if not isinstance(w, dict):
             raise _err(source, path, "must be a mapping with kind and podTemplate")
         for key in w:
-            if key not in ("kind", "apiVersion", "podTemplate"):
-                raise _err(source, f"{path}.{key}", "unknown key; allowed: kind, apiVersion, podTemplate")
+            if key not in ("kind", "apiVersion", "group", "podTemplate"):
+                raise _err(source, f"{path}.{key}", "unknown key; allowed: kind, group or apiVersion, podTemplate")
         if not isinstance(w.get("kind"), str) or not w["kind"]:
             raise _err(source, f"{path}.kind", "must be a kind name, e.g. Rollout")
         if w.get("apiVersion") is not None and not isinstance(w["apiVersion"], str):
             raise _err(source, f"{path}.apiVersion", "must be GROUP/VERSION, e.g. argoproj.io/v1alpha1")
+        if w.get("group") is not None and not isinstance(w["group"], str):
+            raise _err(source, f"{path}.group", "must be an API group, e.g. argoproj.io")
+        if "group" in w and "apiVersion" in w:
+            raise _err(source, path, "give group or apiVersion, not both")
         pt = w.get("podTemplate")
         if not isinstance(pt, str) or not pt.startswith("/"):
             raise _err(source, f"{path}.podTemplate", "must be a JSON pointer, e.g. /spec/template")

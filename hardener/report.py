@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .results import ResourceResult
+from .results import MALFORMED, ResourceResult
 
 
 def summary(results: list[ResourceResult], documents: int) -> dict[str, Any]:
@@ -27,7 +27,9 @@ def as_json(results: list[ResourceResult], documents: int, extra: dict | None = 
         if not (r.changes or r.skipped or r.warnings):
             continue
         entry = {
-            "document": r.document, "apiVersion": r.api_version, "kind": r.kind,
+            "document": r.document, "source": r.source or "<stdin>",
+            "sourceDocument": r.source_index if r.source_index >= 0 else r.document,
+            "apiVersion": r.api_version, "kind": r.kind,
             "namespace": r.namespace, "name": r.name,
             "changes": [{"control": c.control, "op": c.op, "path": c.path, "value": c.value,
                          **({"container": c.container} if c.container else {}),
@@ -45,18 +47,39 @@ def as_json(results: list[ResourceResult], documents: int, extra: dict | None = 
     return json.dumps(obj, indent=None, sort_keys=False, default=str)
 
 
+def _head(r: ResourceResult) -> str:
+    head = f"{r.ref} ({r.where}): {len(r.changes)} change(s), {len(r.skipped)} skipped"
+    head += f", {len(r.warnings)} warning(s)" if r.warnings else ""
+    if "pss" in r.extra:
+        head += f", PSS {r.extra['pss']['before']} -> {r.extra['pss']['after']}"
+    malformed = [s.reason for s in r.skipped if s.kind == MALFORMED]
+    if malformed:
+        head += f", not hardened: {malformed[0]}" + (f" (+{len(malformed) - 1} more)" if len(malformed) > 1 else "")
+    return head
+
+
+def _footer(results: list[ResourceResult], documents: int) -> str:
+    s = summary(results, documents)
+    return (f"k8s-harden: {s['documents']} document(s), {s['podTemplates']} pod template(s): "
+            f"{s['changes']} change(s) in {s['resourcesChanged']} resource(s), "
+            f"{s['skipped']} skipped in {s['resourcesWithSkips']} resource(s)"
+            + (f", {s['warnings']} warning(s)" if s["warnings"] else ""))
+
+
+def as_summary(results: list[ResourceResult], documents: int, extra_lines: list[str] = ()) -> str:  # type: ignore[assignment]
+    """One line per resource with changes, skips or warnings, then the totals: what a Helm
+    install shows on stderr (every change: `--report text`)."""
+    lines = [_head(r) for r in results if r.changes or r.skipped or r.warnings]
+    return "\n".join([*lines, _footer(results, documents), *extra_lines]) + "\n"
+
+
 def as_text(results: list[ResourceResult], documents: int, extra_lines: list[str] = ()) -> str:  # type: ignore[assignment]
+    """Every change, skip and warning of every resource, then the totals."""
     lines = []
     for r in results:
         if not (r.changes or r.skipped or r.warnings):
             continue
-        head = f"{r.ref} (document {r.document}"
-        head += f", {r.pointer.lstrip('/')}" if r.pointer else ""
-        head += f"): {len(r.changes)} change(s), {len(r.skipped)} skipped"
-        head += f", {len(r.warnings)} warning(s)" if r.warnings else ""
-        if "pss" in r.extra:
-            head += f", PSS {r.extra['pss']['before']} -> {r.extra['pss']['after']}"
-        lines.append(head)
+        lines.append(_head(r))
         for c in r.changes:
             who = f" [{c.container}]" if c.container else ""
             lines.append(f"  {c.op:7} {c.path} = {json.dumps(c.value, default=str)}  ({c.control}{who}: {c.reason})")
@@ -66,10 +89,6 @@ def as_text(results: list[ResourceResult], documents: int, extra_lines: list[str
         for w in r.warnings:
             who = f" [{w.container}]" if w.container else ""
             lines.append(f"  warning {w.control}{who}: {w.message}")
-    s = summary(results, documents)
-    lines.append(f"k8s-harden: {s['documents']} document(s), {s['podTemplates']} pod template(s): "
-                 f"{s['changes']} change(s) in {s['resourcesChanged']} resource(s), "
-                 f"{s['skipped']} skipped in {s['resourcesWithSkips']} resource(s)"
-                 + (f", {s['warnings']} warning(s)" if s["warnings"] else ""))
+    lines.append(_footer(results, documents))
     lines.extend(extra_lines)
     return "\n".join(lines) + "\n"

@@ -47,7 +47,8 @@ CONFLICT = "conflict"  # an explicit setting conflicts and the rule `keep` kept 
 HOST_ACCESS = "host-access"  # the workload is built on host access: reported, never removed
 NOT_APPLICABLE = "not-applicable"  # does not apply here (Windows pod, target version, hostNetwork)
 BLOCKED = "blocked"  # the API or the runtime forbids the change next to another setting
-SKIP_KINDS = (OPT_OUT, CONFLICT, HOST_ACCESS, NOT_APPLICABLE, BLOCKED)
+MALFORMED = "malformed"  # the API server cannot decode or always rejects the workload
+SKIP_KINDS = (OPT_OUT, CONFLICT, HOST_ACCESS, NOT_APPLICABLE, BLOCKED, MALFORMED)
 
 
 @dataclass
@@ -83,6 +84,8 @@ class ResourceResult:
     namespace: str
     name: str
     pointer: str = ""  # the resource inside the document
+    source: str = ""  # the input it came from (a file, <stdin>)
+    source_index: int = -1  # the document's index in that input
     changes: list[Change] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     warnings: list[Warning] = field(default_factory=list)
@@ -94,3 +97,11 @@ class ResourceResult:
         """`Kind namespace/name`, as messages name a resource."""
         ns = f"{self.namespace}/" if self.namespace else ""
         return f"{self.kind} {ns}{self.name}"
+
+    @property
+    def where(self) -> str:
+        """Where the resource is: `FILE, document N` (N counted in that file), or `document N`
+        for stdin; a List item adds its pointer."""
+        index = self.source_index if self.source_index >= 0 else self.document
+        place = f"document {index}" if self.source in ("", "<stdin>") else f"{self.source}, document {index}"
+        return place + (f", {self.pointer.lstrip('/')}" if self.pointer else "")

@@ -551,7 +551,8 @@ STAGES = (
     ("read", "stdin, files and directories in; split into documents; a ResourceList unwrapped",
      ["inputs.py", "yamlio/__init__.py", "yamlio/split.py", "yamlio/load.py", "krm.py"]),
     ("find pod templates", "Kubernetes facts: where pod templates live, their shape, names, versions",
-     ["kube/__init__.py", "kube/workloads.py", "kube/podspec.py", "kube/pointer.py", "kube/names.py",
+     ["kube/__init__.py", "kube/workloads.py", "kube/shape.py", "kube/podspec.py", "kube/pointer.py",
+      "kube/names.py",
       "kube/versions.py", "kube/kubelet.py", "kube/nodes.py"]),
     ("plan", "the profile and its controls yield changes and skips as data",
      ["profile.py", "controls/__init__.py", "controls/base.py", "controls/context.py", "controls/*.py",
@@ -562,7 +563,7 @@ STAGES = (
      ["policy/__init__.py", "policy/stream.py", "policy/usage.py", "policy/envelope.py",
       "policy/naming.py", "policy/*.py"]),
     ("write", "changed documents edited in place or re-emitted; the change report",
-     ["yamlio/textpatch.py", "yamlio/dump.py", "report.py"]),
+     ["yamlio/render.py", "yamlio/textpatch.py", "yamlio/rewrite.py", "yamlio/dump.py", "report.py"]),
     ("audit", "beside the pipeline: the Pod Security Standards evaluator, the admission "
               "predictions (API server, kubelet, runtime) and `k8s-harden audit`",
      ["pss.py", "kube/admission.py", "audit/__init__.py", "audit/*.py"]),

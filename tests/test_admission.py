@@ -507,7 +507,8 @@ def test_rules_cover_every_emitted_rule():
         assert case.rule in got, case
         emitted |= got
     assert emitted <= set(RULES)
-    assert set(RULES) == {c.rule for c in FAILING}
+    # api/malformed is hardener.kube.shape's, reported by the audit (tests/test_malformed.py)
+    assert set(RULES) - {"api/malformed"} == {c.rule for c in FAILING}
     assert all(title and description for title, description in RULES.values())
 
 

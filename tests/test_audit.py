@@ -339,7 +339,7 @@ def test_exit_1_on_violations_and_baseline_is_more_lenient():
     ((), "a: [1\n", "<stdin>, document 0, line 2: invalid YAML"),
     (("--profile", "no-such-profile"), SEED, "no built-in profile 'no-such-profile'"),
     (("--kube-version", "banana"), SEED, "--kube-version"),
-    (("--kube-version", "2.1"), SEED, "Kubernetes 1.x only"),
+    (("--kube-version", "2.1"), SEED, "Kubernetes versions are 1.x"),
     (("-f", "/nonexistent/x.yaml"), None, "/nonexistent/x.yaml: cannot read"),
 ], ids=["invalid-yaml", "unknown-profile", "bad-version", "major-2", "missing-file"])
 def test_exit_2_on_bad_input_with_message_on_stderr_only(args, stdin, message):
@@ -427,7 +427,7 @@ def test_configured_crds(tmp_path):
     prof.write_text("extends: restricted\nname: workers\nworkloads:\n"
                     "  - {kind: Worker, apiVersion: example.com/v1, podTemplate: /spec/pod}\n")
     _, out = run_json("--profile", str(prof), input=ROLLOUT)
-    assert [r["kind"] for r in out["resources"]] == ["Worker"]  # lists replace: only Worker
+    assert [r["kind"] for r in out["resources"]] == ["Rollout", "Worker"]  # workloads extend the base's
     assert by_rule(out["findings"], "pss/runAsNonRoot", kind="Worker")
     assert by_rule(out["findings"], "profile/runAsGroup", kind="Worker")
 

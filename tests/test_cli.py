@@ -50,7 +50,7 @@ def test_check_exit_codes():
 def test_diff_prints_unified_diff():
     r = invoke("--diff", "--report", "none", input=SEED)
     assert r.exit_code == 0
-    assert r.stdout.startswith("--- input\n+++ hardened\n")
+    assert r.stdout.startswith("--- a/<stdin>\n+++ b/<stdin>\n")
     assert "+    runAsNonRoot: true" in r.stdout
 
 

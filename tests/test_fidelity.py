@@ -134,3 +134,73 @@ def test_timestamps_stay_strings():
     out = harden(text).output
     assert out != text  # the Pod was changed, so it was re-written
     assert "creationTimestamp: 2020-01-01T00:00:00Z\n" in out  # not re-formatted as a datetime
+
+
+SHARED_ANCHOR = """\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata:
+    name: skipped
+    annotations: {k8s-harden.io/skip: "true"}
+  spec:
+    template:
+      spec:
+        securityContext: &sc  # shared with the next one
+          runAsUser: 0
+        containers: [{name: a, image: x}]
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: hardened}
+  spec:
+    template:
+      spec:
+        securityContext: *sc
+        containers: [{name: b, image: y}]
+"""
+
+
+def test_an_alias_never_carries_a_change_to_an_opted_out_workload():
+    """The loader makes an alias the same object as its anchor: unshared before planning, the
+    opted-out Deployment stays as it was although the other one, which aliases its
+    securityContext, is hardened."""
+    out = harden(SHARED_ANCHOR)
+    skipped, hardened = load_all(out.output)[0]["items"]
+    before = load_all(SHARED_ANCHOR)[0]["items"][0]
+    assert skipped == before
+    assert hardened["spec"]["template"]["spec"]["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert [r.name for r in out.results if r.changes] == ["hardened"]
+
+
+def test_a_re_written_document_keeps_its_quotes_and_says_its_comments_are_gone():
+    """The anchored node changes, so the document cannot be edited in place: it is re-written
+    from its nodes (quotes and plain text of every unchanged value kept) and the report says
+    the comments inside it were not kept."""
+    out = harden(SHARED_ANCHOR)
+    assert '{k8s-harden.io/skip: "true"}' in out.output  # flow style and double quotes kept
+    assert "# shared with the next one" not in out.output
+    warnings = [w.message for r in out.results for w in r.warnings if w.control == "fidelity"]
+    assert warnings and "comments inside it were not kept" in warnings[0]
+
+
+def test_an_anchor_away_from_the_change_is_kept_as_it_is():
+    text = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: &l {app: web}  # kept\n"
+            "  annotations: *l\nspec:\n  containers:\n  - name: a\n    image: x\n")
+    out = harden(text)
+    assert "  labels: &l {app: web}  # kept\n  annotations: *l\n" in out.output
+    assert not [w for r in out.results for w in r.warnings if w.control == "fidelity"]
+
+
+def test_a_value_written_anew_is_quoted_for_every_reader():
+    """A new string value a YAML 1.1 or a YAML 1.2 reader would take for a number, a boolean,
+    a timestamp or null is quoted (hardener.yamlio.dump.needs_quotes)."""
+    from hardener.yamlio.dump import dump_data, needs_quotes
+
+    for text in ("1e3", "0o17", "2024-01-01", "12:30:00", "on", "yes", "~", "null", ".inf", "0x1F", "true"):
+        assert needs_quotes(text), text
+        assert load_all(dump_data({"v": text}))[0]["v"] == text
+        assert dump_data({"v": text}) != f"v: {text}\n", text
+    for text in ("nginx", "1.2.3", "a:b", "RuntimeDefault", "v1"):
+        assert not needs_quotes(text), text

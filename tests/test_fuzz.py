@@ -421,11 +421,15 @@ def test_seeds_are_there():
     assert len(SEEDS) >= len(WORKLOADS) + 20
 
 
-def test_security_context_of_the_wrong_type_is_replaced():
-    """Found by the fuzzer: `securityContext: []` made a control descend into a list."""
-    code, outcome = outcome_or_error("apiVersion: v1\nkind: Pod\nmetadata: {name: w}\nspec:\n  securityContext: []\n"
-                           "  containers: [{name: a, image: x, securityContext: []}]\n")
-    assert code == 0
-    data = yaml.safe_load(outcome.output)
-    assert data["spec"]["securityContext"]["runAsNonRoot"] is True
-    assert data["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] is False
+def test_security_context_of_the_wrong_type_is_left_and_reported():
+    """Found by the fuzzer: `securityContext: []` made a control descend into a list. The API
+    server cannot decode it (hardener/kube/shape.py): the pod passes through unchanged,
+    reported as malformed, instead of having its value replaced."""
+    text = ("apiVersion: v1\nkind: Pod\nmetadata: {name: w}\nspec:\n  securityContext: []\n"
+            "  containers: [{name: a, image: x, securityContext: []}]\n")
+    code, outcome = outcome_or_error(text)
+    assert code == 0 and outcome.output == text
+    (r,) = outcome.results
+    assert {s.reason for s in r.skipped} == {
+        "malformed: securityContext is a list, must be a mapping (at /spec/securityContext)",
+        "malformed: securityContext is a list, must be a mapping (at /spec/containers/0/securityContext)"}

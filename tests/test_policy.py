@@ -456,7 +456,7 @@ def test_pss_labels_at_the_level_the_hardened_workloads_meet():
 
 
 def test_pss_labels_through_the_cli_are_written_and_reported():
-    result = helpers.invoke("--kube-version", "1.30", input=PSA_STREAM)
+    result = helpers.invoke("--kube-version", "1.30", "--report", "text", input=PSA_STREAM)
     assert result.exit_code == 0, result.stderr
     assert labels_by_namespace(result.stdout)["apps"]["pod-security.kubernetes.io/enforce-version"] == "v1.30"
     pinned = labels_by_namespace(result.stdout)["pinned"]
@@ -606,10 +606,12 @@ class CelPolicy:
     @staticmethod
     def _evaluate(prog, activation):
         """The value, or the error as a value (an error in a variable fails what uses it).
-        cel-python raises TypeError where cel-go returns a "no such overload" error."""
+        cel-python raises TypeError where cel-go returns a "no such overload" error; for `||`
+        on a non-bool it fails while formatting that TypeError (IndexError from
+        celparser.tree_dump), which is the same error."""
         try:
             return prog.evaluate(activation)
-        except (celpy.CELEvalError, TypeError) as exc:
+        except (celpy.CELEvalError, TypeError, IndexError) as exc:
             return exc
 
     @staticmethod

@@ -124,3 +124,28 @@ def test_every_control_is_documented_with_defaults():
             assert opt.check(opt.default) is None, (cid, name)
     with pytest.raises(KeyError, match="unknown control 'x'"):
         controls.get("x")
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_profiles_show_prints_a_profile_that_loads_back_the_same(name, tmp_path):
+    from helpers import invoke
+
+    shown = invoke("profiles", "show", name)
+    assert shown.exit_code == 0, shown.stderr
+    path = tmp_path / "p.yaml"
+    path.write_text(shown.stdout)
+    again, original = load_profile(str(path)), load_profile(name)
+    for attr in ("name", "description", "level", "conflicts", "emit", "node_features", "controls",
+                 "listed", "workloads"):
+        assert getattr(again, attr) == getattr(original, attr), attr
+
+
+def test_an_extending_profile_keeps_its_base_workloads_and_has_its_own_name(tmp_path):
+    """`workloads:` extends the base's table (lists replace everywhere else): a profile adding a
+    CRD keeps hardening Argo Rollouts; its name and description are its own."""
+    p = write(tmp_path, "mine.yaml", "extends: restricted\nworkloads:\n"
+              "  - {kind: Workflow, apiVersion: acme.io/v1, podTemplate: /spec/podTemplate}\n")
+    mine = load_profile(p)
+    kinds = {(w.kind, w.group) for w in mine.workloads}
+    assert kinds == {("Rollout", "argoproj.io"), ("Workflow", "acme.io")}
+    assert mine.name == "mine" and mine.description == "restricted with the changes in mine.yaml"

@@ -228,6 +228,16 @@ def test_comment_after_key_stays_on_its_line():
     assert patched(text, [replace("/a", ["x"])]) == "a:  # why\n  - x\nc: 1\n"
 
 
+def test_comment_between_dash_and_item_is_kept():
+    """`- # the app` / `  name: app`: the comment stays with its item through every edit."""
+    text = "l:\n- # why\n  a: 1\n- b\n"
+    assert patched(text, [add("/l/0/b", 1)]) == "l:\n- # why\n  a: 1\n  b: 1\n- b\n"
+    assert patched(text, [replace("/l/0", 2)]) == "l:\n- 2 # why\n- b\n"
+    assert patched(text, [remove("/l/0")]) == "l:\n- b\n"
+    text = "l:\n- # why\n\n  # more\n  a: 1\n"
+    assert patched(text, [add("/l/-", {"c": 1})]) == text + "- c: 1\n"
+
+
 def test_compact_nested_list_items():
     text = "l:\n- - a\n  - b\n"
     assert patched(text, [add("/l/0/0", "z")]) == "l:\n- - z\n  - a\n  - b\n"
@@ -321,7 +331,6 @@ def test_json_pointer_escapes():
     ("a: 1\n", None),
     ("a: 1\n", [None]),
     ("a: 1\n", [add("/b", object())]),
-    ("l:\n- # why\n  a: 1\n", [add("/l/0/b", 1), replace("/l/0", 2)]),  # comment after `-`
 ])
 def test_returns_none_instead_of_unsafe_text(text, ops):
     assert patch_text(text, ops) is None

@@ -36,7 +36,7 @@ from ..kube.podspec import CONTAINER_LISTS
 from ..kube.workloads import WorkloadTable, find_pod_templates
 from ..profile import Profile, load_profile
 from ..results import CONFLICT
-from .lines import Lines
+from .lines import ChartSource, Lines, chart_source
 
 
 def rule_id(group: str, check: str) -> str:
@@ -57,6 +57,12 @@ class Resource:
     name: str
     pointer: str = ""  # the resource inside its document ("" or "/items/3")
     templates: list["Template"] = field(default_factory=list)
+    #: The Helm chart file it was rendered from (`# Source:` or Helm 4's filename annotation).
+    chart: ChartSource | None = None
+
+    @property
+    def chart_line(self) -> int | None:
+        return self.chart.line(self.line) if self.chart else None
 
     @property
     def ref(self) -> str:
@@ -68,8 +74,11 @@ class Resource:
         return [f for t in self.templates for f in t.findings]
 
     @property
-    def meets(self) -> str:
-        """The strictest PSS level every pod template of the resource meets."""
+    def meets(self) -> str | None:
+        """The strictest PSS level every pod template of the resource meets (None when one
+        is malformed: no level is claimed for it)."""
+        if any(t.meets is None for t in self.templates):
+            return None
         return pss.weakest(t.meets for t in self.templates)
 
     @property
@@ -83,7 +92,7 @@ class Template:
 
     pointer: str  # the pod template (metadata + spec) inside the document
     line: int
-    meets: str  # strictest PSS level met at the audited version
+    meets: str | None  # strictest PSS level met at the audited version (None: malformed)
     findings: list["Finding"] = field(default_factory=list)
 
     @property
@@ -122,6 +131,12 @@ class Finding:
     def rule(self) -> str:
         return rule_id(self.group, self.check)
 
+    @property
+    def chart_line(self) -> int | None:
+        """The line in the resource's chart file (an approximation, see ChartSource)."""
+        chart = self.resource.chart
+        return chart.line(self.line) if chart else None
+
 
 @dataclass
 class AuditReport:
@@ -149,7 +164,8 @@ class AuditReport:
         templates = self.templates
         meets = {lvl: 0 for lvl in ("restricted", "baseline", "privileged")}
         for t in templates:
-            meets[t.meets] += 1
+            if t.meets is not None:
+                meets[t.meets] += 1
         return {
             "documents": self.documents,
             "resources": len(self.resources),
@@ -159,21 +175,8 @@ class AuditReport:
             "findings": len(self.findings),
             "warnings": sum(1 for f in self.findings if f.severity == "warning"),
             "meets": meets,
+            "malformed": sum(1 for t in templates if t.meets is None),
         }
-
-
-def parse_version(value: str | None) -> tuple[int, int]:
-    """`--kube-version`: `latest`, `1.30`, `v1.30` or `1.30.2` -> (1, 30)."""
-    from ..kube.versions import parse_kube_version
-
-    try:
-        v = parse_kube_version(value)
-    except ValueError as exc:
-        raise UsageError(f"--kube-version: {exc}") from None
-    if v[0] != 1:
-        raise UsageError(f"--kube-version: {value!r}: the Pod Security Standards exist for "
-                         "Kubernetes 1.x only")
-    return v
 
 
 def audit_sources(sources, level: str = "restricted", version: tuple[int, int] = pss.LATEST,
@@ -225,14 +228,19 @@ def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
             res = here.get(pt.resource_pointer)
             if res is None:
                 pointer = prefix + pt.resource_pointer
+                line = where.line(pointer)[0]
                 res = here[pt.resource_pointer] = Resource(
-                    text_doc.index, text_doc.source, where.line(pointer)[0], pt.api_version, pt.kind,
-                    pt.namespace, pt.name, pointer)
+                    text_doc.index, text_doc.source, line, pt.api_version, pt.kind,
+                    pt.namespace, pt.name, pointer, chart=chart_source(text_doc, pt.resource, line))
                 resources.append(res)
             tpl = pt.template
             meta, spec = tpl.get("metadata"), tpl["spec"]
-            t = Template(prefix + pt.pointer, where.line(prefix + pt.pointer)[0],
-                         pss.meets(meta, spec, version))
+            line = where.line(prefix + pt.pointer)[0]
+            if pt.problems:
+                res.templates.append(_malformed(pt, res, Template(prefix + pt.pointer, line, None),
+                                                data, prefix, where))
+                continue
+            t = Template(prefix + pt.pointer, line, pss.meets(meta, spec, version))
             res.templates.append(t)
             templates[pt.pointer] = (res, t)
             for v in pss.evaluate(meta, spec, level, version):
@@ -248,10 +256,26 @@ def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
                                           _resolve(data, path[len(prefix):]), a.message, "",
                                           line, exact, severity=a.severity, reference=a.source))
         if with_profile:
-            _profile_findings(data, data_doc.index, prof, table, version, prefix, templates, where)
+            _profile_findings(data, data_doc, prof, table, version, prefix, templates, where)
     controls = list(prof.controls) if with_profile else []
-    return AuditReport(level, version, prof.name if with_profile else None, len(docs), resources, controls,
+    documents = sum(1 for d in docs if d.root != "empty")
+    return AuditReport(level, version, prof.name if with_profile else None, documents, resources, controls,
                        prof.node_features)
+
+
+def _malformed(pt, res: Resource, t: Template, data: Any, prefix: str, where: Lines) -> Template:
+    """The template's api/malformed findings: no PSS level, no other rule (each would
+    judge a reading of the object that the API server never makes)."""
+    from ..kube.admission import MALFORMED
+
+    group, _, rule = MALFORMED.partition("/")
+    for p in pt.problems:
+        path = (pt.pointer if p.in_template else pt.resource_pointer) + p.path
+        line, exact = where.line(prefix + path)
+        t.findings.append(Finding(group, rule, None, res, t.pointer, None, prefix + path,
+                                  _resolve(data, path), p.message, "", line, exact,
+                                  reference=p.source))
+    return t
 
 
 def _with_rules(profile: Profile, fail_only: str | None) -> Profile:
@@ -264,21 +288,26 @@ def _with_rules(profile: Profile, fail_only: str | None) -> Profile:
     return dataclasses.replace(profile, controls=controls, conflicts=keep(profile.conflicts, None))
 
 
-def _plan(data: Any, index: int, profile: Profile, table: WorkloadTable, version: tuple[int, int]):
+def _plan(data: Any, doc: yamlio.Document, profile: Profile, table: WorkloadTable, version: tuple[int, int]):
     """Harden a copy: (results, conflicts as (result, Skip) pairs)."""
+    index = doc.index
+
+    def harden(prof: Profile):
+        return harden_document(copy.deepcopy(data), index, prof, table, version, doc=doc)
+
     try:
-        return harden_document(copy.deepcopy(data), index, profile, table, version), []
+        return harden(profile), []
     except ConflictError:
         pass
     # The hardener would stop here. Plan with conflicts kept to see the rest, and find
     # which `fail` controls conflict by planning again with only that control failing.
-    results = harden_document(copy.deepcopy(data), index, _with_rules(profile, None), table, version)
+    results = harden(_with_rules(profile, None))
     candidates = {s.control for r in results for s in r.skipped
                   if s.kind == CONFLICT and profile.rule(s.control) == "fail"}
     failing = set()
     for cid in sorted(candidates):
         try:
-            harden_document(copy.deepcopy(data), index, _with_rules(profile, cid), table, version)
+            harden(_with_rules(profile, cid))
         except ConflictError:
             failing.add(cid)
     conflicts = [(r, s) for r in results for s in r.skipped
@@ -286,8 +315,8 @@ def _plan(data: Any, index: int, profile: Profile, table: WorkloadTable, version
     return results, conflicts
 
 
-def _profile_findings(data, index, profile, table, version, prefix, templates, where) -> None:
-    results, conflicts = _plan(data, index, profile, table, version)
+def _profile_findings(data, doc, profile, table, version, prefix, templates, where) -> None:
+    results, conflicts = _plan(data, doc, profile, table, version)
 
     def template_of(path: str):
         best = max((p for p in templates if path == p or path.startswith(p + "/")), key=len, default=None)

@@ -17,13 +17,34 @@ PSS_URI = "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
+def _jsonable(v: Any) -> Any:
+    """`v` as JSON can hold it: YAML 1.1 keys that JSON cannot (`!!binary`) as strings, the
+    way sigs.k8s.io/yaml turns every key into a string; `.nan`/`.inf` as their YAML text
+    (JSON has no NaN: SARIF consumers refuse it)."""
+    if isinstance(v, dict):
+        return {(k if isinstance(k, (str, int, float, bool)) or k is None else _key(k)): _jsonable(x)
+                for k, x in v.items()}
+    if isinstance(v, list):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return ".nan" if v != v else ".inf" if v > 0 else "-.inf"
+    if isinstance(v, bytes):
+        return _key(v)
+    return v
+
+
+def _key(k: Any) -> str:
+    return k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)
+
+
 def _value(v: Any) -> str:
-    return "(unset)" if v is None else json.dumps(v, default=str, ensure_ascii=False)
+    return "(unset)" if v is None else json.dumps(_jsonable(v), default=str, ensure_ascii=False)
 
 
 def _where(r: Resource) -> str:
     item = f", {r.pointer.lstrip('/')}" if r.pointer else ""
-    return f"document {r.document}{item}"
+    chart = f", {r.chart.file}" if r.chart else ""
+    return f"document {r.document}{item}{chart}"
 
 
 def as_text(report: AuditReport) -> str:
@@ -36,7 +57,8 @@ def as_text(report: AuditReport) -> str:
         if f.group == "profile" and f.op in ("add", "replace"):
             value += f" -> {_value(f.proposed)}"
         tail = f"; fix: {f.fix}" if f.fix else f" ({f.severity}; mirrors {f.reference})"
-        out.append(f"{r.source}:{f.line}: {r.ref} ({_where(r)}){who} {f.rule}: {f.path} = {value}: "
+        where = _where(r) + (f":{f.chart_line}" if r.chart else "")
+        out.append(f"{r.source}:{f.line}: {r.ref} ({where}){who} {f.rule}: {f.path} = {value}: "
                    f"{f.message}{tail}")
     s = report.summary()
     v = f"{report.version[0]}.{report.version[1]}"
@@ -45,7 +67,8 @@ def as_text(report: AuditReport) -> str:
                f"PSS {report.level} v{v}{prof}: {s['passing']} pass, {s['failing']} fail, "
                f"{s['findings']} finding(s)" + (f" ({s['warnings']} warning(s))" if s["warnings"] else "")
                + f"; meet restricted {s['meets']['restricted']}, "
-               f"baseline {s['meets']['baseline']}, privileged {s['meets']['privileged']}")
+               f"baseline {s['meets']['baseline']}, privileged {s['meets']['privileged']}"
+               + (f", malformed {s['malformed']}" if s["malformed"] else ""))
     return "\n".join(out) + "\n"
 
 
@@ -55,16 +78,17 @@ def _finding_json(f: Finding) -> dict[str, Any]:
         "rule": f.rule, "group": f.group, "check": f.check,
         **({"level": f.level} if f.level else {}),
         "source": r.source, "line": f.line, "exactLine": f.exact, "document": r.document,
+        **({"chartFile": r.chart.file, "chartLine": f.chart_line} if r.chart else {}),
         "apiVersion": r.api_version, "kind": r.kind, "namespace": r.namespace, "name": r.name,
         **({"item": r.pointer} if r.pointer else {}),
-        "podTemplate": f.template, "container": f.container, "path": f.path, "value": f.value,
+        "podTemplate": f.template, "container": f.container, "path": f.path, "value": _jsonable(f.value),
         "message": f.message, "fix": f.fix, "severity": f.severity,
         **({"reference": f.reference} if f.reference else {}),
     }
     if f.group == "profile":
         d["op"] = f.op
         if f.op in ("add", "replace"):
-            d["proposedValue"] = f.proposed
+            d["proposedValue"] = _jsonable(f.proposed)
     return d
 
 
@@ -77,6 +101,7 @@ def as_json(report: AuditReport) -> str:
         "findings": [_finding_json(f) for f in report.findings],
         "resources": [{
             "document": r.document, "source": r.source, "line": r.line,
+            **({"chartFile": r.chart.file, "chartLine": r.chart_line} if r.chart else {}),
             "apiVersion": r.api_version, "kind": r.kind, "namespace": r.namespace, "name": r.name,
             **({"item": r.pointer} if r.pointer else {}),
             "meets": r.meets, "passes": r.passes, "findings": len(r.findings),
@@ -155,6 +180,18 @@ def _uri(source: str) -> str:
     return quote(p.as_posix(), safe="/")
 
 
+def _display(source: str) -> str:
+    return "stdin" if source in ("<stdin>", "-") else source
+
+
+def _chart_location(f: Finding) -> dict[str, Any]:
+    """The finding in its chart file: a relative URI as Helm names the file (CHART/templates/
+    FILE, relative to the directory holding the chart) and the line inside the rendered
+    document, counted from Helm's header (see hardener.audit.lines.ChartSource)."""
+    return {"artifactLocation": {"uri": quote(f.resource.chart.file, safe="/")},
+            "region": {"startLine": f.chart_line}}
+
+
 def _tool_version() -> str:
     try:
         from importlib.metadata import version
@@ -173,12 +210,12 @@ def as_sarif(report: AuditReport) -> str:
         r = f.resource
         who = f'container "{f.container}": ' if f.container and f'"{f.container}"' not in f.message else ""
         key = "\0".join((f.rule, r.source, str(r.document), r.pointer, f.path, f.container or ""))
+        rendered = {"artifactLocation": {"uri": _uri(r.source)}, "region": {"startLine": f.line}}
         result = {
             "ruleId": f.rule, "ruleIndex": index[f.rule], "level": f.severity,
             "message": {"text": f"{r.ref}: {who}{f.message}" + (f". Fix: {f.fix}." if f.fix else ".")},
             "locations": [{
-                "physicalLocation": {"artifactLocation": {"uri": _uri(r.source)},
-                                     "region": {"startLine": f.line}},
+                "physicalLocation": _chart_location(f) if r.chart else rendered,
                 "logicalLocations": [{"name": r.name, "kind": "resource",
                                       "fullyQualifiedName": f"{r.api_version}/{r.kind}/"
                                                             f"{r.namespace + '/' if r.namespace else ''}{r.name}"}],
@@ -188,6 +225,11 @@ def as_sarif(report: AuditReport) -> str:
                            if k in ("document", "item", "podTemplate", "container", "path", "value",
                                     "proposedValue", "op", "fix", "level", "exactLine", "reference")},
         }
+        if r.chart:
+            # the exact place stays known: the rendered stream, as a related location
+            result["relatedLocations"] = [{
+                "id": 1, "physicalLocation": rendered,
+                "message": {"text": f"the rendered manifest ({_display(r.source)}, line {f.line})"}}]
         results.append(result)
     log = {
         "$schema": SARIF_SCHEMA,

@@ -47,6 +47,8 @@ class PodContext:
     skip_controls: frozenset = frozenset()
     skip_containers: frozenset = frozenset()
     document: int = 0
+    #: where the document is, for errors ("FILE, document N"; default: `document N`)
+    where: str = ""
     #: the capabilities the profile lets a container keep in `add`
     allowed_adds: frozenset = frozenset()
     #: the controls that plan on this template (the profile's, less the opted-out ones)
@@ -101,7 +103,8 @@ class PodContext:
             ns = f"{res.namespace}/" if res.namespace else ""
             where = f"container {container!r}: " if container else ""
             raise ConflictError(
-                f"document {self.document}: {res.api_version} {res.kind} {ns}{res.name}: "
+                f"{self.where or f'document {self.document}'}: "
+                f"{res.api_version} {res.kind} {ns}{res.name}: "
                 f"{where}{what} conflicts with control {control} (rule: fail)")
         return Skip(control, f"kept: {what}", container, kind=CONFLICT, setting=what)
 

@@ -209,7 +209,8 @@ spec:
 
     def plan(self, ctx, opts):
         if ctx.kube >= versions.APPARMOR_FIELD and "appArmorProfile" not in ctx.pod_sc and any(
-                k.startswith(names.APPARMOR_CONTAINER_PREFIX) for k in ctx.pod_annotations):
+                isinstance(k, str) and k.startswith(names.APPARMOR_CONTAINER_PREFIX)
+                for k in ctx.pod_annotations):  # YAML 1.1 keys (`on:`, `1:`) are no annotation
             yield Skip(self.id, "kept: AppArmor set by annotations (not mixed with the field)",
                        kind=NOT_APPLICABLE)
             return

@@ -822,6 +822,14 @@ _REGISTRY = (
 
 #: rule id -> (title, description), for reports and SARIF help.
 RULES: dict[str, tuple[str, str]] = {r.id: (r.title, r.description) for r in _REGISTRY}
+#: The structural rule of hardener.kube.shape, reported per problem by the audit.
+MALFORMED = "api/malformed"
+RULES[MALFORMED] = (
+    "Malformed workload",
+    "The API server cannot decode the workload (no apiVersion; metadata, securityContext, "
+    "volumes, a container list or a container of the wrong JSON type) or rejects it for any "
+    "pod (a built-in kind without containers, a container without a name). It is "
+    "not hardened and no Pod Security level is claimed for it.")
 
 
 def check(template: Any, kube: Version, node: NodeFeatures = NodeFeatures()) -> list[Finding]:

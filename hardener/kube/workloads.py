@@ -83,6 +83,20 @@ class PodTemplate:
         return str(self.resource.get("kind", ""))
 
     @property
+    def builtin(self) -> bool:
+        """A Kubernetes kind (its pod spec validated by the API server itself), not a CRD."""
+        found = BUILTIN_WORKLOADS.get(self.kind)
+        return found is not None and api_group(self.resource.get("apiVersion")) in found[0]
+
+    @functools.cached_property
+    def problems(self) -> list:
+        """Why the API server cannot decode or always rejects the workload
+        (:func:`hardener.kube.shape.problems`); empty when well-formed."""
+        from .shape import problems
+
+        return problems(self.resource, self.template, self.builtin)
+
+    @property
     def api_version(self) -> str:
         return str(self.resource.get("apiVersion", ""))
 

@@ -61,8 +61,10 @@ bound to the stream's namespaces (and ``--namespace``) but never to kube-system,
 kube-public or kube-node-lease: it checks every pod there, not only the stream's.
 
 **Once.** Objects are appended after the input, deterministically, and not at all when the
-input holds only Helm hook documents (a post-renderer pass over hooks alone) or already
-holds an object with the same kind, namespace and name (a second pass).
+input holds only Helm hook documents (a post-renderer pass over hooks alone). Objects an
+earlier pass generated (our kinds, labelled ``app.kubernetes.io/managed-by: k8s-harden``) are
+recognised in the input and replaced by the fresh ones, never duplicated: a second pass, a
+kpt pipeline run again, give the same output.
 
 The package, one module per job: :mod:`.stream` (the stream's workloads and namespaces),
 :mod:`.usage` (what they use), :mod:`.envelope` (what the profile allows), :mod:`.naming`,
@@ -73,7 +75,7 @@ Namespace documents) and :mod:`.vap`. The pipeline calls :func:`prepare`, then
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import yamlio
 from ..errors import UsageError
@@ -94,14 +96,22 @@ from .vap import vap_objects
 __all__ = ["PolicyRun", "prepare", "label_namespaces", "generate", "requested_kinds"]
 
 
+#: The kinds of object this package generates (and so may replace).
+GENERATED_KINDS = frozenset({"PodSecurityPolicy", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
+                             "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"})
+
+
 @dataclass
 class PolicyRun:
-    """What every policy stage reads: the kinds asked for, the stream and its workloads."""
+    """What every policy stage reads: the kinds asked for, the stream and its workloads, and
+    the objects an earlier pass generated (to be replaced)."""
 
     kinds: frozenset[str]
     docs: list[yamlio.Document]
     workloads: list[Workload]
     opts: Options
+    replaced: list[yamlio.Document]
+    notes: list[str] = field(default_factory=list)  # what the user should know (stderr)
 
 
 def prepare(docs: list[yamlio.Document], results: list[ResourceResult], opts: Options) -> PolicyRun | None:
@@ -110,7 +120,8 @@ def prepare(docs: list[yamlio.Document], results: list[ResourceResult], opts: Op
     kinds = requested_kinds(opts)
     if not kinds or only_hooks(docs):
         return None
-    return PolicyRun(kinds, docs, collect_workloads(results, opts), opts)
+    return PolicyRun(kinds, docs, collect_workloads(results, opts), opts,
+                     [d for d in docs if generated_earlier(d)])
 
 
 def generate(run: PolicyRun) -> list[str]:
@@ -127,8 +138,6 @@ def generate(run: PolicyRun) -> list[str]:
             objects += rbac_objects(plans, naming, opts)
     if "vap" in kinds:
         objects += vap_objects(workloads, env, naming, stream_namespaces(docs, workloads, opts), opts)
-    present = existing_identities(docs)
-    objects = [o for o in objects if identity(o) not in present]
     filename = helm4_filename(docs)
     if filename:
         for o in objects:
@@ -183,17 +192,14 @@ def _is_hook(doc: yamlio.Document) -> bool:
     return isinstance(ann, dict) and names.HELM_HOOK in ann
 
 
-def identity(obj: dict) -> tuple[str, str, str]:
-    meta = obj.get("metadata") or {}
-    return str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name"))
-
-
-def existing_identities(docs: list[yamlio.Document]) -> set[tuple[str, str, str]]:
-    """Objects k8s-harden generated on an earlier pass over this stream."""
-    out = set()
-    for d in docs:
-        if d.root == "mapping" and GENERATOR in d.text:
-            data = d.load()
-            if _get(data, "metadata", "labels", MANAGED_BY_LABEL) == GENERATOR:
-                out.add(identity(data))
-    return out
+def generated_earlier(doc: yamlio.Document) -> bool:
+    """Is this an object k8s-harden generated on an earlier pass (one of our kinds, with our
+    managed-by label)? A ResourceList's items are loaded already; a stream's documents are
+    loaded only when their text can say so."""
+    if doc.root != "mapping" or doc.kind not in GENERATED_KINDS:
+        return False
+    if not doc.loaded and GENERATOR not in doc.text:
+        return False
+    data = doc.load()
+    return isinstance(data, dict) and data.get("kind") in GENERATED_KINDS \
+        and _get(data, "metadata", "labels", MANAGED_BY_LABEL) == GENERATOR

@@ -23,6 +23,9 @@ def label_namespaces(run) -> list[ResourceResult]:
     if "pss-labels" not in run.kinds:
         return []
     docs, workloads, opts = run.docs, run.workloads, run.opts
+    if not namespace_docs(docs) and opts.emit.strip() != "auto":
+        run.notes.append("--emit pss-labels: the stream holds no Namespace object to label; put the "
+                         "release's Namespace in front of it (see docs/policy.md)")
     version = "v" + fmt(opts.kube)
     out = []
     for name, doc in sorted(namespace_docs(docs).items(), key=lambda kv: kv[1].index):

@@ -84,7 +84,9 @@ def _pod_usage(u: Usage, spec: dict, kube: tuple[int, int]) -> None:
     for v in _list(spec.get("volumes")):
         if not isinstance(v, dict):
             continue
-        u.volumes.update(k for k in v if k != "name")
+        # a volume's source is its one field besides `name`; a key that is not a string
+        # (YAML 1.1 `on:`, `1:`) is no Kubernetes field: the API server drops it
+        u.volumes.update(k for k in v if isinstance(k, str) and k != "name")
         if isinstance(v.get("hostPath"), dict):
             path = str(v["hostPath"].get("path", ""))
             read_only = all(m.get("readOnly") is True for m in mounts if m.get("name") == v.get("name"))

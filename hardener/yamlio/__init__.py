@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from .dump import dump_data, render_document
 from .load import compose_text, load_data, load_document, load_text
+from .render import render_changed
 from .split import BOM, MAX_EXPANDED_NODES, BaseLoader, Document, decode, split_sources, split_stream
 
 __all__ = ["BOM", "MAX_EXPANDED_NODES", "BaseLoader", "Document", "compose_text", "decode",
-           "dump_data", "load_data", "load_document", "load_text", "render_document",
+           "dump_data", "load_data", "load_document", "load_text", "render_changed", "render_document",
            "split_sources", "split_stream"]

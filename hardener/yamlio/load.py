@@ -34,21 +34,44 @@ class _SafeLoader(BaseLoader):  # type: ignore[misc, valid-type]
             return tag
         return super().resolve(kind, value, implicit)
 
+    #: Lines of the file before the document's text: messages name lines of the file (the
+    #: marks are of the document's text; load_document adds the offset to them).
+    line_offset = 0
+
     def construct_mapping(self, node, deep=False):  # noqa: D102 - see class docstring
         if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, Any] = {}
+            seen: dict[Any, Any] = {}  # key as read -> (that key, its first key node)
             for key_node, _ in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
                     continue
-                key = (key_node.tag, key_node.value)
+                # compared as read, not as written: YAML 1.1 reads `on` and `yes` as the same
+                # true (and Python's dict `1` and `true`): a second one would silently replace
+                # the first, which sigs.k8s.io/yaml may keep apart
+                key = self.construct_object(key_node)
                 if key in seen:
+                    kept, first = seen[key]
+                    also = "" if first.value == key_node.value else (
+                        f" as {first.value!r}: both are read as the key {_key_text(kept)}; "
+                        "quote keys meant as strings")
                     raise yaml.constructor.ConstructorError(
-                        f"while constructing a mapping (started at line {node.start_mark.line + 1})",
+                        f"while constructing a mapping (started at line {self._line(node)})",
                         node.start_mark,
-                        f"duplicate key {key_node.value!r} (first at line {seen[key].line + 1})",
+                        f"duplicate key {key_node.value!r} (first at line {self._line(first)}{also})",
                         key_node.start_mark)
-                seen[key] = key_node.start_mark
+                seen[key] = (key, key_node)
         return super().construct_mapping(node, deep=deep)
+
+    def _line(self, node) -> int:
+        return node.start_mark.line + 1 + self.line_offset
+
+
+def _key_text(key: Any) -> str:
+    """A key as YAML would write it (`true`, `null`, `1`), for messages."""
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return repr(key)
 
 
 def _guarded(constructor):
@@ -168,11 +191,14 @@ class _AliasBomb(ValueError):
     """Aliases expand to more than MAX_EXPANDED_NODES nodes."""
 
 
-def _compose_and_build(text: str, aliases: bool) -> tuple[Any, Any]:
+def _compose_and_build(text: str, aliases: bool, line_offset: int = 0) -> tuple[Any, Any]:
     """The one load core: (node tree, data) of one YAML document. With `aliases` false the
     fast builder is tried first; with it true the expanded size is checked first. Raises
-    yaml.YAMLError, ValueError (a node that contains itself), _AliasBomb, RecursionError."""
+    yaml.YAMLError, ValueError (a node that contains itself), _AliasBomb, RecursionError.
+    `line_offset` (the lines of the file before `text`) goes into the lines that messages
+    name in their text; the marks stay relative to `text`."""
     loader = _SafeLoader(text)
+    loader.line_offset = line_offset
     gc_was_on = gc.isenabled()
     gc.disable()  # building a large acyclic tree: the cyclic collector only costs time
     try:
@@ -195,14 +221,15 @@ def _compose_and_build(text: str, aliases: bool) -> tuple[Any, Any]:
 
 
 def load_document(doc: Document) -> Any:
-    """Safely load one document's data; errors carry the document number and input line."""
+    """Safely load one document's data; errors name the source, the document's index within
+    it and the line in it."""
     def refuse(message: str) -> InputError:
-        return InputError(message, source=doc.source, document=doc.index, line=doc.first_line)
+        return InputError(message, source=doc.source, document=doc.index_in_source, line=doc.first_line)
 
     try:
-        node, data = _compose_and_build(doc.text, doc.has_aliases)
+        node, data = _compose_and_build(doc.text, doc.has_aliases, doc.first_line - 1)
     except yaml.MarkedYAMLError as exc:
-        raise _mark_error(exc, doc.source, doc.index, doc.first_line - 1, doc.text) from None
+        raise _mark_error(exc, doc.source, doc.index_in_source, doc.first_line - 1, doc.text) from None
     except _AliasBomb:
         raise refuse(f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
                      "(an alias bomb?); refusing the document") from None

@@ -50,6 +50,13 @@ class Document:
     #: An item of a ResourceList: the list's document and the item's pointer in it.
     parent: "Document | None" = field(default=None, repr=False)
     pointer: str = ""
+    #: 0-based index of the document within its own source (`index` counts across all
+    #: inputs): what messages about one file name. Defaults to `index`.
+    index_in_source: int = -1
+
+    def __post_init__(self) -> None:
+        if self.index_in_source < 0:
+            self.index_in_source = self.index
 
     @property
     def line_break(self) -> str:
@@ -432,11 +439,15 @@ def _sniff_text(text: str, s: int, e: int, seg: str, fields, index: int, source:
 def split_sources(sources) -> tuple[str, list[Document]]:
     """Split every source (`.name`, `.text`) into documents, indexed across all sources in
     order, as one stream: each source's first document gets a `---` line of its own when it
-    has none, so the joined output is still a valid stream. The BOM is the first source's."""
+    has none, so the joined output is still a valid stream. The BOM is the first source's.
+    Each document also keeps its index within its source (`index_in_source`), and errors
+    name the source and that index."""
     docs: list[Document] = []
     bom = ""
     for i, src in enumerate(sources):
-        b, part = split_stream(src.text, src.name, first_index=len(docs))
+        b, part = split_stream(src.text, src.name)  # errors: the document within the file
+        for d in part:
+            d.index_in_source, d.index = d.index, d.index + len(docs)
         if i == 0:
             bom = b
         if docs and part:

@@ -19,9 +19,10 @@ Diffing the data rather than replaying the operations one by one means one parse
 whole patch, and values an operation sets to what they already were keep their text.
 Everything else stays byte for byte, and inserted lines use the document's line breaks.
 The result is loaded again and must equal the patched data; when it does not, or when an
-edit is not one this module knows to make safely (aliases, merge keys, explicit `? ` keys,
-a comment between a `-` and its item, ...), the answer is None and the caller re-emits the
-document.
+edit is not one this module knows to make safely (a change at or beside a node an alias
+shares — its marks are the anchor's —, merge keys, explicit `? ` keys, ...), the answer is
+None and the caller re-emits the document. Anchors and aliases elsewhere in the document
+stay as they are.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any, Callable
 
 import yaml
 
-from .dump import ValueDumper
+from .dump import Dumper
 from .load import compose_text, load_text
 
 _OPS = frozenset({"add", "replace", "remove"})
@@ -53,11 +54,13 @@ class _Unsafe(Exception):
     """An edit this module does not make; :func:`patch_text` answers None."""
 
 
-def patch_text(text: str, ops: list[dict], new: Any = _MISSING) -> str | None:
+def patch_text(text: str, ops: list[dict], new: Any = _MISSING, why: list | None = None) -> str | None:
     """Apply JSON-Patch `ops` (RFC 6902 'add' / 'replace' / 'remove' only, paths are JSON pointers
     relative to the document root) to the YAML document `text` (one document; it may start with a
     `---` line and comment lines, and end with trailing comments). Return the new text, or None
-    when the edit cannot be done safely (the caller then falls back to re-emitting the document)."""
+    when the edit cannot be done safely (the caller then falls back to re-emitting the document);
+    then `why`, if given, receives the reason."""
+    reason = "the edit did not read back as planned"
     try:
         if not all(isinstance(op, dict) and op.get("op") in _OPS for op in ops):
             return None
@@ -77,8 +80,12 @@ def patch_text(text: str, ops: list[dict], new: Any = _MISSING) -> str | None:
         result = _Patcher(body, root).patch(old, new)
         if _same(load_text(result), new):
             return bom + result
-    except Exception:  # noqa: BLE001 - the contract: any failure means "re-emit instead"
-        pass
+    except _Unsafe as exc:
+        reason = str(exc)
+    except Exception as exc:  # noqa: BLE001 - the contract: any failure means "re-emit instead"
+        reason = f"{type(exc).__name__} while editing"
+    if why is not None:
+        why.append(reason)
     return None
 
 
@@ -99,7 +106,7 @@ def _same(a: Any, b: Any) -> bool:
 
 # --------------------------------------------------------------------------- rendering
 def _dump(data: Any, flow: bool = False) -> str:
-    return yaml.dump(data, Dumper=ValueDumper, default_flow_style=flow, sort_keys=False,
+    return yaml.dump(data, Dumper=Dumper, default_flow_style=flow, sort_keys=False,
                      width=_WIDTH, allow_unicode=True)
 
 
@@ -149,7 +156,7 @@ def _key_text_uncached(key: Any) -> str:
 def _quoted_scalar(value: str, style: str) -> str | None:
     """`value` in the quote style of the scalar it replaces, when that fits on one line."""
     node = yaml.ScalarNode(_STR_TAG, value, style=style)
-    out = yaml.serialize(node, Dumper=ValueDumper, width=_WIDTH, allow_unicode=True)
+    out = yaml.serialize(node, Dumper=Dumper, width=_WIDTH, allow_unicode=True)
     return out[:-1] if out.count("\n") == 1 and out[:1] in "'\"" else None
 
 
@@ -279,6 +286,27 @@ def _script(pairs: list[tuple[int, int]], n: int, m: int) -> list[tuple[str, int
     return script + [("del", k, -1) for k in range(i, n)] + [("ins", -1, k) for k in range(j, m)]
 
 
+class _Spans:
+    """The entries of a block collection as (offset of the key or dash, offset of the line
+    after the value, kept), the middle one found only when asked for: an entry nobody removes
+    is never measured (its value may be a node an alias shares, whose marks are elsewhere)."""
+
+    def __init__(self, patcher: "_Patcher", entries: list[tuple[int, yaml.Node, bool]]):
+        self.patcher, self.entries, self.after = patcher, entries, {}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, i: int) -> tuple[int, int, bool]:
+        start, node, kept = self.entries[i]
+        if i not in self.after:
+            self.after[i] = self.patcher._line_after(node)
+        return start, self.after[i], kept
+
+    def start(self, i: int) -> int:
+        return self.entries[i][0]
+
+
 # --------------------------------------------------------------------------- the patcher
 class _Patcher:
     """Collects the text edits that turn the old data of one document into the new data.
@@ -296,6 +324,7 @@ class _Patcher:
         self.lb = "\r\n" if "\r\n" in text else "\n"
         self.edits: list[tuple[int, int, str]] = []
         self.aligner = _Aligner()
+        self.shared: set[int] = set()  # nodes reached through an alias (see _survey)
         self.step, self.seq_indent = self._survey()
 
     def patch(self, old: Any, new: Any) -> str:
@@ -312,7 +341,9 @@ class _Patcher:
     # ---- the document's style
     def _survey(self) -> tuple[int, int]:
         """The document's usual mapping indent step and list offset under a key (0 for
-        indentless lists); refuses aliases and merge keys, whose data the nodes do not mirror."""
+        indentless lists); refuses merge keys, whose data the nodes do not mirror, and notes
+        the nodes an alias shares (:attr:`shared`): edits may not touch them, their marks
+        are their anchor's."""
         steps: Counter[int] = Counter()
         offsets: Counter[int] = Counter()
         seen: set[int] = set()
@@ -320,14 +351,15 @@ class _Patcher:
         while stack:
             node = stack.pop()
             if id(node) in seen:
-                raise _Unsafe("aliases")
+                self._share(node)
+                continue
             seen.add(id(node))
             if isinstance(node, yaml.SequenceNode):
                 stack += node.value
             elif isinstance(node, yaml.MappingNode):
                 for key, value in node.value:
-                    if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
-                        raise _Unsafe("complex or merge key")
+                    if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG or id(key) in seen:
+                        raise _Unsafe("complex, merge or aliased key")
                     stack += (key, value)
                     if node.flow_style or isinstance(value, yaml.ScalarNode) or value.flow_style:
                         continue
@@ -339,6 +371,24 @@ class _Patcher:
         step = next((s for s, _ in steps.most_common() if s > 0), 2)
         seq_indent = next((o for o, _ in offsets.most_common() if o >= 0), step)
         return step, seq_indent
+
+    def _share(self, node: yaml.Node) -> None:
+        """Mark `node` and everything below it as reached through an alias."""
+        stack = [node]
+        while stack:
+            node = stack.pop()
+            if id(node) in self.shared:
+                continue
+            self.shared.add(id(node))
+            if isinstance(node, yaml.SequenceNode):
+                stack += node.value
+            elif isinstance(node, yaml.MappingNode):
+                stack += [n for pair in node.value for n in pair]
+
+    def _unshared(self, node: yaml.Node) -> yaml.Node:
+        if id(node) in self.shared:
+            raise _Unsafe("a change at a node an alias shares (it uses anchors and aliases)")
+        return node
 
     # ---- text positions
     def _line_start(self, pos: int) -> int:
@@ -365,20 +415,33 @@ class _Patcher:
 
     def _line_after(self, node: yaml.Node) -> int:
         """Offset of the line after the node's last line."""
+        last = self._unshared(node)
+        while isinstance(last, (yaml.MappingNode, yaml.SequenceNode)) and not last.flow_style and last.value:
+            last = self._unshared(last.value[-1][1] if isinstance(last, yaml.MappingNode) else last.value[-1])
         end = _span_end(node)
         if end and self.text[end - 1] == "\n":  # a block scalar ends after its last break
             return end
         return self._line_end(end)
 
     def _find_dash(self, item: yaml.Node) -> int:
-        """Offset of the `-` of a block list item, or -1 (e.g. a comment in between)."""
+        """Offset of the `-` of a block list item, or -1. Comments between the dash and the
+        item (`- # the app` / `  name: app`, or whole comment lines) are skipped."""
         i = item.start_mark.index - 1
-        while i >= 0 and self.text[i] in " \t\r\n":
-            i -= 1
+        while i >= 0:
+            while i >= 0 and self.text[i] in " \t\r\n":
+                i -= 1
+            if i < 0 or self.text[i] == "-":
+                break
+            start = self._line_start(i)
+            line = self.text[start:i + 1]
+            hash_at = next((k for k, ch in enumerate(line) if ch == "#" and (k == 0 or line[k - 1] in " \t")), -1)
+            if hash_at < 0:
+                return -1  # not a comment: something else stands between
+            i = start + hash_at - 1
         return i if i >= 0 and self.text[i] == "-" else -1
 
     def _dash(self, item: yaml.Node) -> int:
-        dash = self._find_dash(item)
+        dash = self._find_dash(self._unshared(item))
         if dash < 0:
             raise _Unsafe("list item without a dash right before it")
         return dash
@@ -403,7 +466,7 @@ class _Patcher:
         self._edit(pos, pos, lines[0][col:] + "".join(self.lb + line for line in lines[1:])
                    + self.lb + " " * col)
 
-    def _remove_entry(self, spans: list[tuple[int, int, bool]], i: int) -> int:
+    def _remove_entry(self, spans: "_Spans", i: int) -> int:
         """Delete the lines of entry `i` of a block collection, whose entries are given as
         (offset of the key or dash, offset of the line after the value, kept); answers the
         index of the next entry to look at."""
@@ -412,10 +475,10 @@ class _Patcher:
             self._edit(self._line_start(start), after, "")
             return i + 1
         # `- gone: 1` / `  kept: 2` -> `- kept: 2`: the next kept entry moves up behind the dash
-        nxt = next(k for k in range(i, len(spans)) if spans[k][2])
-        if not any(self.text[spans[k][1]:self._line_start(spans[k + 1][0])].strip()
+        nxt = next(k for k in range(i, len(spans)) if spans.entries[k][2])
+        if not any(self.text[spans[k][1]:self._line_start(spans.start(k + 1))].strip()
                    for k in range(i, nxt)):
-            self._edit(start, spans[nxt][0], "")
+            self._edit(start, spans.start(nxt), "")
             return nxt
         # a comment line in between would be lost: leave the dash alone on its line instead
         cut = start
@@ -428,6 +491,7 @@ class _Patcher:
     def _diff(self, node: yaml.Node, old: Any, new: Any, slot: tuple | None) -> None:
         if _same(old, new):
             return
+        self._unshared(node)
         if isinstance(node, yaml.MappingNode) and type(old) is dict and type(new) is dict \
                 and old and new:
             self._diff_mapping(node, old, new, slot)
@@ -446,11 +510,11 @@ class _Patcher:
         added = {key: value for key, value in new.items() if key not in old}
         if node.flow_style:
             return self._diff_flow_mapping(node, entries, old, new, added, slot)
-        spans = [(key_node.start_mark.index, self._line_after(value_node), key in new)
-                 for key_node, value_node, key in entries]
-        col = self._column(spans[0][0])
+        spans = _Spans(self, [(key_node.start_mark.index, value_node, key in new)
+                              for key_node, value_node, key in entries])
+        col = self._column(spans.start(0))
         i = 0
-        if len(added) == len(new) and self._is_compact(spans[0][0]):
+        if len(added) == len(new) and self._is_compact(spans.start(0)):
             # `- gone: 1` -> `- new: 2`: no kept entry holds the place behind the dash, so
             # the new entries take the first old one's lines
             start, after, _ = spans[0]
@@ -489,8 +553,7 @@ class _Patcher:
         dashes = [self._dash(item) for item in node.value]
         col = self._column(dashes[0])
         kept = {i for step, i, _ in script if step == "pair"}
-        spans = [(dash, self._line_after(item), i in kept)
-                 for i, (dash, item) in enumerate(zip(dashes, node.value))]
+        spans = _Spans(self, [(dash, item, i in kept) for i, (dash, item) in enumerate(zip(dashes, node.value))])
         pending: list = []
         resume = 0  # entries before this were removed together with a compact first item
         for step, i, j in script:

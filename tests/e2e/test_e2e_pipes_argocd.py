@@ -10,7 +10,6 @@ import http.server
 import os
 import shutil
 import subprocess
-import tarfile
 import textwrap
 import threading
 from pathlib import Path
