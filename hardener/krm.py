@@ -55,10 +55,7 @@ class ResourceList:
         Edited in place like any changed document: items nothing changed keep their text,
         quotes and comments."""
         items = self.data["items"]
-        for i in sorted(dropped, reverse=True):
-            del items[i]
-        for text in generated:
-            items.append(yamlio.load_data(text, "generated"))
+        items[:] = _replace_generated(items, dropped, [yamlio.load_data(t, "generated") for t in generated])
         previous = self.data.get("results") if isinstance(self.data.get("results"), list) else []
         ours = results_for(results, self.items)
         mine = [r for r in previous if isinstance(r, dict) and _is_ours(r)]
@@ -67,6 +64,36 @@ class ResourceList:
             self.data["results"] = others + ours
         text, _ = yamlio.render_changed(self.doc, self.data, [{"op": "replace", "path": "/items"}])
         return bom + "".join(text if d is self.doc else d.text for d in self.documents)
+
+
+def _object_id(item: Any) -> tuple:
+    meta = item.get("metadata") if isinstance(item, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
+    return (item.get("apiVersion"), item.get("kind"), meta.get("name"), meta.get("namespace"))
+
+
+def _replace_generated(items: list, dropped: set[int], generated: list[dict]) -> list:
+    """The items with those an earlier run generated (`dropped`) replaced: an object generated
+    again takes its predecessor's place and the orchestrator's bookkeeping annotations (kpt
+    keeps it in the file it was in, and an unchanged one comes out byte for byte); new ones
+    are appended, the rest removed."""
+    earlier = {_object_id(items[i]): i for i in dropped}
+    placed: dict[int, dict] = {}
+    added = []
+    for obj in generated:
+        i = earlier.pop(_object_id(obj), None)
+        if i is None:
+            added.append(obj)
+            continue
+        old_ann = (items[i].get("metadata") or {}).get("annotations")
+        keep = {k: v for k, v in old_ann.items() if isinstance(k, str) and k.startswith(
+            names.KRM_BOOKKEEPING)} if isinstance(old_ann, dict) else {}
+        if keep:
+            meta = obj.setdefault("metadata", {})
+            meta["annotations"] = {**(meta.get("annotations") or {}), **keep}
+        placed[i] = obj
+    kept = [placed.get(i, item) for i, item in enumerate(items) if i in placed or i not in dropped]
+    return kept + added
 
 
 def read(documents: list[yamlio.Document]) -> ResourceList | None:

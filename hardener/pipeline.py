@@ -16,6 +16,7 @@ from . import krm, yamlio
 from .errors import HardenError
 from .harden import harden_document, verify
 from .inputs import Source
+from .kube import names
 from .kube.workloads import WorkloadTable
 from .options import Options
 from .results import ResourceResult, Warning
@@ -130,12 +131,35 @@ def read(sources: list[Source]) -> Stream:
     return Stream(bom, rl.items if rl else docs, rl)
 
 
+def _generated_changed(docs: list[yamlio.Document], dropped: set[int], generated: list[str]) -> bool:
+    """Do the generated objects differ from those an earlier pass left (`dropped`)? Compared
+    as data, without the orchestrator's bookkeeping annotations (kpt adds them to items)."""
+    import json
+
+    def canon(data: Any) -> str:
+        meta = data.get("metadata") if isinstance(data, dict) else None
+        ann = meta.get("annotations") if isinstance(meta, dict) else None
+        if isinstance(ann, dict):
+            kept = {k: v for k, v in ann.items()
+                    if not (isinstance(k, str) and k.startswith(names.KRM_BOOKKEEPING))}
+            data = {**data, "metadata": {**meta, "annotations": kept}}
+            if not kept:
+                del data["metadata"]["annotations"]
+        return json.dumps(data, sort_keys=True, default=str)
+
+    old = sorted(canon(d.load()) for d in docs if d.index in dropped)
+    return old != sorted(canon(yamlio.load_data(t, "generated")) for t in generated)
+
+
 def write(stream: Stream, results: list[ResourceResult], generated: list[str],
-          dropped: set[int]) -> list[tuple[str, str]]:
+          dropped: set[int], changed: bool = True) -> list[tuple[str, str]]:
     """The output in the input's shape, as (source, text) pieces: a stream's documents and
-    the generated objects, or one ResourceList."""
+    the generated objects, or one ResourceList (as it came when nothing `changed`: the
+    results of the run that hardened it stay, so a second run gives the same bytes)."""
     if stream.resource_list is not None:
         rl = stream.resource_list
+        if not changed:
+            return [(rl.doc.source, stream.bom + "".join(d.text for d in rl.documents))]
         return [(rl.doc.source, rl.write(stream.bom, results, generated, dropped))]
     pieces = join(render_documents(stream.documents, results, dropped), generated)
     if pieces and stream.bom:
@@ -169,8 +193,9 @@ def run_stream(stream: Stream, opts: Options) -> Outcome:
     docs = stream.documents
     results = harden_documents(docs, opts)
     extra, dropped, notes = policy_stages(docs, results, opts)
-    pieces = write(stream, results, extra, dropped)
-    old = sorted(d.text.strip() for d in docs if d.index in dropped)
-    changed = any(r.changes for r in results) or old != sorted(t.strip() for t in extra)
+    if dropped and not _generated_changed(docs, dropped, extra):
+        extra, dropped = [], set()  # an earlier pass's objects are current: they stay as they are
+    changed = any(r.changes for r in results) or bool(extra) or bool(dropped)
+    pieces = write(stream, results, extra, dropped, changed)
     return Outcome("".join(text for _, text in pieces), results, docs, changed, extra,
                    opts.profile.inactive, pieces, notes)

@@ -195,3 +195,23 @@ def test_reports_name_the_file_and_the_document_in_it(tmp_path):
         (str(b), 0, 1), (str(b), 1, 2)]
     r = cli("-f", str(a), "-f", str(b), "--emit", "none")
     assert f"({b}, document 1)".encode() in r.stderr
+
+
+# --------------------------------------------------------------------------- KRM: generated objects replaced in place
+def test_a_generated_item_keeps_its_place_and_its_file_in_a_resource_list():
+    """The policy objects of an earlier run, where kpt put them (first, in policy/psp.yaml),
+    come back in the same place with kpt's annotations: the list is byte-identical."""
+    rl = {"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList",
+          "items": [d for d in load_all(SEED) if d]}
+    first = invoke("--kube-version", "1.24", "--report", "none", input=yaml.safe_dump(rl, sort_keys=False))
+    assert first.exit_code == 0, first.stderr
+    rl = yaml.safe_load(first.stdout)
+    generated = [i for i in rl["items"] if i["kind"] in ("PodSecurityPolicy", "ClusterRole", "RoleBinding")]
+    assert len(generated) == 3
+    for n, item in enumerate(generated):  # what kpt adds when it reads the files back
+        item["metadata"].setdefault("annotations", {}).update({
+            "config.kubernetes.io/path": f"policy/{n}.yaml", "internal.config.kubernetes.io/index": "0"})
+    rl["items"] = generated + [i for i in rl["items"] if i not in generated]
+    text = yaml.safe_dump(rl, sort_keys=False)
+    again = invoke("--kube-version", "1.24", "--report", "none", input=text)
+    assert again.exit_code == 0 and again.stdout == text

@@ -238,6 +238,23 @@ def test_comment_between_dash_and_item_is_kept():
     assert patched(text, [add("/l/-", {"c": 1})]) == text + "- c: 1\n"
 
 
+def test_an_object_removed_and_another_added_never_takes_its_text():
+    """As many items removed as added (a kpt ResourceList whose generated objects are
+    replaced): pairing by position would edit one object's text into another's, moving its
+    comments (`# Source:`) to the wrong resource. Items naming different objects are never
+    paired."""
+    text = ("items:\n"
+            "- # Source: a.yaml\n  kind: ClusterRole\n  metadata: {name: gen}\n"
+            "- # Source: svc.yaml\n  kind: Service\n  metadata: {name: web}\n  spec: {x: 1}\n")
+    new = {"items": [{"kind": "Service", "metadata": {"name": "web"}, "spec": {"x": 1}},
+                     {"kind": "ClusterRole", "metadata": {"name": "gen2"}}]}
+    out = patched(text, [replace("/items", new["items"])])
+    assert "- # Source: svc.yaml\n  kind: Service\n" in out and "Source: a.yaml" not in out
+    # the same object changed in place keeps its text and comment
+    out = patched(text, [replace("/items/1/spec/x", 2)])
+    assert "- # Source: svc.yaml\n  kind: Service\n  metadata: {name: web}\n  spec: {x: 2}\n" in out
+
+
 def test_compact_nested_list_items():
     text = "l:\n- - a\n  - b\n"
     assert patched(text, [add("/l/0/0", "z")]) == "l:\n- - z\n  - a\n  - b\n"

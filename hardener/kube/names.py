@@ -45,3 +45,6 @@ HELM4_FILENAME = "postrenderer.helm.sh/postrender-filename"
 # ---- Kustomize / KRM functions: where an item came from
 KRM_PATH = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
 KRM_INDEX = ("internal.config.kubernetes.io/index", "config.kubernetes.io/index")
+#: Annotation prefixes of the orchestrator's bookkeeping (file path, index, ids): kpt and
+#: kustomize set them on items, and a function must keep them.
+KRM_BOOKKEEPING = ("config.kubernetes.io/", "internal.config.kubernetes.io/", "config.k8s.io/")

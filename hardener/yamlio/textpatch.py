@@ -203,6 +203,26 @@ def _ends_in_multiline_string(value: Any) -> bool:
     return isinstance(value, str) and "\n" in value
 
 
+def _identity(item: Any) -> tuple:
+    """What names a list item as an object: a resource's apiVersion, kind, name and
+    namespace; a container's, volume's or env var's `name` (empty for anything else)."""
+    if type(item) is not dict:
+        return ()
+    meta = item.get("metadata")
+    meta = meta if type(meta) is dict else {}
+    ident = tuple((k, item[k]) for k in ("apiVersion", "kind", "name") if isinstance(item.get(k), str))
+    return ident + tuple((f"metadata.{k}", meta[k]) for k in ("name", "namespace")
+                         if isinstance(meta.get(k), str))
+
+
+def _may_be_same(a: Any, b: Any) -> bool:
+    """Could `b` be `a` changed? Not when they name different objects: a ResourceList item
+    removed next to another one added must not have its text (and comments) edited into
+    the other."""
+    ia, ib = _identity(a), _identity(b)
+    return not (ia and ib) or ia == ib
+
+
 class _Aligner:
     """Pairs the items of an old list with those of its new version.
 
@@ -227,11 +247,13 @@ class _Aligner:
         suf = 0
         while suf < min(n, m) - pre and _same(old[n - 1 - suf], new[m - 1 - suf]):
             suf += 1
-        if n == m:  # no item inserted or removed (or as many of each): changed in place
+        if n == m and all(_may_be_same(old[k], new[k]) for k in range(pre, n - suf)):
+            # no item inserted or removed, none swapped for another object: changed in place
             middle = [(k, k) for k in range(n - pre - suf)]
         else:
-            _, middle = self._best_pairs(old[pre:n - suf], new[pre:m - suf],
-                                         lambda a, b: 1 + self._likeness(a, b, _LIKENESS_DEPTH))
+            _, middle = self._best_pairs(
+                old[pre:n - suf], new[pre:m - suf],
+                lambda a, b: 1 + self._likeness(a, b, _LIKENESS_DEPTH) if _may_be_same(a, b) else 0)
         pairs = ([(k, k) for k in range(pre)] + [(pre + a, pre + b) for a, b in middle]
                  + [(n - suf + k, m - suf + k) for k in range(suf)])
         return _script(pairs, n, m)

@@ -239,3 +239,54 @@ def test_kpt_fn_render_allow_exec(tmp_path, e2e_bin_path):
     # the inline override applies where the manifest sets no uid of its own
     [web] = load_all((pkg / "web.yaml").read_text())
     assert web["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 10001
+
+
+def _tree(root) -> dict:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("kube, kinds", [
+    ("1.24", {"PodSecurityPolicy", "ClusterRole", "RoleBinding"}),
+    ("1.33", {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}),
+])
+def test_kpt_fn_render_again_and_again_changes_nothing(tmp_path, e2e_bin_path, kube, kinds):
+    """Issue 11 item 2: `kpt fn render` three times used to give 1, 2, 3 copies of the policy
+    objects. Each pass recognises what the last one generated and puts the new object in its
+    place, with kpt's bookkeeping annotations, so the package is byte-identical after the
+    first render; every `# Source:` comment stays with its own resource."""
+    kpt_bin = kpt()
+    pkg = tmp_path / "app"
+    pkg.mkdir()
+    copy_corpus("podinfo.yaml", pkg)
+    (pkg / "Kptfile").write_text(textwrap.dedent("""\
+        apiVersion: kpt.dev/v1
+        kind: Kptfile
+        metadata:
+          name: app
+        pipeline:
+          mutators:
+            - exec: k8s-harden
+              configPath: hardener.yaml
+        """))
+    (pkg / "hardener.yaml").write_text(textwrap.dedent(f"""\
+        apiVersion: k8s-harden.io/v1
+        kind: Hardener
+        metadata:
+          name: harden
+          annotations:
+            config.kubernetes.io/local-config: "true"
+        kubeVersion: "{kube}"
+        emit: {"psp,rbac" if kube == "1.24" else "vap"}
+        """))
+    render = [kpt_bin, "fn", "render", "--allow-exec", pkg]
+    run(render, env={"PATH": e2e_bin_path})
+    first = _tree(pkg)
+    docs = [d for text in first.values() for d in load_all(text.decode()) if isinstance(d, dict)]
+    found = [d["kind"] for d in docs if d.get("kind") in kinds]
+    assert sorted(found) == sorted(kinds), found
+    sources = {name: [line for line in text.decode().splitlines() if line.startswith("# Source:")]
+               for name, text in first.items()}
+    for _ in range(2):
+        run(render, env={"PATH": e2e_bin_path})
+        assert _tree(pkg) == first
+    assert not any(sources[n] for n in sources if n != "podinfo.yaml")  # no comment moved away
