@@ -19,6 +19,17 @@ RESULT_FIELDS = {"message", "severity", "resourceRef", "field", "file", "tags"}
 REF_FIELDS = {"apiVersion", "kind", "name", "namespace"}
 FIELD_FIELDS = {"path", "currentValue", "proposedValue"}
 FILE_FIELDS = {"path", "index"}
+#: A kpt package whose pipeline runs k8s-harden with the Hardener config in hardener.yaml.
+KPTFILE = textwrap.dedent("""\
+    apiVersion: kpt.dev/v1
+    kind: Kptfile
+    metadata:
+      name: app
+    pipeline:
+      mutators:
+        - exec: k8s-harden
+          configPath: hardener.yaml
+    """)
 
 
 def assert_results_schema(results, items):
@@ -208,16 +219,7 @@ def test_kpt_fn_render_allow_exec(tmp_path, e2e_bin_path):
     pkg = tmp_path / "app"
     pkg.mkdir()
     copy_corpus("microservices-demo.yaml", pkg)
-    (pkg / "Kptfile").write_text(textwrap.dedent("""\
-        apiVersion: kpt.dev/v1
-        kind: Kptfile
-        metadata:
-          name: app
-        pipeline:
-          mutators:
-            - exec: k8s-harden
-              configPath: hardener.yaml
-        """))
+    (pkg / "Kptfile").write_text(KPTFILE)
     (pkg / "hardener.yaml").write_text(textwrap.dedent("""\
         apiVersion: k8s-harden.io/v1
         kind: Hardener
@@ -258,16 +260,7 @@ def test_kpt_fn_render_again_and_again_changes_nothing(tmp_path, e2e_bin_path, k
     pkg = tmp_path / "app"
     pkg.mkdir()
     copy_corpus("podinfo.yaml", pkg)
-    (pkg / "Kptfile").write_text(textwrap.dedent("""\
-        apiVersion: kpt.dev/v1
-        kind: Kptfile
-        metadata:
-          name: app
-        pipeline:
-          mutators:
-            - exec: k8s-harden
-              configPath: hardener.yaml
-        """))
+    (pkg / "Kptfile").write_text(KPTFILE)
     (pkg / "hardener.yaml").write_text(textwrap.dedent(f"""\
         apiVersion: k8s-harden.io/v1
         kind: Hardener
