@@ -48,19 +48,26 @@ HOST_ACCESS = "host-access"  # the workload is built on host access: reported, n
 NOT_APPLICABLE = "not-applicable"  # does not apply here (Windows pod, target version, hostNetwork)
 BLOCKED = "blocked"  # the API or the runtime forbids the change next to another setting
 MALFORMED = "malformed"  # the API server cannot decode or always rejects the workload
-SKIP_KINDS = (OPT_OUT, CONFLICT, HOST_ACCESS, NOT_APPLICABLE, BLOCKED, MALFORMED)
+UNFIXABLE = "unfixable"  # fixing would change what the workload does (a volume type, a host probe)
+UNSUPPORTED = "unsupported"  # the resource's controller does not accept the setting (a CRD)
+UNKNOWN_WORKLOAD = "unknown-workload"  # looks like a pod template in a kind no table knows
+SKIP_KINDS = (OPT_OUT, CONFLICT, HOST_ACCESS, NOT_APPLICABLE, BLOCKED, MALFORMED, UNFIXABLE,
+              UNSUPPORTED, UNKNOWN_WORKLOAD)
 
 
 @dataclass
 class Skip:
     """A control the profile asked for that was not applied, why, and what kind of reason
-    (one of :data:`SKIP_KINDS`). For a conflict, `setting` names the explicit setting kept."""
+    (one of :data:`SKIP_KINDS`). For a conflict, `setting` names the explicit setting kept;
+    `check` is the Pod Security Standards check id (:data:`hardener.pss.CHECKS`) the template
+    still fails because of it, when it fails one."""
 
     control: str
     reason: str
     container: str | None = None
     kind: str = field(kw_only=True)
     setting: str | None = field(default=None, kw_only=True)
+    check: str | None = field(default=None, kw_only=True)
 
 
 @dataclass
