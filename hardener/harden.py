@@ -18,7 +18,8 @@ from .kube import names, podspec
 from .kube.pointer import join
 from .kube.workloads import PodTemplate, WorkloadTable, find_pod_templates
 from .profile import Profile
-from .results import MALFORMED, NOT_APPLICABLE, OPT_OUT, Change, ResourceResult, Skip, Warning
+from .results import (HOST_ACCESS, MALFORMED, NOT_APPLICABLE, OPT_OUT, UNFIXABLE, UNFIXED, Change,
+                      ResourceResult, Skip, Warning)
 
 if TYPE_CHECKING:
     from .yamlio import Document
@@ -100,7 +101,8 @@ def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[in
     caps = profile.controls.get("capabilities")
     ctx = PodContext(pt, kube, conflicts, skip_controls, skip_containers, document, _where(doc),
                      allowed_adds=frozenset(caps["allowAdd"]) if caps else frozenset(),
-                     active=frozenset(profile.controls) - skip_controls)
+                     active=frozenset(profile.controls) - skip_controls, level=profile.level)
+    first = len(result.skipped)
     ctx.chosen = frozenset(
         c.pointer for c in ctx.containers(opted_out=True)
         if (podspec.integer(podspec.effective(c.sc, ctx.pod_sc, "runAsUser")) or 0) > 0)
@@ -124,6 +126,63 @@ def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[in
                 result.warnings.append(item)
             else:
                 result.skipped.append(item)
+    account(pt, profile, kube, result.skipped, first)
+
+
+#: Why a PSS check the controls leave failing is kept: checks whose fix would change what
+#: the workload does (kind, why). Any other failing check is a gap of the profile (UNFIXED).
+KEPT_CHECKS = {
+    "restrictedVolumes": (UNFIXABLE, "kept (another volume type would change what the workload mounts)"),
+    "hostPathVolumes": (HOST_ACCESS, "kept (host access is never removed)"),
+    "hostNamespaces": (HOST_ACCESS, "kept (host access is never removed)"),
+    "hostPorts": (HOST_ACCESS, "kept (host access is never removed)"),
+    "windowsHostProcess": (HOST_ACCESS, "kept (host access is never removed)"),
+    "hostProbesAndHostLifecycle": (HOST_ACCESS, "kept (without the host the handler would reach "
+                                                "the pod, not what it was written for)"),
+}
+
+
+def explains(skip: Skip, v: Any) -> bool:
+    """Does this skip say why the template still fails violation `v` (a pss.Violation)?
+    Its check, or else its control's checks, for the same container or for the whole pod;
+    an opted-out container or template explains everything of it."""
+    if skip.container is not None and skip.container != v.container:
+        return False
+    if skip.control == "*":
+        return skip.kind in (OPT_OUT, MALFORMED)
+    if skip.check is not None:
+        return skip.check == v.check
+    control = _controls.CONTROLS.get(skip.control)
+    return control is not None and v.check in control.pss_checks
+
+
+def _why_unfixed(profile: Profile, owner: str, fix: str) -> str:
+    if owner in profile.inactive:
+        return f"not fixed: control {owner} is off ({profile.inactive[owner]}); {fix}"
+    if owner not in profile.controls:
+        return f"not fixed: profile {profile.name} has no control {owner}; {fix}"
+    return f"not fixed by control {owner}; {fix}"
+
+
+def account(pt: PodTemplate, profile: Profile, kube: tuple[int, int], skipped: list[Skip],
+            first: int) -> None:
+    """Every PSS check of the profile's level the hardened template still fails is
+    reported: each violation is matched to the skip that explains it (which then names the
+    check), and one without is reported as kept (KEPT_CHECKS) or as a gap (UNFIXED)."""
+    from . import pss
+
+    tpl = pt.template or {}
+    mine = skipped[first:]
+    for v in pss.evaluate(tpl.get("metadata"), tpl.get("spec"), profile.level, kube):
+        found = next((s for s in mine if explains(s, v)), None)
+        if found is not None:
+            if found.check is None and found.control != "*":
+                found.check = v.check
+            continue
+        owner = next((cid for cid, c in _controls.CONTROLS.items() if v.check in c.pss_checks), "*")
+        kind, why = KEPT_CHECKS.get(v.check) or (UNFIXED, _why_unfixed(profile, owner, v.fix))
+        skip = Skip(owner, f"{v.message} at {v.path}: {why}", v.container, kind=kind, check=v.check)
+        skipped.append(skip)  # not in `mine`: each violation of the kind gets its own
 
 
 def pss_level(pt: PodTemplate, kube: tuple[int, int]) -> str:
@@ -171,24 +230,30 @@ def harden_document(data: Any, document: int, profile: Profile, table: WorkloadT
             res.extra["malformed"] = True
             continue
         before = pss_level(pt, kube) if assess else None
+        first = len(res.skipped)
         harden_template(pt, data, profile, kube, document, res, doc)
+        res.template_skips[pt.pointer] = res.skipped[first:]
         if assess and not res.extra.get("malformed"):
             res.extra["pss"] = _weakest_pss(res.extra.get("pss"), before, pss_level(pt, kube))
     return list(results.values())
 
 
 def verify(results: list[ResourceResult], profile: Profile, kube: tuple[int, int]) -> list[str]:
-    """Problems with the hardened output: a template that fails the profile's PSS level
-    without being a reported exception (a gap between what the profile claims and does)."""
+    """Problems with the hardened output, found by evaluating it again: a pod template that
+    fails a check of the profile's PSS level with no skip of its own that says why (or only
+    an UNFIXED one: a gap between what the profile claims and what its controls do)."""
     from . import pss
 
     problems = []
     for r in results:
-        if r.skipped:
-            continue
         for pt in r.templates:
+            if pt.problems:
+                continue  # malformed: never hardened, reported as such
             tpl = pt.template or {}
+            skips = r.template_skips.get(pt.pointer, r.skipped)
             for v in pss.evaluate(tpl.get("metadata"), tpl.get("spec"), profile.level, kube):
+                if any(s.kind != UNFIXED and explains(s, v) for s in skips):
+                    continue
                 who = f" container {v.container!r}" if v.container else ""
                 problems.append(f"document {r.document}: {r.ref}:{who} fails PSS "
                                 f"{profile.level} check {v.check} at {pt.pointer}{v.path}: {v.message}")

@@ -744,6 +744,28 @@ CHECKS: dict[str, Check] = {c.id: c for c in _REGISTRY}
 # --------------------------------------------------------------------------- API
 
 
+def _at(version, table):
+    """The value of a (minimum version, value) table at `version`."""
+    v = parse_policy_version(version)
+    chosen = table[0][1]
+    for minimum, value in table:
+        if minimum <= v:
+            chosen = value
+    return chosen
+
+
+def safe_sysctls(version: tuple[int, int] | str = LATEST) -> frozenset[str]:
+    """The sysctls the `sysctls` check allows at a policy version (check_sysctls.go)."""
+    return _at(version, (((1, 0), _SYSCTLS_1_0), ((1, 27), _SYSCTLS_1_27), ((1, 29), _SYSCTLS_1_29),
+                         ((1, 32), _SYSCTLS_1_32), ((1, 37), _SYSCTLS_1_37)))
+
+
+def selinux_types(version: tuple[int, int] | str = LATEST) -> frozenset[str]:
+    """The seLinuxOptions.type values the `seLinuxOptions` check allows ("" = unset)
+    at a policy version (check_seLinuxOptions.go)."""
+    return _at(version, (((1, 0), _SELINUX_TYPES_1_0), ((1, 31), _SELINUX_TYPES_1_31)))
+
+
 def evaluate(pod_metadata: dict | None, pod_spec: dict | None, level: str = "restricted",
              version: tuple[int, int] | str = LATEST) -> list[Violation]:
     """Evaluate one pod template (metadata + spec) against PSS ``level`` at ``version``

@@ -35,7 +35,7 @@ def as_json(results: list[ResourceResult], documents: int, extra: dict | None = 
                          **({"container": c.container} if c.container else {}),
                          "reason": c.reason} for c in r.changes],
             "skipped": [{"control": s.control, "container": s.container, "kind": s.kind,
-                         "reason": s.reason} for s in r.skipped],
+                         "check": s.check, "reason": s.reason} for s in r.skipped],
             "warnings": [{"control": w.control, "container": w.container, "message": w.message}
                          for w in r.warnings],
         }
@@ -85,7 +85,8 @@ def as_text(results: list[ResourceResult], documents: int, extra_lines: list[str
             lines.append(f"  {c.op:7} {c.path} = {json.dumps(c.value, default=str)}  ({c.control}{who}: {c.reason})")
         for s in r.skipped:
             who = f" [{s.container}]" if s.container else ""
-            lines.append(f"  skipped {s.control}{who}: {s.reason}")
+            check = f" (PSS {s.check})" if s.check else ""
+            lines.append(f"  skipped {s.control}{who}{check}: {s.reason}")
         for w in r.warnings:
             who = f" [{w.container}]" if w.container else ""
             lines.append(f"  warning {w.control}{who}: {w.message}")

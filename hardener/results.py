@@ -48,11 +48,12 @@ HOST_ACCESS = "host-access"  # the workload is built on host access: reported, n
 NOT_APPLICABLE = "not-applicable"  # does not apply here (Windows pod, target version, hostNetwork)
 BLOCKED = "blocked"  # the API or the runtime forbids the change next to another setting
 MALFORMED = "malformed"  # the API server cannot decode or always rejects the workload
-UNFIXABLE = "unfixable"  # fixing would change what the workload does (a volume type, a host probe)
+UNFIXABLE = "unfixable"  # fixing would change what the workload does (a volume type)
+UNFIXED = "unfixed"  # a PSS check of the profile's level no control of the profile fixes
 UNSUPPORTED = "unsupported"  # the resource's controller does not accept the setting (a CRD)
 UNKNOWN_WORKLOAD = "unknown-workload"  # looks like a pod template in a kind no table knows
 SKIP_KINDS = (OPT_OUT, CONFLICT, HOST_ACCESS, NOT_APPLICABLE, BLOCKED, MALFORMED, UNFIXABLE,
-              UNSUPPORTED, UNKNOWN_WORKLOAD)
+              UNFIXED, UNSUPPORTED, UNKNOWN_WORKLOAD)
 
 
 @dataclass
@@ -97,6 +98,7 @@ class ResourceResult:
     skipped: list[Skip] = field(default_factory=list)
     warnings: list[Warning] = field(default_factory=list)
     templates: list = field(default_factory=list)  # the PodTemplates found (kube.workloads)
+    template_skips: dict = field(default_factory=dict)  # template pointer -> its own skips
     extra: dict = field(default_factory=dict)  # e.g. PSS levels before/after
 
     @property

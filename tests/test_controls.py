@@ -392,3 +392,76 @@ def test_opt_out_unknown_control_is_an_error():
 
     with pytest.raises(InputError, match="unknown control"):
         harden(dump(pod({"containers": [c()]}, annotations={"k8s-harden.io/skip-controls": "nope"})))
+
+
+# ---------------------------------------------------------------- /proc masks, sysctls, SELinux
+def rule_profile(tmp_path, rule="override", **controls):
+    p = tmp_path / "p.yaml"
+    body = "".join(f"  {k}: {v}\n" for k, v in controls.items())
+    p.write_text(f"extends: restricted\nconflicts: {rule}\n" + (f"controls:\n{body}" if body else ""))
+    return str(p)
+
+
+def test_proc_mount_unmasked_is_kept_and_reported_or_overridden(tmp_path):
+    """check_procMount.go: Default or unset; restricted refuses Unmasked from 1.35 even with
+    hostUsers: false, baseline allows it there."""
+    spec = {"hostUsers": False, "containers": [c(securityContext={"procMount": "Unmasked"})]}
+    data, r = run_pod(spec)
+    assert data["spec"]["containers"][0]["securityContext"]["procMount"] == "Unmasked"
+    assert [(s.kind, s.check) for s in skipped(r, "procMount")] == [("conflict", "procMount_restricted")]
+    data, r = run_pod(spec, rule_profile(tmp_path))
+    assert data["spec"]["containers"][0]["securityContext"]["procMount"] == "Default"
+    data, r = run_pod(spec, "baseline")
+    assert not skipped(r, "procMount")
+    data, r = run_pod(spec, "baseline", kube="1.34")  # before 1.35 baseline refuses it too
+    assert [s.check for s in skipped(r, "procMount")] == ["procMount"]
+
+
+def test_unsafe_sysctls_are_kept_and_reported_or_removed(tmp_path):
+    """check_sysctls.go: only the safe set of the version; removed from the end under override."""
+    sysctls = [{"name": "net.core.somaxconn", "value": "1024"},
+               {"name": "kernel.shm_rmid_forced", "value": "1"},
+               {"name": "kernel.msgmax", "value": "65536"}]
+    spec = {"securityContext": {"sysctls": sysctls}, "containers": [c()]}
+    data, r = run_pod(spec)
+    assert data["spec"]["securityContext"]["sysctls"] == sysctls
+    assert [s.setting for s in skipped(r, "sysctls")] == ["sysctl kernel.msgmax", "sysctl net.core.somaxconn"]
+    out = harden(dump(pod(spec)), rule_profile(tmp_path))
+    assert load_all(out.output)[0]["spec"]["securityContext"]["sysctls"] == [sysctls[1]]
+    again = harden(out.output, rule_profile(tmp_path))
+    assert again.output == out.output
+    # net.ipv4.tcp_keepalive_time is safe from 1.29 (check_sysctls.go sysctlsV1Dot29)
+    spec = {"securityContext": {"sysctls": [{"name": "net.ipv4.tcp_keepalive_time", "value": "60"}]},
+            "containers": [c()]}
+    assert skipped(run_pod(spec, kube="1.28")[1], "sysctls")
+    assert not skipped(run_pod(spec, kube="1.29")[1], "sysctls")
+
+
+def test_selinux_options_outside_pss_are_kept_or_overridden(tmp_path):
+    """check_seLinuxOptions.go: allowed types, no user, no role (pod and containers)."""
+    spec = {"securityContext": {"seLinuxOptions": {"user": "sysadm_u", "level": "s0:c1,c2"}},
+            "containers": [c(securityContext={"seLinuxOptions": {"type": "spc_t"}})]}
+    data, r = run_pod(spec)
+    assert [(s.container, s.setting) for s in skipped(r, "seLinux")] == [
+        (None, "seLinuxOptions.user: sysadm_u"), ("app", "seLinuxOptions.type: spc_t")]
+    data, r = run_pod(spec, rule_profile(tmp_path))
+    assert data["spec"]["securityContext"]["seLinuxOptions"] == {"level": "s0:c1,c2"}  # the MCS level stays
+    assert data["spec"]["containers"][0]["securityContext"]["seLinuxOptions"] == {}
+    data, _ = run_pod(spec, rule_profile(tmp_path, seLinux="{options: {type: container_t}}"))
+    assert data["spec"]["containers"][0]["securityContext"]["seLinuxOptions"] == {"type": "container_t"}
+    # container_engine_t is allowed from 1.31 only
+    spec = {"containers": [c(securityContext={"seLinuxOptions": {"type": "container_engine_t"}})]}
+    assert skipped(run_pod(spec, kube="1.30")[1], "seLinux")
+    assert not skipped(run_pod(spec, kube="1.31")[1], "seLinux")
+
+
+@pytest.mark.parametrize("options, message", [
+    ("{type: spc_t}", "type 'spc_t' fails PSS check seLinuxOptions"),
+    ("{type: container_t, role: system_r}", "role fails PSS check seLinuxOptions"),
+])
+def test_profile_selinux_options_must_pass_the_check_they_enforce(tmp_path, options, message):
+    from helpers import invoke
+
+    r = invoke("--profile", rule_profile(tmp_path, "keep", seLinux=f"{{options: {options}}}"),
+               input=dump(pod({"containers": [c()]})))
+    assert r.exit_code == 2 and r.stdout == "" and message in r.stderr

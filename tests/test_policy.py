@@ -647,7 +647,7 @@ def test_vap_covers_the_profile_controls_and_scopes_to_the_stream_namespaces():
     controls = {v["message"].split(", ")[1].split(":")[0] for v in vap["spec"]["validations"]}
     assert controls == {"hostAccess", "privileged", "capabilities", "allowPrivilegeEscalation", "runAsNonRoot",
                         "runAsUser", "runAsGroup", "fsGroup", "seccompProfile", "appArmor",
-                        "readOnlyRootFilesystem"}
+                        "readOnlyRootFilesystem", "seLinux", "procMount", "sysctls"}
     assert any("drop capability ALL" in v["message"] for v in vap["spec"]["validations"])
     _, default_nodes, _ = vap_of(SEED_PODS.read_text(), "strict", node_features="unprivilegedPortSysctl")
     assert not [v for v in default_nodes["spec"]["validations"] if ", appArmor:" in v["message"]]
@@ -682,6 +682,12 @@ MUTATIONS = {
     "appArmor": lambda p: p["spec"]["securityContext"].update(appArmorProfile={"type": "Unconfined"}),
     "readOnlyRootFilesystem": lambda p: p["spec"]["containers"][0]["securityContext"].update(
         readOnlyRootFilesystem=False),
+    # check_seLinuxOptions.go, check_procMount.go, check_sysctls.go
+    "seLinux": lambda p: p["spec"]["containers"][0]["securityContext"].update(
+        seLinuxOptions={"type": "spc_t"}),
+    "procMount": lambda p: p["spec"]["containers"][0]["securityContext"].update(procMount="Unmasked"),
+    "sysctls": lambda p: p["spec"]["securityContext"].update(
+        sysctls=[{"name": "net.core.somaxconn", "value": "1024"}]),
 }
 
 

@@ -14,7 +14,7 @@ from .capabilities import Capabilities, UnprivilegedPortStart
 from .filesystem import ReadOnlyRootFilesystem
 from .host_access import HostAccess
 from .identity import FsGroup, RunAsGroup, RunAsNonRoot, RunAsUser, SupplementalGroups
-from .kernel import AppArmor, SeccompProfile, SELinux
+from .kernel import AppArmor, ProcMount, SeccompProfile, SELinux, Sysctls
 from .privilege import AllowPrivilegeEscalation, Privileged
 
 CONTROLS: MappingProxyType[str, type[Control]] = MappingProxyType({c.id: c for c in (
@@ -30,6 +30,8 @@ CONTROLS: MappingProxyType[str, type[Control]] = MappingProxyType({c.id: c for c
     SeccompProfile,
     AppArmor,
     SELinux,
+    ProcMount,
+    Sysctls,
     ReadOnlyRootFilesystem,
     UnprivilegedPortStart,
 )})

@@ -113,7 +113,12 @@ spec:
             if added_all and ctx.will_run_as_root(c):
                 why = ("runs as root: keeps what file ownership and user switching need "
                        "(drop ALL alone would leave uid 0 unable to chown or chmod)")
-                wanted += [(cap, why) for cap in opts["rootAdd"] if cap not in added_caps(c.sc)]
+                back = [cap for cap in opts["rootAdd"] if cap not in added_caps(c.sc)]
+                wanted += [(cap, why) for cap in back]
+                if back and not set(back) <= allowed:
+                    yield Skip(self.id, f"runs as root (an explicit setting kept): adds back "
+                               f"{', '.join(back)} so uid 0 still works; restricted allows only "
+                               "NET_BIND_SERVICE", c.name, kind=NOT_APPLICABLE, check="capabilities_restricted")
             for cap, why in wanted:
                 yield ctx.append(self.id, path + ("add",), cap, why, c.name)
 

@@ -53,6 +53,8 @@ class PodContext:
     allowed_adds: frozenset = frozenset()
     #: the controls that plan on this template (the profile's, less the opted-out ones)
     active: frozenset = frozenset()
+    #: the Pod Security Standards level the profile claims
+    level: str = "restricted"
     #: pointers of the containers that run as a non-zero uid the manifest chose (read before
     #: any change)
     chosen: frozenset = frozenset()

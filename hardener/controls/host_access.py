@@ -34,16 +34,20 @@ spec:
         spec = ctx.spec
         for ns in ("hostNetwork", "hostPID", "hostIPC"):
             if spec.get(ns) is True:
-                yield Skip(self.id, f"kept: {ns}: true (host access is never removed)", kind=HOST_ACCESS)
+                yield Skip(self.id, f"kept: {ns}: true (host access is never removed)", kind=HOST_ACCESS,
+                           check="hostNamespaces")
+        # at restricted, restrictedVolumes replaces hostPathVolumes (pss.CHECKS overrides)
+        volume_check = "restrictedVolumes" if ctx.level == "restricted" else "hostPathVolumes"
         volumes = spec.get("volumes")
         for v in volumes if isinstance(volumes, list) else []:
             if isinstance(v, dict) and isinstance(v.get("hostPath"), dict):
                 yield Skip(self.id, f"kept: hostPath volume {v.get('name')!r} "
-                                    f"({v['hostPath'].get('path')})", kind=HOST_ACCESS)
+                                    f"({v['hostPath'].get('path')})", kind=HOST_ACCESS, check=volume_check)
         if mapping(ctx.pod_sc.get("windowsOptions")).get("hostProcess") is True:
-            yield Skip(self.id, "kept: Windows HostProcess pod", kind=HOST_ACCESS)
+            yield Skip(self.id, "kept: Windows HostProcess pod", kind=HOST_ACCESS, check="windowsHostProcess")
         for c in ctx.containers():
             ports = c.container.get("ports")
             for p in ports if isinstance(ports, list) else []:
                 if isinstance(p, dict) and p.get("hostPort"):
-                    yield Skip(self.id, f"kept: hostPort {p.get('hostPort')}", c.name, kind=HOST_ACCESS)
+                    yield Skip(self.id, f"kept: hostPort {p.get('hostPort')}", c.name, kind=HOST_ACCESS,
+                               check="hostPorts")

@@ -1,9 +1,10 @@
-"""Kernel-enforced confinement: seccomp, AppArmor and SELinux."""
+"""Kernel-enforced confinement: seccomp, AppArmor, SELinux, the /proc masks and sysctls."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from .. import pss
 from ..kube import names, versions
 from ..results import CONFLICT, NOT_APPLICABLE, Skip
 from .base import Control, Option, is_str_map, one_of
@@ -211,6 +212,14 @@ spec:
         if ctx.kube >= versions.APPARMOR_FIELD and "appArmorProfile" not in ctx.pod_sc and any(
                 isinstance(k, str) and k.startswith(names.APPARMOR_CONTAINER_PREFIX)
                 for k in ctx.pod_annotations):  # YAML 1.1 keys (`on:`, `1:`) are no annotation
+            for key, value in ctx.pod_annotations.items():
+                if isinstance(key, str) and key.startswith(names.APPARMOR_CONTAINER_PREFIX) and _unconfined(value):
+                    container = key[len(names.APPARMOR_CONTAINER_PREFIX):]
+                    if ctx.rule(self.id) == "override":
+                        yield ctx.set(self.id, ("metadata", "annotations", key), _annotation_value(opts),
+                                      "override unconfined", container)
+                    else:
+                        yield ctx.conflict(self.id, f"annotation {key}: unconfined", container)
             yield Skip(self.id, "kept: AppArmor set by annotations (not mixed with the field)",
                        kind=NOT_APPLICABLE)
             return
@@ -218,9 +227,25 @@ spec:
                             names.APPARMOR_CONTAINER_PREFIX, versions.APPARMOR_FIELD)
 
 
+def _validate_selinux(opts: dict) -> tuple[str, str] | None:
+    """The profile's own options must pass the `seLinuxOptions` check it enforces
+    (check_seLinuxOptions.go): an allowed type, no user, no role."""
+    given = opts["options"]
+    if given.get("type", "") not in pss.selinux_types():
+        return "options", (f"type {given['type']!r} fails PSS check seLinuxOptions; use one of "
+                           + ", ".join(sorted(t for t in pss.selinux_types() if t)))
+    for key in ("user", "role"):
+        if key in given:
+            return "options", f"{key} fails PSS check seLinuxOptions (a custom SELinux {key} is forbidden)"
+    return None
+
+
 class SELinux(Control):
-    """Pod-level `seLinuxOptions` when the profile sets some (empty: do nothing). Explicit
-    options in the manifest stay."""
+    """SELinux labels within what PSS allows (check_seLinuxOptions.go): an explicit
+    `seLinuxOptions.type` outside container_t, container_init_t, container_kvm_t (and
+    container_engine_t from 1.31) and any custom `user` or `role` conflict — `override`
+    removes them (the runtime's default label applies; the profile's type when it sets one),
+    `keep` reports them. Pod-level `seLinuxOptions` are set when the profile gives some."""
 
     id = "seLinux"
     scope = "pod"
@@ -234,11 +259,37 @@ spec:
   containers:
   - name: app
     image: nginx:1.27
+    securityContext:
+      seLinuxOptions:
+        type: spc_t
 """
     options = {"options": Option({}, is_str_map, "seLinuxOptions to set, e.g. {type: container_t}")}
     example_options = {"options": {"type": "container_t"}}
+    validate = staticmethod(_validate_selinux)
 
     def plan(self, ctx, opts):
+        allowed = pss.selinux_types(ctx.kube)
+        sources = [(("spec", "securityContext"), ctx.pod_sc, None)]
+        sources += [(c.path + ("securityContext",), c.sc, c.name) for c in ctx.containers()]
+        for at, sc, container in sources:
+            options = sc.get("seLinuxOptions")
+            if not isinstance(options, dict):
+                continue
+            bad = [k for k in ("user", "role") if options.get(k)]
+            kind = options.get("type")
+            if kind and kind not in allowed:
+                bad.insert(0, "type")
+            for key in bad:
+                what = f"seLinuxOptions.{key}: {options[key]}"
+                if ctx.rule(self.id) != "override":
+                    skip = ctx.conflict(self.id, what, container)
+                    skip.check = "seLinuxOptions"
+                    yield skip
+                elif key == "type" and opts["options"].get("type"):
+                    yield ctx.set(self.id, at + ("seLinuxOptions", "type"), opts["options"]["type"],
+                                  f"override {what}", container)
+                else:
+                    yield ctx.remove(self.id, at + ("seLinuxOptions", key), f"override {what}", container)
         if opts["options"] and ctx.pod_sc.get("seLinuxOptions") is None:
             skip = ctx.pod_level_skip(self.id, "seLinuxOptions")
             if skip:
@@ -246,3 +297,88 @@ spec:
                 return
             yield ctx.set(self.id, ("spec", "securityContext", "seLinuxOptions"),
                           dict(opts["options"]), "profile's SELinux options")
+
+
+class ProcMount(Control):
+    """`procMount: Unmasked` lets a container see /proc paths the runtime masks (kcore,
+    sysrq-trigger, ...): PSS baseline refuses it, restricted from 1.35 even for
+    user-namespaced pods (check_procMount.go). `override` sets `Default`; `keep` reports.
+    A baseline profile leaves it to pods with `hostUsers: false` from 1.35, as PSS does."""
+
+    id = "procMount"
+    scope = "container"
+    pss_checks = frozenset(("procMount", "procMount_restricted"))
+    example = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: builder
+spec:
+  hostUsers: false
+  containers:
+  - name: buildkit
+    image: moby/buildkit:rootless
+    securityContext:
+      procMount: Unmasked
+"""
+    example_options = {"conflicts": "override"}
+
+    def plan(self, ctx, opts):
+        if (ctx.level != "restricted" and ctx.kube >= (1, 35)
+                and ctx.spec.get("hostUsers") is False):
+            return  # check_procMount.go procMount1_35baseline
+        for c in ctx.containers():
+            value = c.sc.get("procMount")
+            if value is None or value == "Default":
+                continue
+            if ctx.rule(self.id) == "override":
+                yield ctx.set(self.id, c.path + ("securityContext", "procMount"), "Default",
+                              f"override procMount: {value}", c.name)
+            else:
+                skip = ctx.conflict(self.id, f"procMount: {value}", c.name)
+                skip.check = "procMount_restricted" if ctx.level == "restricted" and ctx.kube >= (1, 35) \
+                    else "procMount"
+                yield skip
+
+
+class Sysctls(Control):
+    """Pod sysctls outside the safe set of the target version (check_sysctls.go; the
+    kubelet refuses the rest unless the node allows them) can change the whole node.
+    `override` removes them; `keep` reports them (a workload may depend on the tuning)."""
+
+    id = "sysctls"
+    scope = "pod"
+    pss_checks = frozenset(("sysctls",))
+    example = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: db
+spec:
+  securityContext:
+    sysctls:
+    - name: kernel.shm_rmid_forced
+      value: "1"
+    - name: net.core.somaxconn
+      value: "1024"
+  containers:
+  - name: db
+    image: postgres:17
+"""
+    example_options = {"conflicts": "override"}
+
+    def plan(self, ctx, opts):
+        sysctls = ctx.pod_sc.get("sysctls")
+        if not isinstance(sysctls, list):
+            return
+        safe = pss.safe_sysctls(ctx.kube)
+        unsafe = [(i, s.get("name")) for i, s in enumerate(sysctls)
+                  if isinstance(s, dict) and s.get("name") not in safe]
+        for i, name in reversed(unsafe):  # from the end: each index stays right
+            if ctx.rule(self.id) == "override":
+                yield ctx.remove(self.id, ("spec", "securityContext", "sysctls", i),
+                                 f"override unsafe sysctl {name}")
+            else:
+                skip = ctx.conflict(self.id, f"sysctl {name}", None)
+                skip.check = "sysctls"
+                yield skip

@@ -20,15 +20,17 @@ class Envelope:
     allowed_caps: frozenset
     required_drop: tuple
     controls: frozenset  # enabled control ids
-    safe_sysctls: frozenset
+    safe_sysctls: frozenset  # the kubelet's (PodSecurityPolicy era)
     profile: Profile
+    pss_sysctls: frozenset = frozenset()  # what the PSS sysctls check allows at the version
+    pss_selinux: frozenset = frozenset()  # the SELinux types the PSS check allows ("" = unset)
 
     @classmethod
     def of(cls, profile: Profile, kube: tuple[int, int]) -> "Envelope":
         caps = profile.controls.get("capabilities")
         return cls(frozenset(caps["allowAdd"]) if caps else pss.BASELINE_CAPABILITIES,
                    tuple(caps["drop"]) if caps else (), frozenset(profile.controls),
-                   safe_sysctls(kube), profile)
+                   safe_sysctls(kube), profile, pss.safe_sysctls(kube), pss.selinux_types(kube))
 
     def has(self, control: str) -> bool:
         return control in self.controls
@@ -40,7 +42,7 @@ class Envelope:
 
 
 #: Envelope rules that are Pod Security Standards checks no control changes.
-PSS_ONLY_RULES = ("volumes", "sysctls", "procMount")
+PSS_ONLY_RULES = ("volumes",)
 
 
 def violations(u: Usage, env: Envelope) -> list[tuple[str, str]]:

@@ -129,6 +129,13 @@ def cel_validations(env: Envelope) -> list[tuple[str, str, str]]:
     apparmor_annotation = (f"{key} in variables.annotations && (variables.annotations[{key}] == 'runtime/default'"
                            f" || variables.annotations[{key}].startsWith('localhost/'))")
     spec = "variables.spec"
+    types = _cel_list(sorted(env.pss_selinux))
+
+    def selinux_ok(options: str) -> str:
+        """CEL: seLinuxOptions within check_seLinuxOptions.go (an allowed type, no user/role)."""
+        return (f"((!has({options}.type) || {options}.type in {types}) && (!has({options}.user) || "
+                f"{options}.user == '') && (!has({options}.role) || {options}.role == ''))")
+
     checks: dict[str, list[tuple[str, str]]] = {
         "hostAccess": [
             (" && ".join(f"!(has({spec}.{f}) && {spec}.{f})" for f in ("hostNetwork", "hostPID", "hostIPC")),
@@ -163,8 +170,17 @@ def cel_validations(env: Envelope) -> list[tuple[str, str, str]]:
                             "containers must use a RuntimeDefault or Localhost seccomp profile")],
         "appArmor": [(_every(_effective_cel("appArmorProfile", confined, apparmor_annotation)),
                       "containers must use a RuntimeDefault or Localhost AppArmor profile")],
-        "seLinux": [(_every(_effective_cel("seLinuxOptions", "true")), "containers must have seLinuxOptions")]
-        if env.profile.controls.get("seLinux", {}).get("options") else [],
+        "seLinux": [(f"(!has(variables.podSC.seLinuxOptions) || {selinux_ok('variables.podSC.seLinuxOptions')})"
+                     " && " + _every(f"!({_sc('seLinuxOptions')}) || {selinux_ok('c.securityContext.seLinuxOptions')}"),
+                     "SELinux type must be one of " + ", ".join(sorted(t for t in env.pss_selinux if t))
+                     + ", with no custom user or role")] + (
+            [(_every(_effective_cel("seLinuxOptions", "true")), "containers must have seLinuxOptions")]
+            if env.profile.controls.get("seLinux", {}).get("options") else []),
+        "procMount": [(_every(f"!({_sc('procMount')}) || c.securityContext.procMount == 'Default'"),
+                       "containers must keep the default /proc masks (procMount Default)")],
+        "sysctls": [("!has(variables.podSC.sysctls) || variables.podSC.sysctls.all(s, s.name in "
+                     f"{_cel_list(sorted(env.pss_sysctls))})",
+                     "pods may set only the safe sysctls")],
         "readOnlyRootFilesystem": [(_every(f"{_sc('readOnlyRootFilesystem')}"
                                            " && c.securityContext.readOnlyRootFilesystem == true"),
                                     "containers must set readOnlyRootFilesystem: true")],
