@@ -215,7 +215,7 @@ def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
     resources: list[Resource] = []
     for data_doc in docs:
         text_doc, prefix = data_doc.parent or data_doc, data_doc.pointer
-        if data_doc.root != "mapping" or not table.may_contain(data_doc.kind):
+        if data_doc.root != "mapping" or not table.may_contain(data_doc.kind, data_doc.api_version):
             continue
         data = data_doc.load()
         found = list(find_pod_templates(data, table))
@@ -318,8 +318,12 @@ def _plan(data: Any, doc: yamlio.Document, profile: Profile, table: WorkloadTabl
 def _profile_findings(data, doc, profile, table, version, prefix, templates, where) -> None:
     results, conflicts = _plan(data, doc, profile, table, version)
 
+    owners = {pt.pointer: pt for r in results for pt in r.templates}
+
     def template_of(path: str):
         best = max((p for p in templates if path == p or path.startswith(p + "/")), key=len, default=None)
+        if best is None:  # a CRD pod's securityContext outside its template (TaskRun podTemplate)
+            best = next((p for p in templates if p in owners and owners[p].owns(path)), None)
         return templates[best] if best is not None else (None, None)
 
     covered = {t.pointer: {f.check for f in t.findings} for _, t in templates.values()}
@@ -332,7 +336,8 @@ def _profile_findings(data, doc, profile, table, version, prefix, templates, whe
                 continue
             path = prefix + c.path
             line, exact = where.line(path)
-            rel = _field(c.path[len(t.pointer) - len(prefix):])
+            inside = c.path.startswith(t.pointer[len(prefix):] + "/")
+            rel = _field(c.path[len(t.pointer) - len(prefix):] if inside else c.path)
             if c.op == "remove":
                 fix = f"remove {rel}"
             elif c.path.endswith("/-"):

@@ -53,7 +53,7 @@ def _identity(ctx: PodContext, control: str, field: str, value: Any,
         return  # set for every container already
     held = {c.pointer: ctx.keeps_identity(c, control) for c in containers}
     left = [c for c in containers if leave(c)]
-    if not any(held.values()) and not ctx.skip_containers and not left:
+    if not any(held.values()) and not ctx.skip_containers and not left and ctx.pod_level:
         yield ctx.set(control, ("spec", "securityContext", field), value, why)
         return
     for c in containers:

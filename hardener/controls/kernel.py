@@ -79,7 +79,7 @@ def _confine(ctx, control: str, opts: dict, field: str, pod_key: str | None, con
     desired_ann = _annotation_value(opts)
     ann = ctx.pod_annotations
     containers = list(ctx.containers())
-    per_container = bool(ctx.skip_containers)
+    per_container = bool(ctx.skip_containers) or not ctx.pod_level
     keys = ([(pod_key, None)] if pod_key else []) + [(container_prefix + c.name, c.name) for c in containers]
     for key, container in keys:  # explicit `unconfined` annotations conflict whatever the version
         if _unconfined(ann.get(key)):
