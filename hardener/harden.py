@@ -16,7 +16,7 @@ from .controls.context import PodContext
 from .errors import InputError
 from .kube import names, podspec
 from .kube.pointer import join
-from .kube.workloads import PodTemplate, WorkloadTable, find_pod_templates
+from .kube.workloads import PodTemplate, WorkloadTable, find_pod_templates, reported
 from .profile import Profile
 from .results import (HOST_ACCESS, MALFORMED, NOT_APPLICABLE, OPT_OUT, UNFIXABLE, UNFIXED, Change,
                       ResourceResult, Skip, Warning)
@@ -120,8 +120,14 @@ def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[in
             continue
         for item in control().plan(ctx, opts):
             if isinstance(item, Change):
-                apply_change(data, item)
-                result.changes.append(item)
+                real = pt.translate(item)  # a CRD's pod: the field the change stands for
+                if isinstance(real, Skip):
+                    if real not in result.skipped:
+                        result.skipped.append(real)
+                    continue
+                apply_change(data, real)
+                result.changes.append(real)
+                pt.refresh()
             elif isinstance(item, Warning):
                 result.warnings.append(item)
             else:
@@ -195,7 +201,7 @@ def pss_level(pt: PodTemplate, kube: tuple[int, int]) -> str:
 
 def _malformed(pt: PodTemplate) -> list[Skip]:
     return [Skip("*", f"malformed: {p.message} (at "
-                      f"{(pt.pointer if p.in_template else pt.resource_pointer) + p.path})",
+                      f"{pt.real_pointer(p.path) if p.in_template else pt.resource_pointer + p.path})",
                  kind=MALFORMED) for p in pt.problems]
 
 
@@ -235,6 +241,13 @@ def harden_document(data: Any, document: int, profile: Profile, table: WorkloadT
         res.template_skips[pt.pointer] = res.skipped[first:]
         if assess and not res.extra.get("malformed"):
             res.extra["pss"] = _weakest_pss(res.extra.get("pss"), before, pss_level(pt, kube))
+    for resource, at, skip in reported(data, table):
+        res = results.get(at)
+        if res is None:
+            ref = PodTemplate(resource, at, at)
+            res = results[at] = ResourceResult(document, ref.api_version, ref.kind, ref.namespace,
+                                               ref.name, at)
+        res.skipped.append(skip)
     return list(results.values())
 
 

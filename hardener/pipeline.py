@@ -45,7 +45,8 @@ def harden_documents(docs: list[yamlio.Document], opts: Options) -> list[Resourc
     table = WorkloadTable(opts.profile.workloads)
     results: list[ResourceResult] = []
     for doc in docs:
-        if doc.root != "mapping" or not table.may_contain(doc.kind):
+        if doc.root != "mapping" or not (table.may_contain(doc.kind, doc.api_version)
+                                         or table.may_hide(doc.kind, doc.api_version, doc.text)):
             continue
         data = doc.load()
         if doc.has_aliases:

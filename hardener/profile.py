@@ -25,7 +25,8 @@ TOP_KEYS = {
     "level": "the Pod Security Standards level the profile targets: baseline or restricted",
     "conflicts": "default rule for explicit conflicting settings: keep, override or fail",
     "controls": "a mapping of control id to options",
-    "workloads": "a list of {kind, apiVersion (optional), podTemplate} for CRDs with pod templates",
+    "workloads": "a list of {kind, apiVersion (optional), podTemplate or podTemplates} for CRDs "
+                 "with pod templates (beside the built-in CRD table)",
     "emit": "default policy objects to emit: auto, none, or a list of psp, rbac, pss-labels, vap",
     "nodeFeatures": "what every Linux node of the target cluster has: a list of appArmor, "
                     "unprivilegedPortSysctl",
@@ -91,7 +92,9 @@ class Profile:
                 "conflicts": self.conflicts, "emit": self.emit,
                 "nodeFeatures": sorted(self.node_features),
                 "workloads": [{"kind": w.kind, **({"group": w.group} if w.group is not None else {}),
-                               "podTemplate": w.pod_template} for w in self.workloads],
+                               **({"podTemplate": w.pod_templates[0]} if len(w.pod_templates) == 1
+                                  else {"podTemplates": list(w.pod_templates)})}
+                              for w in self.workloads],
                 "controls": self.listed}
 
     def for_nodes(self, features: frozenset[str]) -> "Profile":
@@ -206,7 +209,9 @@ def load_profile(ref: str, overrides: dict | None = None, overrides_source: str 
         problem = _controls.CONTROLS[cid].validate(opts)
         if problem:
             raise ProfileError(problem[1], source=source, key_path=f"controls.{cid}")
-    workloads = [CustomWorkload(w["kind"], _group_of(w), w["podTemplate"]) for w in raw.get("workloads") or []]
+    workloads = [CustomWorkload(w["kind"], _group_of(w),
+                                tuple(w["podTemplates"]) if "podTemplates" in w else (w["podTemplate"],))
+                 for w in raw.get("workloads") or []]
     profile = Profile(name=raw.get("name") or Path(source).stem, description=raw.get("description", ""),
                       level=raw.get("level", "restricted"), conflicts=raw.get("conflicts", "keep"),
                       controls=resolved, workloads=workloads, emit=raw.get("emit", "auto"),
@@ -263,16 +268,30 @@ def _validate_controls(value: Any, source: str) -> None:
                 raise _err(source, f"controls.{cid}.{name}", f"must be {problem}, got {v!r}")
 
 
+def _pointer_problem(p: Any) -> str | None:
+    """Why `p` is no pod-template pointer: a JSON pointer (`""`: the resource itself) whose
+    tokens may be `*` (every list item or map value) and are never empty."""
+    if not isinstance(p, str) or (p and not p.startswith("/")):
+        return "must be a JSON pointer, e.g. /spec/template or /spec/replicaSpecs/*/template"
+    if p and any(t == "" for t in p[1:].split("/")):
+        return f"{p!r} has an empty step (//, or a trailing /)"
+    if any("~" in t and not all(t[i + 1:i + 2] in ("0", "1") for i, ch in enumerate(t) if ch == "~")
+           for t in p[1:].split("/")):
+        return f"{p!r}: ~ must be escaped as ~0 (and / inside a key as ~1)"
+    return None
+
+
 def _validate_workloads(value: Any, source: str) -> None:
     if not isinstance(value, list):
-        raise _err(source, "workloads", "must be a list of {kind, apiVersion, podTemplate}")
+        raise _err(source, "workloads", "must be a list of {kind, apiVersion, podTemplate or podTemplates}")
     for i, w in enumerate(value):
         path = f"workloads[{i}]"
         if not isinstance(w, dict):
-            raise _err(source, path, "must be a mapping with kind and podTemplate")
+            raise _err(source, path, "must be a mapping with kind and podTemplate (or podTemplates)")
         for key in w:
-            if key not in ("kind", "apiVersion", "group", "podTemplate"):
-                raise _err(source, f"{path}.{key}", "unknown key; allowed: kind, group or apiVersion, podTemplate")
+            if key not in ("kind", "apiVersion", "group", "podTemplate", "podTemplates"):
+                raise _err(source, f"{path}.{key}", "unknown key; allowed: kind, group or apiVersion, "
+                                                    "podTemplate or podTemplates")
         if not isinstance(w.get("kind"), str) or not w["kind"]:
             raise _err(source, f"{path}.kind", "must be a kind name, e.g. Rollout")
         if w.get("apiVersion") is not None and not isinstance(w["apiVersion"], str):
@@ -281,6 +300,18 @@ def _validate_workloads(value: Any, source: str) -> None:
             raise _err(source, f"{path}.group", "must be an API group, e.g. argoproj.io")
         if "group" in w and "apiVersion" in w:
             raise _err(source, path, "give group or apiVersion, not both")
-        pt = w.get("podTemplate")
-        if not isinstance(pt, str) or not pt.startswith("/"):
-            raise _err(source, f"{path}.podTemplate", "must be a JSON pointer, e.g. /spec/template")
+        if "podTemplate" in w and "podTemplates" in w:
+            raise _err(source, path, "give podTemplate or podTemplates, not both")
+        if "podTemplates" in w:
+            pts = w["podTemplates"]
+            if not isinstance(pts, list) or not pts:
+                raise _err(source, f"{path}.podTemplates", "must be a non-empty list of JSON pointers, "
+                                                           "e.g. [/spec/replicaSpecs/*/template]")
+            for j, p in enumerate(pts):
+                problem = _pointer_problem(p)
+                if problem:
+                    raise _err(source, f"{path}.podTemplates[{j}]", problem)
+        else:
+            problem = _pointer_problem(w.get("podTemplate"))
+            if problem:
+                raise _err(source, f"{path}.podTemplate", problem)

@@ -191,6 +191,28 @@ def gen_workloads() -> str:
     return table(["kind", "API group", "pod template at"], rows)
 
 
+def gen_crds() -> str:
+    """The built-in CRD table (hardener/kube/crds.yaml): kinds, group, where the pods are."""
+    from hardener.kube import crds
+
+    rows = []
+    for e in crds.entries():
+        where = [f"`{p}`" if p else "the resource itself" for p in e.get("podTemplates") or ()]
+        for ps in e.get("pods") or ():
+            conts = [c for k in crds.CONTAINER_KEYS for c in ps.get(k) or ()]
+            level = (" (pod securityContext: first of " + ", ".join(f"`{p}`" for p in ps["podLevel"]) + ")"
+                     if ps.get("podLevel") else " (no pod level: per container)")
+            where.append("pods at " + ", ".join(f"`{a}`" for a in ps["at"]) + "; containers "
+                         + ", ".join(f"`{c}`" for c in conts) + level)
+        for r in e.get("report") or ():
+            where.append(f"reported, not changed: `{r['at']}`")
+        if e.get("restrictions"):
+            where.append(f"only what the {e['restrictions']} webhook admits")
+        rows.append([", ".join(f"`{k}`" for k in e["kinds"]), f"`{e['group']}`",
+                     ", ".join(e["versions"]), "<br>".join(where), e.get("source", "")])
+    return table(["kinds", "API group", "versions", "pods", "source (API types)"], rows)
+
+
 # --------------------------------------------------------------------------- profiles
 def _profiles():
     from hardener.profile import builtin_names, load_profile
@@ -272,8 +294,8 @@ def gen_profiles() -> str:
             if cid not in p.controls:
                 extra.append("off: " + _inactive_text(cid))
             ctrls.append(f"`{cid}`" + (" (" + ", ".join(extra) + ")" if extra else ""))
-        crds = ", ".join(f"`{w.kind}` (`{w.group}`) at `{w.pod_template}`" if w.group
-                         else f"`{w.kind}` at `{w.pod_template}`" for w in p.workloads) or "—"
+        crds = ", ".join(f"`{w.kind}` (`{w.group}`) at `{', '.join(w.pod_templates)}`" if w.group
+                         else f"`{w.kind}` at `{', '.join(w.pod_templates)}`" for w in p.workloads) or "—"
         row = [_profile_name(p, default), p.description, p.level, f"`{p.conflicts}`", f"`{_emit(p)}`"]
         if hasattr(p, "node_features"):
             row.append(", ".join(f"`{f}`" for f in sorted(p.node_features)) or "none")
@@ -551,7 +573,7 @@ STAGES = (
     ("read", "stdin, files and directories in; split into documents; a ResourceList unwrapped",
      ["inputs.py", "yamlio/__init__.py", "yamlio/split.py", "yamlio/load.py", "krm.py"]),
     ("find pod templates", "Kubernetes facts: where pod templates live, their shape, names, versions",
-     ["kube/__init__.py", "kube/workloads.py", "kube/shape.py", "kube/podspec.py", "kube/pointer.py",
+     ["kube/__init__.py", "kube/workloads.py", "kube/crds.py", "kube/shape.py", "kube/podspec.py", "kube/pointer.py",
       "kube/names.py",
       "kube/versions.py", "kube/kubelet.py", "kube/nodes.py"]),
     ("plan", "the profile and its controls yield changes and skips as data",
@@ -638,6 +660,7 @@ def gen_include(path: str) -> str:
 GENERATORS: dict[str, Callable[[], str]] = {
     "controls": gen_controls,
     "workloads": gen_workloads,
+    "crds": gen_crds,
     "profiles": gen_profiles,
     "profiles-short": gen_profiles_short,
     "profile-keys": gen_profile_keys,
@@ -657,6 +680,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
 HOMES = {
     "controls": "docs/controls.md",
     "workloads": "docs/controls.md",
+    "crds": "docs/controls.md",
     "profiles": "docs/profiles.md",
     "profiles-short": "README.md",
     "profile-keys": "docs/profiles.md",

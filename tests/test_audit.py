@@ -533,7 +533,7 @@ def test_corpus_audit_reports_what_the_hardener_fixes(corpus):
     for r in out.results:
         for c in r.changes:
             planned.add((r.document, c.path, c.control))
-            tpl = max((t.pointer for t in r.templates if c.path.startswith(t.pointer + "/")), key=len)
+            tpl = max((t.pointer for t in r.templates if t.owns(c.path)), key=len)
             assert ((r.document, c.path, c.control) in profile
                     or CONTROLS[c.control].pss_checks & pss_checks.get((r.document, tpl), set())), c
     assert profile <= planned

@@ -142,10 +142,17 @@ def test_profiles_show_prints_a_profile_that_loads_back_the_same(name, tmp_path)
 
 def test_an_extending_profile_keeps_its_base_workloads_and_has_its_own_name(tmp_path):
     """`workloads:` extends the base's table (lists replace everywhere else): a profile adding a
-    CRD keeps hardening Argo Rollouts; its name and description are its own."""
-    p = write(tmp_path, "mine.yaml", "extends: restricted\nworkloads:\n"
-              "  - {kind: Workflow, apiVersion: acme.io/v1, podTemplate: /spec/podTemplate}\n")
+    CRD keeps the base's CRDs (an entry for the same kind and group replaces the base's); its
+    name and description are its own. The built-in CRD table (Argo Rollouts, ...) is there
+    whatever the profile lists."""
+    write(tmp_path, "base.yaml", "extends: restricted\nworkloads:\n"
+                 "  - {kind: Worker, apiVersion: acme.io/v1, podTemplate: /spec/template}\n"
+                 "  - {kind: Runner, apiVersion: acme.io/v1, podTemplate: /spec/template}\n")
+    p = write(tmp_path, "mine.yaml", "extends: base.yaml\nworkloads:\n"
+              "  - {kind: Workflow, apiVersion: acme.io/v1, podTemplate: /spec/podTemplate}\n"
+              "  - {kind: Runner, group: acme.io, podTemplates: [/spec/runners/*/template]}\n")
     mine = load_profile(p)
-    kinds = {(w.kind, w.group) for w in mine.workloads}
-    assert kinds == {("Rollout", "argoproj.io"), ("Workflow", "acme.io")}
-    assert mine.name == "mine" and mine.description == "restricted with the changes in mine.yaml"
+    assert {(w.kind, w.group, w.pod_templates) for w in mine.workloads} == {
+        ("Worker", "acme.io", ("/spec/template",)), ("Workflow", "acme.io", ("/spec/podTemplate",)),
+        ("Runner", "acme.io", ("/spec/runners/*/template",))}
+    assert mine.name == "mine" and mine.description == "base with the changes in mine.yaml"

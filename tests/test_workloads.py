@@ -75,7 +75,11 @@ def test_unknown_kinds_and_foreign_groups_pass_through_byte_for_byte():
             "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  k: 'v'  # comment\n")
     out = harden(text)
     assert out.output == text
-    assert out.results == []
+    # never silent: the CRD's pod template is reported, and left as it is
+    [r] = out.results
+    assert not r.changes and r.templates == []
+    assert [(s.kind, s.control) for s in r.skipped] == [("unknown-workload", "*")]
+    assert "spec.template in Deployment example.com/v1" in r.skipped[0].reason
 
 
 def test_rollout_only_in_its_own_group():

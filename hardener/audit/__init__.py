@@ -33,7 +33,7 @@ from ..harden import harden_document
 from ..kube.pointer import field_path as _field
 from ..kube.pointer import resolve as _resolve
 from ..kube.podspec import CONTAINER_LISTS
-from ..kube.workloads import WorkloadTable, find_pod_templates
+from ..kube.workloads import WorkloadTable, find_pod_templates, reported
 from ..profile import Profile, load_profile
 from ..results import CONFLICT
 from .lines import ChartSource, Lines, chart_source
@@ -147,6 +147,9 @@ class AuditReport:
     resources: list[Resource]
     profile_controls: list[str] = field(default_factory=list)
     node_features: frozenset = frozenset()
+    #: what holds pod settings but is not audited (a custom resource no table knows, a
+    #: patch over another object): (resource ref, source, line, pointer, Skip kind, message)
+    unaudited: list[tuple] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:
@@ -213,11 +216,19 @@ def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
     table = WorkloadTable(prof.workloads)
     lines: dict[int, Lines] = {}
     resources: list[Resource] = []
+    unaudited: list[tuple] = []
     for data_doc in docs:
         text_doc, prefix = data_doc.parent or data_doc, data_doc.pointer
-        if data_doc.root != "mapping" or not table.may_contain(data_doc.kind):
+        if data_doc.root != "mapping" or not (table.may_contain(data_doc.kind, data_doc.api_version)
+                                              or table.may_hide(data_doc.kind, data_doc.api_version,
+                                                                data_doc.text)):
             continue
         data = data_doc.load()
+        for resource, at, skip in reported(data, table):
+            where = lines.setdefault(text_doc.index, Lines(text_doc))
+            ns = (resource.get("metadata") or {}).get("namespace") if isinstance(resource.get("metadata"), dict) else None
+            ref = f"{resource.get('kind')} {ns + '/' if ns else ''}{(resource.get('metadata') or {}).get('name', '')}"
+            unaudited.append((ref, text_doc.source, where.line(prefix + at)[0], prefix + at, skip.kind, skip.reason))
         found = list(find_pod_templates(data, table))
         if not found:
             continue
@@ -260,7 +271,7 @@ def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
     controls = list(prof.controls) if with_profile else []
     documents = sum(1 for d in docs if d.root != "empty")
     return AuditReport(level, version, prof.name if with_profile else None, documents, resources, controls,
-                       prof.node_features)
+                       prof.node_features, unaudited)
 
 
 def _malformed(pt, res: Resource, t: Template, data: Any, prefix: str, where: Lines) -> Template:
@@ -318,8 +329,12 @@ def _plan(data: Any, doc: yamlio.Document, profile: Profile, table: WorkloadTabl
 def _profile_findings(data, doc, profile, table, version, prefix, templates, where) -> None:
     results, conflicts = _plan(data, doc, profile, table, version)
 
+    owners = {pt.pointer: pt for r in results for pt in r.templates}
+
     def template_of(path: str):
         best = max((p for p in templates if path == p or path.startswith(p + "/")), key=len, default=None)
+        if best is None:  # a CRD pod's securityContext outside its template (TaskRun podTemplate)
+            best = next((p for p in templates if p in owners and owners[p].owns(path)), None)
         return templates[best] if best is not None else (None, None)
 
     covered = {t.pointer: {f.check for f in t.findings} for _, t in templates.values()}
@@ -332,7 +347,8 @@ def _profile_findings(data, doc, profile, table, version, prefix, templates, whe
                 continue
             path = prefix + c.path
             line, exact = where.line(path)
-            rel = _field(c.path[len(t.pointer) - len(prefix):])
+            inside = c.path.startswith(t.pointer[len(prefix):] + "/")
+            rel = _field(c.path[len(t.pointer) - len(prefix):] if inside else c.path)
             if c.op == "remove":
                 fix = f"remove {rel}"
             elif c.path.endswith("/-"):

@@ -60,6 +60,8 @@ def as_text(report: AuditReport) -> str:
         where = _where(r) + (f":{f.chart_line}" if r.chart else "")
         out.append(f"{r.source}:{f.line}: {r.ref} ({where}){who} {f.rule}: {f.path} = {value}: "
                    f"{f.message}{tail}")
+    for ref, source, line, _, kind, message in report.unaudited:
+        out.append(f"{source}:{line}: {ref} not audited ({kind}): {message}")
     s = report.summary()
     v = f"{report.version[0]}.{report.version[1]}"
     prof = f" + profile {report.profile}" if report.profile else ""
@@ -110,6 +112,9 @@ def as_json(report: AuditReport) -> str:
         } for r in report.resources],
         "summary": report.summary(),
     }
+    if report.unaudited:
+        obj["notAudited"] = [{"resource": ref, "source": source, "line": line, "path": at, "kind": kind,
+                              "message": message} for ref, source, line, at, kind, message in report.unaudited]
     return json.dumps(obj, indent=2, default=str, ensure_ascii=False) + "\n"
 
 

@@ -71,6 +71,13 @@ class PodContext:
         return self.template.template["spec"]
 
     @property
+    def pod_level(self) -> bool:
+        """Can this pod take pod-level settings? False for a CRD's pod that has no pod-level
+        securityContext (a Tekton Task, a Kruise SidecarSet): pod-level controls then set
+        what a container can take on each container."""
+        return self.template.pod_level
+
+    @property
     def pod_sc(self) -> dict:
         return podspec.mapping(self.spec.get("securityContext"))
 
@@ -164,6 +171,8 @@ class PodContext:
 
         if self.spec.get("hostNetwork") is True:
             return "hostNetwork: the sysctl would be the node's"
+        if not self.pod_level:
+            return "this resource has no pod-level securityContext for the sysctl"
         current = self.pod_sysctl(PORT_SYSCTL)
         if current is not None:
             try:

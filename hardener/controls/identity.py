@@ -53,7 +53,7 @@ def _identity(ctx: PodContext, control: str, field: str, value: Any,
         return  # set for every container already
     held = {c.pointer: ctx.keeps_identity(c, control) for c in containers}
     left = [c for c in containers if leave(c)]
-    if not any(held.values()) and not ctx.skip_containers and not left:
+    if not any(held.values()) and not ctx.skip_containers and not left and ctx.pod_level:
         yield ctx.set(control, ("spec", "securityContext", field), value, why)
         return
     for c in containers:
@@ -63,7 +63,8 @@ def _identity(ctx: PodContext, control: str, field: str, value: Any,
             yield Skip(control, f"container {held[c.pointer]}", c.name, kind=NOT_APPLICABLE)
         else:
             yield ctx.set(control, c.path + ("securityContext", field), value,
-                          why + " (per container: not every container of the pod takes it)", c.name)
+                          why + (" (per container: not every container of the pod takes it)" if ctx.pod_level
+                                 else " (per container: no pod level here)"), c.name)
 
 
 class RunAsNonRoot(Control):

@@ -80,7 +80,7 @@ def _confine(ctx, control: str, opts: dict, field: str, pod_key: str | None, con
     desired_ann = _annotation_value(opts)
     ann = ctx.pod_annotations
     containers = list(ctx.containers())
-    per_container = bool(ctx.skip_containers)
+    per_container = bool(ctx.skip_containers) or not ctx.pod_level
     keys = ([(pod_key, None)] if pod_key else []) + [(container_prefix + c.name, c.name) for c in containers]
     for key, container in keys:  # explicit `unconfined` annotations conflict whatever the version
         if _unconfined(ann.get(key)):
@@ -133,7 +133,8 @@ def _confine(ctx, control: str, opts: dict, field: str, pod_key: str | None, con
         if c.sc.get(field) is not None:
             continue
         key = container_prefix + c.name
-        value, why = ann.get(key), wanted[1] + " (per container: opted-out containers keep their own)"
+        value, why = ann.get(key), wanted[1] + (" (per container: opted-out containers keep their own)"
+                                                if ctx.pod_level else " (per container: no pod level here)")
         target = wanted[0]
         if value is not None:
             target = _field_for_annotation(value, control)

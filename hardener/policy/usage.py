@@ -66,14 +66,15 @@ def usage_of(templates: Iterable[dict], kube: tuple[int, int]) -> Usage:
     u = Usage()
     for t in templates:
         meta, spec = _dict(t.get("metadata")), _dict(t.get("spec"))
-        _pod_usage(u, spec, kube)
+        _pod_usage(u, spec, kube, _dict(meta.get("annotations")))
         for _, _, c in podspec_containers(spec):
             _container_usage(u, c, meta, spec)
     return u
 
 
-def _pod_usage(u: Usage, spec: dict, kube: tuple[int, int]) -> None:
+def _pod_usage(u: Usage, spec: dict, kube: tuple[int, int], ann: dict | None = None) -> None:
     psc = _dict(spec.get("securityContext"))
+    ann = ann or {}
     u.windows |= targets_windows(spec)
     u.host_network |= spec.get("hostNetwork") is True
     u.host_pid |= spec.get("hostPID") is True
@@ -101,6 +102,10 @@ def _pod_usage(u: Usage, spec: dict, kube: tuple[int, int]) -> None:
     for gid in [g for g in _list(psc.get("supplementalGroups")) if _id(g) is not None] or [None]:
         u.supplemental_groups.add(gid)
     u.sysctls.update(str(s["name"]) for s in _list(psc.get("sysctls")) if _get(s, "name"))
+    if not (_profile_name(psc.get("seccompProfile")) or ann.get(names.SECCOMP_POD)):
+        # PSP validates the pod's own profile too (seccomp/strategy.go ValidatePod): a pod
+        # whose profiles are all per container (a Tekton Task's, Knative's) has none there
+        u.seccomp.add(None)
 
 
 def _container_usage(u: Usage, c: dict, meta: dict, spec: dict) -> None:
