@@ -174,7 +174,8 @@ def account(pt: PodTemplate, profile: Profile, kube: tuple[int, int], skipped: l
             first: int) -> None:
     """Every PSS check of the profile's level the hardened template still fails is
     reported: each violation is matched to the skip that explains it (which then names the
-    check), and one without is reported as kept (KEPT_CHECKS) or as a gap (UNFIXED)."""
+    check), and one without is reported as kept (KEPT_CHECKS), as not applicable (its
+    control is off on the profile's nodes) or as a gap (UNFIXED: no control of the profile)."""
     from . import pss
 
     tpl = pt.template or {}
@@ -186,7 +187,8 @@ def account(pt: PodTemplate, profile: Profile, kube: tuple[int, int], skipped: l
                 found.check = v.check
             continue
         owner = next((cid for cid, c in _controls.CONTROLS.items() if v.check in c.pss_checks), "*")
-        kind, why = KEPT_CHECKS.get(v.check) or (UNFIXED, _why_unfixed(profile, owner, v.fix))
+        kind, why = KEPT_CHECKS.get(v.check) or (
+            NOT_APPLICABLE if owner in profile.inactive else UNFIXED, _why_unfixed(profile, owner, v.fix))
         skip = Skip(owner, f"{v.message} at {v.path}: {why}", v.container, kind=kind, check=v.check)
         skipped.append(skip)  # not in `mine`: each violation of the kind gets its own
 

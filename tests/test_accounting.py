@@ -161,16 +161,23 @@ def test_baseline_profile_accounts_at_baseline():
 def test_verify_passes_reported_exceptions_and_fails_on_a_gap(tmp_path):
     spec, _, _ = CASES["volume-nfs"]
     assert invoke("--verify", "--report", "none", input=dump(pod(spec))).exit_code == 0
-    # a profile that claims restricted without a control for AppArmor's explicit unconfined
+    # AppArmor's control is off on nodes not declared to have it: reported as not applicable
     spec, annotations, _ = CASES["apparmor-annotation"]
-    r = invoke("--verify", "--report", "text", input=dump(pod(spec, annotations=annotations)))
-    assert r.exit_code == 2 and r.stdout == ""
-    assert "check appArmorProfile" in r.stderr
+    r = invoke("--verify", "--report", "json", input=dump(pod(spec, annotations=annotations)))
+    assert r.exit_code == 0, r.stderr
+    (skip,) = [s for s in json.loads(r.stderr)["resources"][0]["skipped"] if s["check"] == "appArmorProfile"]
+    assert skip["kind"] == "not-applicable" and "control appArmor is off" in skip["reason"]
     # with the control on, the unconfined annotation is a kept conflict: reported, verified
     r = invoke("--verify", "--node-features", "appArmor", "--report", "text",
                input=dump(pod(spec, annotations=annotations)))
     assert r.exit_code == 0, r.stderr
     assert "(PSS appArmorProfile): kept: annotation" in r.stderr
+    # a profile that claims restricted without a control for a check: a gap --verify fails on
+    weak = tmp_path / "weak.yaml"
+    weak.write_text("extends: restricted\ncontrols:\n  procMount: {enabled: false}\n")
+    spec, _, _ = CASES["procmount"]
+    r = invoke("--verify", "--profile", str(weak), "--report", "none", input=dump(pod(spec)))
+    assert r.exit_code == 2 and r.stdout == "" and "check procMount_restricted" in r.stderr
 
 
 def test_unfixed_names_the_missing_control(tmp_path):
@@ -203,3 +210,26 @@ def test_upstream_fixture_shape_round_trips():
     r = invoke("--report", "json", input=dump(pod(spec)))
     res = yaml.safe_load(r.stderr)["resources"][0]
     assert [s["check"] for s in res["skipped"]] == ["seLinuxOptions"]
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.stem)
+def test_report_verify_and_audit_give_one_verdict(path):
+    """The report's levels are what `audit` finds before and after; below the profile's
+    level always comes with a skip that explains it; --verify agrees (nothing unexplained)."""
+    from hardener.audit import audit_sources
+    from hardener.harden import verify
+    from hardener.inputs import Source
+    from hardener.profile import load_profile
+
+    text = path.read_text()
+    out = harden(text, source=str(path), assess=True)
+    before = {(r.document, r.pointer): r.meets for r in audit_sources([Source(str(path), text)]).resources}
+    after = {(r.document, r.pointer): r.meets for r in audit_sources([Source("out", out.output)]).resources}
+    for r in out.results:
+        if "pss" not in r.extra:
+            continue
+        key = (r.document, r.pointer)
+        assert (before[key], after[key]) == (r.extra["pss"]["before"], r.extra["pss"]["after"]), r.ref
+        if r.extra["pss"]["after"] != "restricted":
+            assert any(s.check for s in r.skipped), r.ref
+    assert verify(out.results, load_profile("restricted"), pss.LATEST) == []
