@@ -754,6 +754,13 @@ def _at(version, table):
     return chosen
 
 
+def active_checks(level: str, version: tuple[int, int] | str = LATEST) -> list[str]:
+    """The ids of the checks PSS runs at `level` and `version` (overridden ones left out),
+    in evaluation order."""
+    v = min(parse_policy_version(version), LATEST)
+    return [cid for cid, _, _ in _plan(level, v)] if level != "privileged" else []
+
+
 def safe_sysctls(version: tuple[int, int] | str = LATEST) -> frozenset[str]:
     """The sysctls the `sysctls` check allows at a policy version (check_sysctls.go)."""
     return _at(version, (((1, 0), _SYSCTLS_1_0), ((1, 27), _SYSCTLS_1_27), ((1, 29), _SYSCTLS_1_29),

@@ -489,13 +489,14 @@ def gen_vap_checks() -> str:
     for name in names:
         profile = load_profile(name)
         for control, _, message in cel_validations(Envelope.of(profile, LATEST)):
-            prefix = f"k8s-harden profile {profile.name}, {control}: "
-            what = message[len(prefix):] if message.startswith(prefix) else message
+            prefix = f"k8s-harden profile {profile.name}, "
+            what = message[len(prefix):].split(": ", 1)[1]  # after `CONTROL: ` / `PSS LEVEL check ID: `
             seen.setdefault((control, what), set()).add(name)
     rows = [[f"`{c}`", what] + ["✓" if n in used else "—" for n in names]
             for (c, what), used in seen.items()]
     return "\n".join([
-        table(["control", "message (after `k8s-harden profile NAME, CONTROL: `)"] + [f"`{n}`" for n in names],
+        table(["control or PSS check", "message (after `k8s-harden profile NAME, CONTROL: ` or "
+                                         "`..., PSS LEVEL check ID: `)"] + [f"`{n}`" for n in names],
               rows),
     ])
 

@@ -591,8 +591,8 @@ class CelPolicy:
     def _compile(self, expression: str):
         return self.env.program(self.env.compile(expression))
 
-    def matches(self, obj: dict, namespace: str) -> bool:
-        activation = self._activation(obj, namespace)
+    def matches(self, obj: dict, namespace: str, old: dict | None = None) -> bool:
+        activation = self._activation(obj, namespace, old)
         return all(self._true(self._evaluate(prog, activation)) for prog in self.conditions)
 
     def failures(self, obj: dict, namespace: str = "ns") -> list[str]:
@@ -615,9 +615,12 @@ class CelPolicy:
             return exc
 
     @staticmethod
-    def _activation(obj: dict, namespace: str) -> dict:
+    def _activation(obj: dict, namespace: str, old: dict | None = None) -> dict:
+        """CREATE, or with `old` an UPDATE from it (oldObject is null on CREATE)."""
         return {"object": celpy.json_to_cel(without_nulls(obj)),
-                "request": celpy.json_to_cel({"namespace": namespace})}
+                "oldObject": celpy.json_to_cel(without_nulls(old)),
+                "request": celpy.json_to_cel({"namespace": namespace,
+                                              "operation": "CREATE" if old is None else "UPDATE"})}
 
     @staticmethod
     def _true(value) -> bool:
@@ -644,7 +647,9 @@ def seed_pod(profile: str = "strict") -> dict:
 
 def test_vap_covers_the_profile_controls_and_scopes_to_the_stream_namespaces():
     _, vap, binding = vap_of(SEED_PODS.read_text(), "strict")
-    controls = {v["message"].split(", ")[1].split(":")[0] for v in vap["spec"]["validations"]}
+    named = {v["message"].split(", ")[1].split(":")[0] for v in vap["spec"]["validations"]}
+    controls = {n for n in named if not n.startswith("PSS ")}
+    assert {n.rsplit(" ", 1)[1] for n in named - controls} == set(pss.active_checks("restricted", (1, 37)))
     assert controls == {"hostAccess", "privileged", "capabilities", "allowPrivilegeEscalation", "runAsNonRoot",
                         "runAsUser", "runAsGroup", "fsGroup", "seccompProfile", "appArmor",
                         "readOnlyRootFilesystem", "seLinux", "procMount", "sysctls"}
@@ -712,7 +717,8 @@ def test_vap_cel_rejects_a_pod_breaking_one_control(control: str):
     pod = copy.deepcopy(seed_pod())
     MUTATIONS[control](pod)
     failures = CelPolicy(vap).failures(pod)
-    assert failures and all(f", {control}: " in f for f in failures)
+    own = [f for f in failures if ", PSS " not in f]  # the PSS checks that fail too: tests/test_vap_pss.py
+    assert own and all(f", {control}: " in f for f in own)
 
 
 def test_vap_cel_accepts_apparmor_annotations_and_exempts_windows_from_linux_controls():
@@ -730,6 +736,8 @@ def test_vap_cel_accepts_apparmor_annotations_and_exempts_windows_from_linux_con
     assert policy.failures(windows) == []
     windows["spec"]["hostNetwork"] = True
     assert [f for f in policy.failures(windows)] == [
+        "k8s-harden profile strict, PSS restricted check hostNamespaces: hostNetwork, hostPID and hostIPC must be "
+        "unset or false",
         "k8s-harden profile strict, hostAccess: must not use the host's network, PID or IPC namespace"]
 
 

@@ -24,13 +24,14 @@ class Envelope:
     profile: Profile
     pss_sysctls: frozenset = frozenset()  # what the PSS sysctls check allows at the version
     pss_selinux: frozenset = frozenset()  # the SELinux types the PSS check allows ("" = unset)
+    kube: tuple = (1, 37)  # the target version
 
     @classmethod
     def of(cls, profile: Profile, kube: tuple[int, int]) -> "Envelope":
         caps = profile.controls.get("capabilities")
         return cls(frozenset(caps["allowAdd"]) if caps else pss.BASELINE_CAPABILITIES,
                    tuple(caps["drop"]) if caps else (), frozenset(profile.controls),
-                   safe_sysctls(kube), profile, pss.safe_sysctls(kube), pss.selinux_types(kube))
+                   safe_sysctls(kube), profile, pss.safe_sysctls(kube), pss.selinux_types(kube), kube)
 
     def has(self, control: str) -> bool:
         return control in self.controls

@@ -12,6 +12,7 @@ from ..kube.workloads import BUILTIN_WORKLOADS
 from ..options import Options
 from .envelope import Envelope, violations
 from .naming import Naming
+from .pss_cel import pss_validations
 from .stream import Workload
 
 #: Namespaces a ValidatingAdmissionPolicy is never bound to: it would reject the cluster's own pods.
@@ -33,12 +34,13 @@ def vap_objects(workloads: list[Workload], env: Envelope, naming: Naming, namesp
                          "pods; pass --namespace NS")
     checks = cel_validations(env)
     validated = {control for control, _, _ in checks}
-    exempt = [w for w in workloads if any(c in validated and not (w.usage.windows and c in LINUX_ONLY)
-                                          for c, _ in violations(w.usage, env))]
+    exempt = [w for w in workloads if _exception(w, env, validated)]
     name = naming.name(opts.profile.name)
     spec: dict[str, Any] = {"failurePolicy": "Fail", "matchConstraints": {"resourceRules": _resource_rules()}}
+    spec["matchConditions"] = [{"name": "create-or-pod-template-change", "expression": _template_changed()}]
     if exempt:
-        spec["matchConditions"] = [{"name": "not-a-reported-exception", "expression": exemption_expression(exempt)}]
+        spec["matchConditions"].append({"name": "not-a-reported-exception",
+                                        "expression": exemption_expression(exempt)})
     spec["variables"] = [{"name": n, "expression": e} for n, e in CEL_VARIABLES]
     spec["validations"] = [{"expression": expr, "message": msg, "reason": "Forbidden"} for _, expr, msg in checks]
     policy = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
@@ -49,6 +51,27 @@ def vap_objects(workloads: list[Workload], env: Envelope, naming: Naming, namesp
                         "matchResources": {"namespaceSelector": {"matchExpressions": [
                             {"key": names.NAMESPACE_NAME_LABEL, "operator": "In", "values": scope}]}}}}
     return [policy, binding]
+
+
+def _exception(w: Workload, env: Envelope, validated: set) -> bool:
+    """A workload the policy must leave out: a hardened template that still fails a check of
+    the profile's PSS level (each one a reported skip), or uses more than a validated control
+    allows (Linux-only controls pass pods with spec.os.name windows, as PSA's checks do)."""
+    from .. import pss
+    from ..kube.nodes import psa_windows
+
+    if any(pss.evaluate(t.get("metadata"), t.get("spec"), env.profile.level, env.kube) for t in w.templates):
+        return True
+    windows = all(psa_windows(t.get("spec") or {}) for t in w.templates)
+    return any(c in validated and not (windows and c in LINUX_ONLY) for c, _ in violations(w.usage, env))
+
+
+def _template_changed() -> str:
+    """CEL: CREATE, or an UPDATE that changes the pod template. The deployment controller
+    scales and annotates workloads with UPDATEs: a workload created before the policy, or
+    outside the stream, must go on scaling (its pods are checked when they are created)."""
+    return ("request.operation != 'UPDATE' || oldObject == null || "
+            f"({_template_expression('object')}) != ({_template_expression('oldObject')})")
 
 
 def _resource_rules() -> list[dict]:
@@ -64,17 +87,17 @@ def _resource_rules() -> list[dict]:
     return rules
 
 
-def _template_expression() -> str:
+def _template_expression(root: str = "object") -> str:
     """CEL reaching the pod template of any built-in workload kind, from the workload table."""
     by_pointer: dict[str, list[str]] = {}
     for kind, (_, pointer) in BUILTIN_WORKLOADS.items():
         by_pointer.setdefault(pointer, []).append(kind)
     common = max(by_pointer, key=lambda p: len(by_pointer[p]))
-    expr = "object" + common.replace("/", ".")
+    expr = root + common.replace("/", ".")
     for pointer, kinds in sorted(by_pointer.items(), reverse=True):
         if pointer != common:
-            test = " || ".join(f"object.kind == '{k}'" for k in sorted(kinds))
-            expr = f"{test} ? object{pointer.replace('/', '.')} : {expr}"
+            test = " || ".join(f"{root}.kind == '{k}'" for k in sorted(kinds))
+            expr = f"{test} ? {root}{pointer.replace('/', '.')} : {expr}"
     return expr
 
 
@@ -87,9 +110,9 @@ CEL_VARIABLES = (
     ("containers", "variables.spec.containers"
                    " + (has(variables.spec.initContainers) ? variables.spec.initContainers : [])"
                    " + (has(variables.spec.ephemeralContainers) ? variables.spec.ephemeralContainers : [])"),
-    ("windows", "(has(variables.spec.os) && variables.spec.os.name == 'windows') ||"
-                " (has(variables.spec.nodeSelector) && 'kubernetes.io/os' in variables.spec.nodeSelector"
-                " && variables.spec.nodeSelector['kubernetes.io/os'] == 'windows')"),
+    # PSA's rule (pod-security-admission policy/*.go): only spec.os.name says Windows; a
+    # node selector is the pod author's to set and no check looks at it
+    ("osWindows", "has(variables.spec.os) && variables.spec.os.name == 'windows'"),
 )
 
 
@@ -190,11 +213,12 @@ def cel_validations(env: Envelope) -> list[tuple[str, str, str]]:
     missing = set(CONTROLS) ^ set(checks)
     if missing:  # a control added without saying what the policy checks of it
         raise AssertionError(f"ValidatingAdmissionPolicy table out of step with the controls: {sorted(missing)}")
-    out = []
+    out = [(f"pss:{cid}", expr, f"k8s-harden profile {profile}, PSS {env.profile.level} check {cid}: {what}")
+           for cid, expr, what in pss_validations(env.profile.level, env.kube)]
     for control in (c for c in CONTROLS if c in env.controls):
         for expr, what in checks[control]:
             if control in LINUX_ONLY:
-                expr = f"variables.windows || ({expr})"
+                expr = f"variables.osWindows || ({expr})"
             out.append((control, expr, f"k8s-harden profile {profile}, {control}: {what}"))
     return out
 
