@@ -90,6 +90,7 @@ def map_objects(workloads: list[Workload], naming: Naming, namespaces: list[str]
 
 def policy_spec(profile: Profile) -> dict:
     """The policy's spec for a profile (independent of the stream)."""
+    exprs, variables = mutations(profile)
     return {
         "matchConstraints": {"resourceRules": [
             {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]},
@@ -99,8 +100,8 @@ def policy_spec(profile: Profile) -> dict:
         "failurePolicy": "Ignore",
         "reinvocationPolicy": "IfNeeded",
         "matchConditions": [{"name": "not-opted-out", "expression": NOT_OPTED_OUT}],
-        "variables": [{"name": n, "expression": e} for n, e in VARIABLES],
-        "mutations": [{"patchType": "JSONPatch", "jsonPatch": {"expression": e}} for e in mutations(profile)],
+        "variables": [{"name": n, "expression": e} for n, e in (*VARIABLES, REFS, *variables)],
+        "mutations": [{"patchType": "JSONPatch", "jsonPatch": {"expression": e}} for e in exprs],
     }
 
 
@@ -234,6 +235,7 @@ class Cel:
     def __init__(self, profile: Profile):
         self.profile = profile
         self.controls = profile.controls
+        self.extra: list[tuple[str, str]] = []  # variables the mutations' CEL asked for
 
     def active(self, cid: str) -> str:
         if cid not in self.controls:
@@ -262,30 +264,43 @@ class Cel:
                 f"(size({low_ports(c)}) > 0 && {self.port_blocked(low_ports(c))}))")
 
     def keeps(self, c: str) -> str:
-        return f"({self.root_kept(c)} || {self.needs_root(c)})"
+        return f"({c}.name in variables.keepers)"
 
     def runs_as_root(self, c: str) -> str:
-        return (f"(!{eff(c, 'runAsNonRoot', '{} == true')} && !({self.active('runAsNonRoot')} && !{self.keeps(c)})"
-                f" && ({has_path(sc(c), 'runAsUser')} || has({POD}.runAsUser) ? {eff(c, 'runAsUser', '{} == 0')}"
-                f" : !({self.active('runAsUser')} && !{self.keeps(c)})))")
+        return f"({c}.name in variables.rootRunners)"
 
     def chosen(self, c: str) -> str:
-        return eff(c, "runAsUser", "{} > 0")
+        return f"({c}.name in variables.chosen)"
+
+    def variables(self) -> list[tuple[str, str]]:
+        """Per-container decisions as lists of names (container names are unique in a pod:
+        ValidatePodSpec), so each is written once; variables are evaluated again for every
+        mutation, on the object it sees."""
+        keeps = f"({self.root_kept('c')} || {self.needs_root('c')})"
+        root = (f"(!{eff('c', 'runAsNonRoot', '{} == true')} && !({self.active('runAsNonRoot')} && !{self.keeps('c')})"
+                f" && ({has_path(sc('c'), 'runAsUser')} || has({POD}.runAsUser) ? {eff('c', 'runAsUser', '{} == 0')}"
+                f" : !({self.active('runAsUser')} && !{self.keeps('c')})))")
+        return [("keepers", f"variables.containers.filter(c, {keeps}).map(c, c.name)"),
+                ("rootRunners", f"variables.containers.filter(c, {root}).map(c, c.name)"),
+                ("chosen", f"variables.all.filter(c, {eff('c', 'runAsUser', '{} > 0')}).map(c, c.name)")] + self.extra
 
     # ---- identity (controls/identity.py _identity), keep rule
     def identity(self, cid: str, field: str, value: Any) -> tuple[str, callable]:
         """(pod-level ops, per-container ops builder) for one identity field."""
         left = self.chosen if cid == "runAsGroup" else (lambda c: "false")
-        done = f"(has({POD}.{field}) || variables.containers.all(c, {has_path(sc('c'), field)}))"
-        pod_mode = (f"(!variables.containers.exists(c, {self.keeps('c')} || {left('c')}) && "
-                    f"size(variables.skipContainers) == 0)")
         act = self.active(cid)
         if cid == "runAsNonRoot":  # Windows pods take RunAsNonRoot._windows instead
             act = f"({act} && !variables.windows)"
-        pod = when(f"{act} && !{done} && {pod_mode}", op("add", s(f"/spec/securityContext/{field}"), val(value)))
+        done = f"(has({POD}.{field}) || variables.containers.all(c, {has_path(sc('c'), field)}))"
+        pod_mode = (f"(!variables.containers.exists(c, {self.keeps('c')} || {left('c')}) && "
+                    f"size(variables.skipContainers) == 0)")
+        # written once, as variables: whether the field goes to pod level, or to containers
+        self.extra.append((f"{field}Pod", f"{act} && !{done} && {pod_mode}"))
+        self.extra.append((f"{field}PerContainer", f"{act} && !{done} && !{pod_mode}"))
+        pod = when(f"variables.{field}Pod", op("add", s(f"/spec/securityContext/{field}"), val(value)))
 
         def per_container(c: str, path: str) -> str:
-            return when(f"{act} && !{done} && !{pod_mode} && !{has_path(sc(c), field)} && !{left(c)} && "
+            return when(f"variables.{field}PerContainer && !{has_path(sc(c), field)} && !{left(c)} && "
                         f"!{self.keeps(c)}", op("add", f"{path} + '/securityContext/{field}'", val(value)))
         return pod, per_container
 
@@ -477,19 +492,22 @@ def _volume_name(path: str) -> str:
 
 
 def _each_container(body) -> str:
-    """Ops of `body(container, path)` for every container the policy changes, by index."""
-    out = []
-    for lname in LISTS:
-        ref = f"object.spec.{lname}"
-        c = f"{ref}[i]"
-        ops = body(c, f"{s('/spec/' + lname + '/')} + string(i)")
-        out.append(f"(has({ref}) ? lists.range(size({ref})).filter(i, !({c}.name in variables.skipContainers))"
-                   f".map(i, {ops}).flatten() : [])")
-    return " + ".join(out)
+    """Ops of `body(container, path)` for every container the policy changes: one pass over
+    `variables.refs` (list name and index of each), so the CEL is written once."""
+    c = "object.spec[r.list][r.i]"
+    path = "'/spec/' + r.list + '/' + string(r.i)"
+    return f"variables.refs.map(r, {body(c, path)}).flatten()"
 
 
-def mutations(profile: Profile) -> list[str]:
-    """The two JSONPatch expressions: parents, then every control's fields."""
+REFS = ("refs", " + ".join(
+    f"(has(object.spec.{lname}) ? lists.range(size(object.spec.{lname})).filter(i, "
+    f"!(object.spec.{lname}[i].name in variables.skipContainers)).map(i, {{'list': {s(lname)}, 'i': i}}) : [])"
+    for lname in LISTS))
+
+
+def mutations(profile: Profile) -> tuple[list[str], list[tuple[str, str]]]:
+    """The two JSONPatch expressions (parents, then every control's fields) and the
+    variables they use after :data:`VARIABLES`."""
     cel = Cel(profile)
     parents = (when("!has(object.spec.securityContext)", op("add", s("/spec/securityContext"), "{}")) + " + "
                + _each_container(lambda c, path: when(f"!has({c}.securityContext)",
@@ -503,4 +521,4 @@ def mutations(profile: Profile) -> list[str]:
             per_container.append(build)
     fields = cat(pod_identity + cel.pod_ops() + [_each_container(
         lambda c, path: cel.container_ops(c, path, per_container))])
-    return [parents, fields]
+    return [parents, fields], cel.variables()
