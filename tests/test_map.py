@@ -395,6 +395,23 @@ def test_explicit_settings_are_kept():
     assert policy.admit(mutated) == mutated
 
 
+def test_reinvocation_hardens_an_injected_sidecar_and_nothing_else():
+    """reinvocationPolicy IfNeeded: after a webhook adds a container the policy runs again
+    (mutating/dispatcher.go reinvokes when the object changed); only the new one changes."""
+    policy = map_of()
+    first = policy.admit(SIMPLE)
+    injected = copy.deepcopy(first)
+    injected["spec"]["containers"].append({"name": "istio-proxy", "image": "proxy"})
+    second = policy.admit(injected)
+    assert second["spec"]["containers"][:2] == first["spec"]["containers"]
+    assert second["spec"]["securityContext"] == first["spec"]["securityContext"]
+    proxy = second["spec"]["containers"][2]["securityContext"]
+    assert proxy["capabilities"] == {"drop": ["ALL"]} and proxy["allowPrivilegeEscalation"] is False
+    opted = copy.deepcopy(injected)
+    opted["metadata"]["annotations"] = {"k8s-harden.io/skip-containers": "istio-proxy"}
+    assert "securityContext" not in policy.admit(opted)["spec"]["containers"][2]
+
+
 def test_windows_pod_gets_only_what_windows_takes():
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "w"},
            "spec": {"os": {"name": "windows"},
