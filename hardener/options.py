@@ -55,7 +55,7 @@ class Options:
 
     profile: Profile
     kube: tuple[int, int]
-    emit: str = "auto"  # auto | none | comma list of psp,rbac,pss-labels,vap (see policy)
+    emit: str = "auto"  # auto | none | comma list of psp,rbac,pss-labels,vap,map (see policy)
     force: bool = False  # allow emitting objects the target version does not serve
     binding: str = "namespace"  # namespace (RoleBinding) | cluster (ClusterRoleBinding)
     namespace: str | None = None  # namespace for generated namespaced objects

@@ -31,7 +31,7 @@ TOP_KEYS = {
     "nodeFeatures": "what every Linux node of the target cluster has: a list of appArmor, "
                     "unprivilegedPortSysctl",
 }
-EMIT_KINDS = ("psp", "rbac", "pss-labels", "vap")
+EMIT_KINDS = ("psp", "rbac", "pss-labels", "vap", "map")
 
 #: What a node may or may not have, and what a control needing it would break without it.
 #: The default assumes the mainstream node OS of today: no AppArmor (Amazon Linux, the EKS

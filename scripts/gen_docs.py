@@ -413,9 +413,9 @@ def gen_usage() -> str:
 # --------------------------------------------------------------------------- policy
 def _ranges():
     """Version ranges bounded by the policy gates, as (low, high) tuples."""
-    from hardener.kube.versions import LATEST, PSP_REMOVED, VAP_V1
+    from hardener.kube.versions import LATEST, MAP_V1, MAP_V1BETA1, PSP_REMOVED, VAP_V1
 
-    gates = sorted({PSP_REMOVED, VAP_V1})
+    gates = sorted({PSP_REMOVED, VAP_V1, MAP_V1BETA1, MAP_V1})
     lows = [OLDEST] + gates
     highs = [(g[0], g[1] - 1) for g in gates] + [LATEST]
     return list(zip(lows, highs))
@@ -467,7 +467,11 @@ def gen_emit() -> str:
                      ", ".join(f"`{k}`" for k in accepted if k not in auto) or "—",
                      ", ".join(f"`{k}`" for k in refused) or "—"])
     gates = [("PSP_REMOVED", "PodSecurityPolicy (`policy/v1beta1`) no longer served"),
-             ("VAP_V1", "ValidatingAdmissionPolicy (`admissionregistration.k8s.io/v1`) served")]
+             ("VAP_V1", "ValidatingAdmissionPolicy (`admissionregistration.k8s.io/v1`) served"),
+             ("MAP_V1BETA1", "MutatingAdmissionPolicy `admissionregistration.k8s.io/v1beta1` (feature gate "
+                             "`MutatingAdmissionPolicy` off by default; `--force` emits it); below it `map` is "
+                             "refused even with `--force`"),
+             ("MAP_V1", "MutatingAdmissionPolicy (`admissionregistration.k8s.io/v1`) served, on by default")]
     return "\n".join([
         table(["target `--kube-version`", "`--emit auto`", "also on request", "refused (exit 2) unless `--force`"],
               rows),

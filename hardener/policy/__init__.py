@@ -13,9 +13,13 @@ API server refuse pods that are not hardened, on whatever version the user runs:
                                 cluster``: one ClusterRoleBinding per policy)
 ``pss-labels``     >= 1.23      Pod Security Admission labels on the stream's Namespace objects
 ``vap``            >= 1.30      ValidatingAdmissionPolicy + Binding (CEL) enforcing the controls
+``map``            >= 1.36      MutatingAdmissionPolicy + Binding (CEL JSONPatch) making the
+                                controls' changes to pods at admission (v1beta1 on 1.34-1.35
+                                with ``--force``)
 =================  ===========  ==============================================================
 
-``auto`` is ``psp,rbac`` below 1.25 and ``pss-labels`` from 1.25 (``vap`` only on request).
+``auto`` is ``psp,rbac`` below 1.25 and ``pss-labels`` from 1.25 (``vap`` and ``map`` only on
+request).
 PodSecurityPolicy was removed in 1.25 and a stream holding one fails the whole install, so
 ``psp`` for >= 1.25 (and ``vap`` for < 1.30) is a usage error unless ``--force``.
 
@@ -91,6 +95,7 @@ from .naming import Naming
 from .psa import label_namespaces
 from .psp import psp_object, psp_plans, rbac_objects
 from .stream import Workload, collect_workloads, stream_namespaces
+from .map import map_api_version, map_objects
 from .vap import vap_objects
 
 __all__ = ["PolicyRun", "prepare", "label_namespaces", "generate", "requested_kinds"]
@@ -98,7 +103,8 @@ __all__ = ["PolicyRun", "prepare", "label_namespaces", "generate", "requested_ki
 
 #: The kinds of object this package generates (and so may replace).
 GENERATED_KINDS = frozenset({"PodSecurityPolicy", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
-                             "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"})
+                             "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+                             "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding"})
 
 
 @dataclass
@@ -138,6 +144,8 @@ def generate(run: PolicyRun) -> list[str]:
             objects += rbac_objects(plans, naming, opts)
     if "vap" in kinds:
         objects += vap_objects(workloads, env, naming, stream_namespaces(docs, workloads, opts), opts)
+    if "map" in kinds:
+        objects += map_objects(workloads, naming, stream_namespaces(docs, workloads, opts), opts)
     filename = helm4_filename(docs)
     if filename:
         for o in objects:
@@ -176,6 +184,8 @@ def requested_kinds(opts: Options) -> frozenset[str]:
         raise UsageError(f"--emit vap: ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1) "
                          f"is served from Kubernetes 1.30, not {fmt(opts.kube)}; pass --force to "
                          "emit it anyway")
+    if "map" in kinds:
+        map_api_version(opts)  # refuses 1.34-1.35 without --force, and anything older
     return frozenset(kinds)
 
 
