@@ -591,12 +591,14 @@ class CelPolicy:
     def _compile(self, expression: str):
         return self.env.program(self.env.compile(expression))
 
-    def matches(self, obj: dict, namespace: str, old: dict | None = None) -> bool:
-        activation = self._activation(obj, namespace, old)
+    def matches(self, obj: dict, namespace: str, old: dict | None = None, **user) -> bool:
+        activation = self._activation(obj, namespace, old, **user)
+        for prog in self.conditions:  # an error in a condition is a bug of the policy, not a "no"
+            assert not isinstance(self._evaluate(prog, activation), Exception), self._evaluate(prog, activation)
         return all(self._true(self._evaluate(prog, activation)) for prog in self.conditions)
 
-    def failures(self, obj: dict, namespace: str = "ns") -> list[str]:
-        activation = self._activation(obj, namespace)
+    def failures(self, obj: dict, namespace: str = "ns", **user) -> list[str]:
+        activation = self._activation(obj, namespace, **user)
         variables = celpy.celtypes.MapType()
         activation["variables"] = variables
         for name, prog in self.variables:
@@ -615,11 +617,13 @@ class CelPolicy:
             return exc
 
     @staticmethod
-    def _activation(obj: dict, namespace: str, old: dict | None = None) -> dict:
-        """CREATE, or with `old` an UPDATE from it (oldObject is null on CREATE)."""
+    def _activation(obj: dict, namespace: str, old: dict | None = None,
+                    user: str = "system:kube-controller-manager") -> dict:
+        """CREATE, or with `old` an UPDATE from it (oldObject is null on CREATE), by `user`
+        (by default the controllers, which create the pods and ReplicaSets of workloads)."""
         return {"object": celpy.json_to_cel(without_nulls(obj)),
                 "oldObject": celpy.json_to_cel(without_nulls(old)),
-                "request": celpy.json_to_cel({"namespace": namespace,
+                "request": celpy.json_to_cel({"namespace": namespace, "userInfo": {"username": user},
                                               "operation": "CREATE" if old is None else "UPDATE"})}
 
     @staticmethod

@@ -198,3 +198,76 @@ def test_updates_that_only_scale_are_not_checked():
     changed["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"
     assert cel.matches(changed, "shop", old=old) and cel.failures(changed, "shop")
     assert cel.matches(old, "shop")  # CREATE
+
+
+# ---------------------------------------------------------------- exemptions only the policy grants
+MESH = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  annotations: {k8s-harden.io/skip-containers: istio-proxy}
+spec:
+  template:
+    spec:
+      containers:
+      - {name: web, image: nginx:1.27}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: shop}
+spec:
+  template:
+    spec:
+      hostNetwork: true
+      containers:
+      - {name: agent, image: agent:1}
+"""
+RS_CONTROLLER = "system:serviceaccount:kube-system:replicaset-controller"
+DS_CONTROLLER = "system:serviceaccount:kube-system:daemon-set-controller"
+
+
+def pod_from(hardened: list, kind: str, owner_kind: str, owner: str, extra=()) -> dict:
+    tpl = copy.deepcopy(next(d for d in hardened if d["kind"] == kind)["spec"]["template"])
+    tpl["spec"]["containers"] += list(extra)
+    return {"kind": "Pod", "metadata": {"name": f"{owner}-x1", "ownerReferences": [{"kind": owner_kind, "name": owner}]},
+            "spec": tpl["spec"]}
+
+
+def mesh_policy():
+    out, policy, _ = vap_of(MESH, namespace="shop")
+    return [d for d in load_all(out) if d], CelPolicy(policy)
+
+
+SIDECAR = {"name": "istio-proxy", "image": "istio/proxyv2:1.24", "securityContext": {"runAsUser": 1337}}
+
+
+def test_an_injected_opted_out_sidecar_is_admitted_in_the_workloads_pods_only():
+    """The VAP runs after the mutating webhooks: the mesh's sidecar, which the workload opts
+    out, must not get its pods denied — but only in pods its ReplicaSet controller creates."""
+    hardened, cel = mesh_policy()
+    pod = pod_from(hardened, "Deployment", "ReplicaSet", "web-5d4f8c7b9", [SIDECAR])
+    assert cel.matches(pod, "shop", user=RS_CONTROLLER)
+    assert cel.failures(pod, "shop", user=RS_CONTROLLER) == []
+    # the same pod created by a person: the container is checked, whatever its name
+    assert cel.failures(pod, "shop", user="alice")
+    # the workload's own template gets no such exemption
+    deployment = next(d for d in hardened if d["kind"] == "Deployment")
+    deployment["spec"]["template"]["spec"]["containers"].append(SIDECAR)
+    assert cel.failures(deployment, "shop", user="alice")
+    # another workload's pods are checked
+    other = pod_from(hardened, "Deployment", "ReplicaSet", "shop-5d4f8c7b9", [SIDECAR])
+    assert cel.failures(other, "shop", user=RS_CONTROLLER)
+
+
+def test_an_exceptions_exemption_cannot_be_claimed_by_a_pods_author():
+    hardened, cel = mesh_policy()
+    agent = pod_from(hardened, "DaemonSet", "DaemonSet", "agent")
+    assert not cel.matches(agent, "shop", user=DS_CONTROLLER)  # the exception's own pods: left out
+    # the owner reference written by someone else, or a pod running another image: checked
+    assert cel.matches(agent, "shop", user="alice") and cel.failures(agent, "shop", user="alice")
+    other_image = copy.deepcopy(agent)
+    other_image["spec"]["containers"][0]["image"] = "attacker/tool:1"
+    assert cel.matches(other_image, "shop", user=DS_CONTROLLER)
+    assert cel.failures(other_image, "shop", user=DS_CONTROLLER)

@@ -7,6 +7,7 @@ from typing import Any, Iterable
 
 from .. import pss
 from ..kube.kubelet import safe_sysctls
+from ..kube.versions import PSP_REMOVED
 from ..profile import Profile
 from .usage import Seen, Usage
 
@@ -78,7 +79,9 @@ def rules(u: Usage, env: Envelope) -> list[tuple[str, Any, str]]:
         ("fsGroup", env.has("fsGroup") and _unset_or_root(u.fs_groups), "fsGroup unset or 0"),
         ("supplementalGroups", env.root_groups_forbidden and 0 in u.supplemental_groups.values,
          "supplementalGroups contains 0"),
-        ("seccompProfile", env.has("seccompProfile") and not _confined(u.seccomp), "seccomp unset or unconfined"),
+        ("seccompProfile", env.has("seccompProfile") and (
+            not _confined(u.seccomp) or (env.kube < PSP_REMOVED and u.pod_seccomp_unset)),
+         "seccomp unset or unconfined"),
         ("appArmor", env.has("appArmor") and not _confined(u.apparmor), "AppArmor unset or unconfined"),
         ("seLinux", env.has("seLinux") and se_linux and u.se_linux_unset, "seLinuxOptions unset"),
         ("readOnlyRootFilesystem", env.has("readOnlyRootFilesystem") and not u.read_only_root,

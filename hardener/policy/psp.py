@@ -99,7 +99,8 @@ def psp_spec(u: Usage, env: Envelope | None, kube: tuple[int, int]) -> tuple[dic
     if u.proc_mounts:
         spec["allowedProcMountTypes"] = sorted(u.proc_mounts | {"Default"})
     annotations: dict[str, str] = {}
-    for prefix, seen, control in ((names.PSP_SECCOMP_PREFIX, u.seccomp, "seccompProfile"),
+    seccomp = Seen(set(u.seccomp.values), u.seccomp.unset or u.pod_seccomp_unset)
+    for prefix, seen, control in ((names.PSP_SECCOMP_PREFIX, seccomp, "seccompProfile"),
                                   (names.PSP_APPARMOR_PREFIX, u.apparmor, "appArmor")):
         annotations.update(_profile_annotations(prefix, seen, env, control))
     return spec, annotations

@@ -53,7 +53,8 @@ class Usage:
     run_as_groups: Seen = field(default_factory=Seen)
     fs_groups: Seen = field(default_factory=Seen)
     supplemental_groups: Seen = field(default_factory=Seen)
-    seccomp: Seen = field(default_factory=Seen)
+    seccomp: Seen = field(default_factory=Seen)  # each container's effective profile
+    pod_seccomp_unset: bool = False  # some pod has no pod-level profile (PSP looks there too)
     apparmor: Seen = field(default_factory=Seen)
     se_linux_unset: bool = False
     sysctls: set[str] = field(default_factory=set)
@@ -105,7 +106,7 @@ def _pod_usage(u: Usage, spec: dict, kube: tuple[int, int], ann: dict | None = N
     if not (_profile_name(psc.get("seccompProfile")) or ann.get(names.SECCOMP_POD)):
         # PSP validates the pod's own profile too (seccomp/strategy.go ValidatePod): a pod
         # whose profiles are all per container (a Tekton Task's, Knative's) has none there
-        u.seccomp.add(None)
+        u.pod_seccomp_unset = True
 
 
 def _container_usage(u: Usage, c: dict, meta: dict, spec: dict) -> None:

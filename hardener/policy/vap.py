@@ -8,6 +8,7 @@ from typing import Any, Iterable
 from ..controls import CONTROLS
 from ..errors import UsageError
 from ..kube import names
+from ..kube.podspec import containers as containers_of
 from ..kube.workloads import BUILTIN_WORKLOADS
 from ..options import Options
 from .envelope import Envelope, violations
@@ -41,7 +42,9 @@ def vap_objects(workloads: list[Workload], env: Envelope, naming: Naming, namesp
     if exempt:
         spec["matchConditions"].append({"name": "not-a-reported-exception",
                                         "expression": exemption_expression(exempt)})
-    spec["variables"] = [{"name": n, "expression": e} for n, e in CEL_VARIABLES]
+    sidecars = sidecar_expression(workloads)
+    spec["variables"] = [{"name": n, "expression": sidecars if n == "exemptContainers" else e}
+                         for n, e in CEL_VARIABLES]
     spec["validations"] = [{"expression": expr, "message": msg, "reason": "Forbidden"} for _, expr, msg in checks]
     policy = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
               "metadata": naming.metadata(name), "spec": spec}
@@ -107,9 +110,12 @@ CEL_VARIABLES = (
     ("podSC", "has(variables.spec.securityContext) ? variables.spec.securityContext : {}"),
     ("annotations", "has(variables.template.metadata) && has(variables.template.metadata.annotations)"
                     " ? variables.template.metadata.annotations : {}"),
-    ("containers", "variables.spec.containers"
+    # opted-out sidecars of the stream's workloads, in their pods (sidecar_expression)
+    ("exemptContainers", "[]"),
+    ("containers", "(variables.spec.containers"
                    " + (has(variables.spec.initContainers) ? variables.spec.initContainers : [])"
-                   " + (has(variables.spec.ephemeralContainers) ? variables.spec.ephemeralContainers : [])"),
+                   " + (has(variables.spec.ephemeralContainers) ? variables.spec.ephemeralContainers : []))"
+                   ".filter(c, !has(c.name) || !(c.name in variables.exemptContainers))"),
     # PSA's rule (pod-security-admission policy/*.go): only spec.os.name says Windows; a
     # node selector is the pod author's to set and no check looks at it
     ("osWindows", "has(variables.spec.os) && variables.spec.os.name == 'windows'"),
@@ -223,21 +229,96 @@ def cel_validations(env: Envelope) -> list[tuple[str, str, str]]:
     return out
 
 
+#: Who creates the objects a built-in workload owns: owner kind -> the controller's service
+#: account in kube-system (plugin/pkg/auth/authorizer/rbac/bootstrappolicy/controller_policy.go;
+#: kube-controller-manager's own user when it runs without --use-service-account-credentials).
+CREATORS = {"Deployment": "deployment-controller", "ReplicaSet": "replicaset-controller",
+            "CronJob": "cronjob-controller", "Job": "job-controller", "DaemonSet": "daemon-set-controller",
+            "StatefulSet": "statefulset-controller", "ReplicationController": "replication-controller"}
+CONTROLLER_MANAGER = "system:kube-controller-manager"
+
+
+def _created_by(owner_kind: str) -> str:
+    """CEL: the request comes from the controller that creates what `owner_kind` owns (true
+    for a CRD owner such as a Rollout: its controller's name is the cluster's to choose)."""
+    sa = CREATORS.get(owner_kind)
+    if sa is None:
+        return "true"
+    return f"request.userInfo.username in {_cel_list([f'system:serviceaccount:kube-system:{sa}', CONTROLLER_MANAGER])}"
+
+
+def _owned_by(w: Workload) -> list[str]:
+    """CEL terms over an owner reference `o`: `w` itself, or the ReplicaSet/Job it creates —
+    each only when the request comes from the controller that creates such objects, so a
+    pod's author cannot claim the owner by writing the reference."""
+    kind, name = _cel_str(w.result.kind), _cel_str(w.result.name)
+    owners = [f"(o.kind == {kind} && o.name == {name} && {_created_by(w.result.kind)})"]
+    child = {"Deployment": ("ReplicaSet", "[a-z0-9]+"), "CronJob": ("Job", "[0-9]+")}.get(w.result.kind)
+    if child is None and w.result.kind not in BUILTIN_WORKLOADS:  # CRDs like Rollouts own ReplicaSets
+        child = ("ReplicaSet", "[a-z0-9]+")
+    if child:
+        pattern = _cel_str(f"^{re.escape(w.result.name)}-{child[1]}$")
+        owners.append(f"(o.kind == '{child[0]}' && o.name.matches({pattern}) && {_created_by(child[0])})")
+    return owners
+
+
+def _images_of(w: Workload) -> list[str]:
+    return sorted({str(c.get("image")) for t in w.templates for _, _, c in containers_of(t.get("spec") or {})
+                   if isinstance(c.get("image"), str)})
+
+
+def _own_images(w: Workload, sidecars: frozenset) -> str:
+    """CEL: every container of the object's pod (template) runs an image of the stream's
+    `w` (or is one of its opted-out sidecars, whose image the mesh chooses)."""
+    t = f"({_template_expression('object')})"
+    listed = _cel_list(_images_of(w))
+    names_ok = f" || c.name in {_cel_list(sorted(sidecars))}" if sidecars else ""
+    return (f"(!has({t}.spec) || ({t}.spec.containers + (has({t}.spec.initContainers) ? {t}.spec.initContainers"
+            f" : [])).all(c, (has(c.image) && c.image in {listed}){names_ok}))")
+
+
+def opted_out_containers(w: Workload) -> frozenset:
+    """The container names the workload opts out (`k8s-harden.io/skip-containers`), on the
+    resource or its pod templates."""
+    out: set = set()
+    metas = [w.result.templates[0].metadata] if w.result.templates else []
+    metas += [t.get("metadata") for t in w.templates]
+    for meta in metas:
+        ann = meta.get("annotations") if isinstance(meta, dict) else None
+        value = ann.get(names.SKIP_CONTAINERS) if isinstance(ann, dict) else None
+        if isinstance(value, str):
+            out |= {x.strip() for x in value.split(",") if x.strip()}
+    return frozenset(out)
+
+
+def sidecar_expression(workloads: list[Workload]) -> str:
+    """CEL for `variables.exemptContainers`: the names a pod of a workload that opts them out
+    may carry unchecked (a mesh injects them after hardening; the policy runs after the
+    mutating webhooks) — only for pods its controller creates, never for the workload's own
+    template, and never because of anything the pod's author can write."""
+    expr = "[]"
+    for w in sorted(workloads, key=lambda w: (w.namespace, w.result.kind, w.result.name), reverse=True):
+        sidecars = opted_out_containers(w)
+        if not sidecars:
+            continue
+        cond = f"object.metadata.ownerReferences.exists(o, {' || '.join(_owned_by(w))})"
+        if w.namespace:
+            cond = f"request.namespace == {_cel_str(w.namespace)} && {cond}"
+        expr = f"({cond}) ? {_cel_list(sorted(sidecars))} : {expr}"
+    if expr == "[]":
+        return expr
+    return f"object.kind == 'Pod' && has(object.metadata.ownerReferences) ? ({expr}) : []"
+
+
 def exemption_expression(exempt: list[Workload]) -> str:
-    """CEL that is false for an exception workload, the ReplicaSets/Jobs it owns and their pods."""
+    """CEL that is false for an exception workload, the ReplicaSets/Jobs its controller
+    creates and their pods — each only while it runs the stream's images for it."""
     terms = []
     for w in sorted(exempt, key=lambda w: (w.namespace, w.result.kind, w.result.name)):
         kind, name = _cel_str(w.result.kind), _cel_str(w.result.name)
-        owners = [f"(o.kind == {kind} && o.name == {name})"]
-        child = {"Deployment": ("ReplicaSet", "[a-z0-9]+"), "CronJob": ("Job", "[0-9]+")}.get(w.result.kind)
-        if child is None and w.result.kind not in BUILTIN_WORKLOADS:  # CRDs like Rollouts own ReplicaSets
-            child = ("ReplicaSet", "[a-z0-9]+")
-        if child:
-            pattern = _cel_str(f"^{re.escape(w.result.name)}-{child[1]}$")
-            owners.append(f"(o.kind == '{child[0]}' && o.name.matches({pattern}))")
-        term = (f"(object.kind == {kind} && object.metadata.name == {name})"
+        term = (f"((object.kind == {kind} && object.metadata.name == {name})"
                 f" || (has(object.metadata.ownerReferences) && object.metadata.ownerReferences"
-                f".exists(o, {' || '.join(owners)}))")
+                f".exists(o, {' || '.join(_owned_by(w))}))) && {_own_images(w, opted_out_containers(w))}")
         if w.namespace:
             term = f"request.namespace == {_cel_str(w.namespace)} && ({term})"
         terms.append(f"({term})")
