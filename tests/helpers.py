@@ -69,3 +69,12 @@ def leaves(obj, prefix=""):
             yield from leaves(v, f"{prefix}/{i}")
     else:
         yield prefix, obj
+
+
+def without_nulls(value):
+    """The object as admission sees it: decoded into typed structs, so `null` fields are absent."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value if v is not None]
+    return value

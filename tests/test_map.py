@@ -30,7 +30,7 @@ from celpy import celtypes
 from hardener.kube.workloads import BUILTIN_WORKLOADS
 from hardener.kube.pointer import resolve
 from tests import helpers
-from tests.helpers import CORPUS, CORPUS_FILES, REPO, harden, load_all
+from tests.helpers import CORPUS, CORPUS_FILES, REPO, harden, load_all, without_nulls
 
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus not present")
 
@@ -224,13 +224,6 @@ def map_of(profile: str = "restricted", **options) -> MapPolicy:
 POD_TEXT = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: nginx}]\n"
 
 
-def without_nulls(value):
-    """The object as admission sees it: decoded into typed structs, so `null` fields are absent."""
-    if isinstance(value, dict):
-        return {k: without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [without_nulls(v) for v in value if v is not None]
-    return value
 
 
 def as_pod(template: dict, name: str = "p") -> dict:

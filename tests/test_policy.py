@@ -568,15 +568,6 @@ def test_psp_era_objects_validate_against_the_1_24_schema(k8s124_python: Path):
 
 
 # --------------------------------------------------------------------------- the CEL policy
-def without_nulls(value):
-    """The object as admission sees it: decoded into typed structs, so `null` fields are absent."""
-    if isinstance(value, dict):
-        return {k: without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [without_nulls(v) for v in value if v is not None]
-    return value
-
-
 class CelPolicy:
     """A ValidatingAdmissionPolicy run the way the API server runs it: match conditions,
     then variables in order, then validations (an evaluation error fails: failurePolicy Fail)."""
@@ -621,8 +612,8 @@ class CelPolicy:
                     user: str = "system:kube-controller-manager") -> dict:
         """CREATE, or with `old` an UPDATE from it (oldObject is null on CREATE), by `user`
         (by default the controllers, which create the pods and ReplicaSets of workloads)."""
-        return {"object": celpy.json_to_cel(without_nulls(obj)),
-                "oldObject": celpy.json_to_cel(without_nulls(old)),
+        return {"object": celpy.json_to_cel(helpers.without_nulls(obj)),
+                "oldObject": celpy.json_to_cel(helpers.without_nulls(old)),
                 "request": celpy.json_to_cel({"namespace": namespace, "userInfo": {"username": user},
                                               "operation": "CREATE" if old is None else "UPDATE"})}
 

@@ -276,31 +276,38 @@ class PodView(PodTemplate):
                       change.reason, change.container)
 
 
-def find_pod_templates(data: Any, table: WorkloadTable, pointer: str = "") -> Iterator[PodTemplate]:
-    """Yield every pod template in a loaded document (recursing into `*List` items)."""
+def resources(data: Any, pointer: str = "") -> Iterator[tuple[dict, str]]:
+    """(resource, its pointer in the document) for a loaded document: the document, or
+    each item of a `*List` (recursively)."""
     if not isinstance(data, dict):
         return
     kind = data.get("kind")
     items = data.get("items")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
         for i, item in enumerate(items):
-            yield from find_pod_templates(item, table, f"{pointer}/items/{i}")
+            yield from resources(item, f"{pointer}/items/{i}")
         return
-    entry = table.lookup(data.get("apiVersion"), kind)
-    if entry is None:
-        return
-    if isinstance(entry, str):
-        template = resolve(data, entry)
-        if isinstance(template, dict) and isinstance(template.get("spec"), dict):
-            yield PodTemplate(data, pointer, pointer + entry)
-        return
-    for tp in entry.pod_templates:
-        for at, template in crds.expand(data, tp, pointer):
+    yield data, pointer
+
+
+def find_pod_templates(data: Any, table: WorkloadTable, pointer: str = "") -> Iterator[PodTemplate]:
+    """Yield every pod template in a loaded document (recursing into `*List` items)."""
+    for resource, at in resources(data, pointer):
+        entry = table.lookup(resource.get("apiVersion"), resource.get("kind"))
+        if entry is None:
+            continue
+        if isinstance(entry, str):
+            template = resolve(resource, entry)
             if isinstance(template, dict) and isinstance(template.get("spec"), dict):
-                yield PodTemplate(data, pointer, at, entry.restrictions)
-    for podset in entry.pods:
-        for parts in crds.find_pods(data, podset):
-            yield PodView(data, pointer, parts)
+                yield PodTemplate(resource, at, at + entry)
+            continue
+        for tp in entry.pod_templates:
+            for where, template in crds.expand(resource, tp, at):
+                if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+                    yield PodTemplate(resource, at, where, entry.restrictions)
+        for podset in entry.pods:
+            for parts in crds.find_pods(resource, podset):
+                yield PodView(resource, at, parts)
 
 
 def _has_containers(obj: Any) -> bool:
@@ -333,14 +340,12 @@ def reported(data: Any, table: WorkloadTable, pointer: str = "") -> Iterator[tup
     """(resource, resource pointer, Skip) for what holds pod settings but is not hardened:
     a table entry's `report:` parts, and in a custom resource no table knows, every
     possible pod template (never silent: the profile's `workloads:` can add it)."""
-    if not isinstance(data, dict):
-        return
+    for resource, at in resources(data, pointer):
+        yield from _reported(resource, at, table)
+
+
+def _reported(data: dict, pointer: str, table: WorkloadTable) -> Iterator[tuple[dict, str, Skip]]:
     kind = data.get("kind")
-    items = data.get("items")
-    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
-        for i, item in enumerate(items):
-            yield from reported(item, table, f"{pointer}/items/{i}")
-        return
     entry = table.lookup(data.get("apiVersion"), kind)
     if isinstance(entry, crds.Entry):
         for at_pattern, reason in entry.report:

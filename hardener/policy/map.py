@@ -37,12 +37,10 @@ from ..kube.podspec import LINUX_CAPABILITIES
 from ..kube.versions import MAP_V1, MAP_V1BETA1, fmt
 from ..options import Options
 from ..profile import Profile
-from .naming import Naming
+from .naming import Naming, binding_scope
 from .stream import Workload
 
 #: Namespaces the policy is never bound to (the same as the VAP's: hardening the cluster's
-#: own pods there could stop the control plane's add-ons).
-SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 #: The container lists a pod CREATE can hold (ephemeral containers come by a subresource
 #: the policy does not match).
 LISTS = ("initContainers", "containers")
@@ -72,12 +70,7 @@ def map_api_version(opts: Options) -> str:
 def map_objects(workloads: list[Workload], naming: Naming, namespaces: list[str], opts: Options) -> list[dict]:
     """The MutatingAdmissionPolicy and its Binding, scoped like the VAP's binding."""
     api = map_api_version(opts)
-    scope = [ns for ns in namespaces if ns not in SYSTEM_NAMESPACES]
-    if not scope:
-        where = f"only system namespaces ({', '.join(namespaces)})" if namespaces else "no namespace"
-        raise UsageError(f"--emit map: the stream names {where} to bind the policy to, and a policy "
-                         "bound cluster-wide or to a system namespace would mutate the cluster's own "
-                         "pods; pass --namespace NS")
+    scope = binding_scope(namespaces, "map", "mutate")
     name = naming.name(opts.profile.name, "mutate")
     policy = {"apiVersion": api, "kind": "MutatingAdmissionPolicy", "metadata": naming.metadata(name),
               "spec": policy_spec(opts.profile)}

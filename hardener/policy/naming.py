@@ -55,3 +55,21 @@ def dns_name(*parts: str) -> str:
 
 def _slug(text: str | None) -> str:
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9.-]", "-", (text or "").lower())).strip("-.")
+
+
+#: Namespaces an admission policy is never bound to: it would act on the cluster's own pods.
+SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+
+
+def binding_scope(namespaces: list[str], emit: str, effect: str) -> list[str]:
+    """The stream's namespaces a policy binding may select (never the system ones); a usage
+    error when none is left (`effect`: what the policy would do to the cluster's own pods)."""
+    scope = [ns for ns in namespaces if ns not in SYSTEM_NAMESPACES]
+    if not scope:
+        from ..errors import UsageError
+
+        where = f"only system namespaces ({', '.join(namespaces)})" if namespaces else "no namespace"
+        raise UsageError(f"--emit {emit}: the stream names {where} to bind the policy to, and a policy "
+                         f"bound cluster-wide or to a system namespace would {effect} the cluster's own "
+                         "pods; pass --namespace NS")
+    return scope

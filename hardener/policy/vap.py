@@ -6,18 +6,15 @@ import re
 from typing import Any, Iterable
 
 from ..controls import CONTROLS
-from ..errors import UsageError
 from ..kube import names
 from ..kube.podspec import containers as containers_of
 from ..kube.workloads import BUILTIN_WORKLOADS
 from ..options import Options
 from .envelope import Envelope, violations
-from .naming import Naming
+from .naming import Naming, binding_scope
 from .pss_cel import pss_validations
 from .stream import Workload
 
-#: Namespaces a ValidatingAdmissionPolicy is never bound to: it would reject the cluster's own pods.
-SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 LINUX_ONLY = frozenset(cid for cid, c in CONTROLS.items() if c.linux_only)
 
 
@@ -27,12 +24,7 @@ def vap_objects(workloads: list[Workload], env: Envelope, naming: Naming, namesp
     built-in workload kinds' templates, bound to the stream's namespaces (never the system
     ones); exceptions (and the ReplicaSets/Jobs and pods they own) are left out by a match
     condition."""
-    scope = [ns for ns in namespaces if ns not in SYSTEM_NAMESPACES]
-    if not scope:
-        where = f"only system namespaces ({', '.join(namespaces)})" if namespaces else "no namespace"
-        raise UsageError(f"--emit vap: the stream names {where} to bind the policy to, and a policy "
-                         "bound cluster-wide or to a system namespace would reject the cluster's own "
-                         "pods; pass --namespace NS")
+    scope = binding_scope(namespaces, "vap", "reject")
     checks = cel_validations(env)
     validated = {control for control, _, _ in checks}
     exempt = [w for w in workloads if _exception(w, env, validated)]
