@@ -15,11 +15,11 @@ from . import controls as _controls
 from .controls.context import PodContext
 from .errors import InputError
 from .kube import names, podspec
-from .kube.pointer import join
+from .kube.pointer import apply_op, join
 from .kube.workloads import PodTemplate, WorkloadTable, find_pod_templates, reported
 from .profile import Profile
 from .results import (HOST_ACCESS, MALFORMED, NOT_APPLICABLE, OPT_OUT, UNFIXABLE, UNFIXED, Change,
-                      ResourceResult, Skip, Warning)
+                      ResourceResult, Skip, Warning, json_copy)
 
 if TYPE_CHECKING:
     from .yamlio import Document
@@ -27,10 +27,9 @@ if TYPE_CHECKING:
 
 def apply_change(data: Any, change: Change) -> None:
     """Apply one planned change in place (values are deep-copied: no shared references,
-    so the writer never needs `&id001` anchors)."""
-    import jsonpatch  # imported on first change: documents needing none never pay for it
-
-    jsonpatch.apply_patch(data, [change.as_patch()], in_place=True)
+    so the writer never needs `&id001` anchors). RFC 6902 semantics, as `jsonpatch` had."""
+    op = change.op
+    apply_op(data, op, change.path, None if op == "remove" else json_copy(change.value))
 
 
 def _annotation_list(value: Any) -> frozenset:
