@@ -71,11 +71,13 @@ def _given(ctx: click.Context, name: str, env: bool = True) -> bool:
 
 def _resolve_config(config_path: str | None, stream):
     """The Hardener config in force: --config, else a ResourceList's functionConfig."""
-    from . import config
-
     if config_path:
+        from . import config
+
         return config.load_config_file(config_path)
     if stream.resource_list is not None:
+        from . import config
+
         return config.parse_config(stream.function_config, "functionConfig")
     return None
 

@@ -168,12 +168,40 @@ def write(stream: Stream, results: list[ResourceResult], generated: list[str],
     return pieces
 
 
+#: What the policy stages may read or replace: Namespace documents (labelled) and the kinds
+#: of object an earlier pass generated (policy.GENERATED_KINDS, which a test keeps in step).
+POLICY_KINDS = frozenset({"Namespace", "PodSecurityPolicy", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
+                          "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"})
+
+
+def _nothing_to_emit(docs: list[yamlio.Document], opts: Options) -> bool:
+    """`--emit auto` on a version without PodSecurityPolicy means pss-labels alone: with no
+    Namespace document to label and none an earlier pass generated, the stages would emit
+    nothing (and say nothing), so the policy package is not even imported (cold start).
+    Not when they would load a document nothing else loaded (a Helm hook or Helm 4 file
+    annotation in its text): its load may refuse it (a duplicate key), and must still."""
+    from .kube.versions import PSP_REMOVED
+
+    if (opts.emit or "auto").strip() != "auto" or opts.kube < PSP_REMOVED:
+        return False
+    for d in docs:
+        if d.root != "mapping":
+            continue
+        if d.kind == "Namespace":
+            return False
+        if d.kind in POLICY_KINDS and (d.loaded or names.GENERATOR in d.text):
+            return False  # may be an earlier pass's object (policy.generated_earlier)
+        if not d.loaded and (names.HELM_HOOK in d.text or names.HELM4_FILENAME in d.text):
+            return False
+    return True
+
+
 def policy_stages(docs: list[yamlio.Document], results: list[ResourceResult],
                   opts: Options) -> tuple[list[str], set[int], list[str]]:
     """The policy stages: label the Namespace documents (their results are appended to
     `results`), then the generated admission objects, the indexes of the documents they
     replace (what an earlier pass generated) and notes for the user."""
-    if (opts.emit or "").strip() == "none":
+    if (opts.emit or "").strip() == "none" or _nothing_to_emit(docs, opts):
         return [], set(), []
     from . import policy  # only runs that emit policy objects pay for the package
 

@@ -1,0 +1,55 @@
+"""What keeps the hardening path lean (issue #14), checked by structure, never by timing:
+what a run imports, and the pipeline's shortcut past the policy package."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hardener import pipeline
+
+SMALL = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: c
+data:
+  a: "1"
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: d
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: nginx
+"""
+
+
+def _modules_after_run(*args: str) -> set[str]:
+    code = ("import sys\nfrom hardener.cli import main\n"
+            "try:\n    main(standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+            "sys.stderr.write('\\nMODULES ' + ' '.join(sorted(sys.modules)))\n")
+    p = subprocess.run([sys.executable, "-c", code, *args], input=SMALL, capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent)))
+    assert p.returncode == 0, p.stderr
+    return set(p.stderr.rsplit("MODULES ", 1)[1].split())
+
+
+def test_a_default_run_imports_neither_policy_nor_jsonpatch_nor_the_audit():
+    mods = _modules_after_run()
+    assert not {m for m in mods if m.startswith(("hardener.policy", "hardener.audit", "hardener.kube.admission"))}
+    assert not {"jsonpatch", "jsonpointer", "hashlib", "difflib", "hardener.config"} & mods
+
+
+def test_a_run_that_emits_policy_still_does():
+    assert "hardener.policy" in _modules_after_run("--emit", "vap")
+
+
+def test_the_shortcut_knows_every_kind_the_policy_stages_read():
+    from hardener import policy
+
+    assert policy.GENERATED_KINDS | {"Namespace"} == pipeline.POLICY_KINDS
