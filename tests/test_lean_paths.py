@@ -53,3 +53,44 @@ def test_the_shortcut_knows_every_kind_the_policy_stages_read():
     from hardener import policy
 
     assert policy.GENERATED_KINDS | {"Namespace"} == pipeline.POLICY_KINDS
+
+
+def _inputs():
+    here = Path(__file__).resolve().parent
+    corpus = here.parent.parent / "shared" / "corpus"
+    files = sorted(corpus.glob("*.yaml")) + sorted((here / "hostile").glob("*")) + sorted(
+        (here.parent / "examples").glob("*.yaml"))
+    return [f for f in files if f.is_file()]
+
+
+def test_a_run_makes_no_reference_cycles():
+    """The CLI turns the cyclic GC off: a run must leave nothing only it could free (a
+    recursive closure, a document pointing back at its result), or memory grows with the
+    stream. Every corpus, hostile-input and example file, with the option sets that reach
+    the policy emitter, the pre-1.25 path and the strict profile."""
+    import gc
+
+    from hardener.errors import HardenError
+    from hardener.inputs import Source
+    from hardener.options import build_options
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        for f in _inputs():
+            try:
+                text = f.read_bytes().decode("utf-8")
+            except UnicodeDecodeError:
+                continue  # refused before any document is read
+            for kw in ({}, {"emit": "vap"}, {"kube_version": "1.24"}, {"profile": "strict"}):
+                gc.collect()
+                try:
+                    out = pipeline.run([Source("<stdin>", text)], build_options(assess=True, **kw))
+                except HardenError:
+                    gc.collect()  # an error ends the run: what it leaves is freed at exit
+                    continue
+                del out
+                assert gc.collect() == 0, (f.name, kw)
+    finally:
+        if was:
+            gc.enable()
