@@ -94,3 +94,38 @@ def test_a_run_makes_no_reference_cycles():
     finally:
         if was:
             gc.enable()
+
+
+def test_one_pass_assessment_equals_separate_evaluations():
+    """pss.assess runs each check once; it must say what evaluate() at each level says."""
+    from hardener import pss, yamlio
+    from hardener.kube.workloads import WorkloadTable, find_pod_templates
+    from hardener.profile import load_profile
+
+    table = WorkloadTable(load_profile("restricted").workloads)
+    seen = 0
+    for f in _inputs():
+        try:
+            _, docs = yamlio.split_stream(f.read_bytes().decode("utf-8"), f.name)
+        except Exception:  # noqa: BLE001 - refused inputs hold no template to assess
+            continue
+        for d in docs:
+            if d.root != "mapping":
+                continue
+            try:
+                data = d.load()
+            except Exception:  # noqa: BLE001
+                continue
+            for pt in find_pod_templates(data, table):
+                tpl = pt.template if isinstance(pt.template, dict) else {}
+                meta, spec = tpl.get("metadata"), tpl.get("spec")
+                for version in ((1, 24), (1, 30), pss.LATEST):
+                    base = pss.evaluate(meta, spec, "baseline", version)
+                    restricted = pss.evaluate(meta, spec, "restricted", version)
+                    met = "privileged" if base else "baseline" if restricted else "restricted"
+                    assert pss.assess(meta, spec, "restricted", version) == (met, restricted)
+                    assert pss.assess(meta, spec, "baseline", version) == (met, base)
+                    assert pss.assess(meta, spec, None, version) == (met, [])
+                    assert pss.meets(meta, spec, version) == met
+                    seen += 1
+    assert seen > 100

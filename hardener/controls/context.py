@@ -60,6 +60,7 @@ class PodContext:
     chosen: frozenset = frozenset()
     _root_kept: dict | None = field(default=None, repr=False)
     _needs_root: dict | None = field(default=None, repr=False)
+    _refs: dict | None = field(default=None, repr=False)  # (list name, index) -> ContainerRef
 
     # ---- where things are
     @property
@@ -96,10 +97,19 @@ class PodContext:
     def containers(self, opted_out: bool = False) -> Iterator[ContainerRef]:
         """Every container (init, regular, ephemeral) that is a mapping and not opted out
         (with `opted_out`, the opted-out ones too)."""
+        refs = self._refs
+        if refs is None:
+            refs = self._refs = {}
+        skip = self.skip_containers
         for list_name, i, c in podspec.containers(self.spec):
-            if opted_out or str(c.get("name", "")) not in self.skip_containers:
-                yield ContainerRef(c, self.pointer("spec", list_name, i), list_name,
-                                   ("spec", list_name, i))
+            if opted_out or not skip or str(c.get("name", "")) not in skip:
+                # one ref per container, reused while the container is the same object (a
+                # control calls this many times per template; changes edit inside containers)
+                ref = refs.get((list_name, i))
+                if ref is None or ref.container is not c:
+                    ref = refs[(list_name, i)] = ContainerRef(
+                        c, f"{self.template.pointer}/spec/{list_name}/{i}", list_name, ("spec", list_name, i))
+                yield ref
 
     # ---- conflicts
     def rule(self, control: str) -> str:

@@ -104,7 +104,10 @@ def apply_patch(data: Any, ops: list[dict]) -> Any:
 
 def join(base: str, *parts: Any) -> str:
     """`base` extended by each part, escaped (ints become list indexes)."""
-    return base + "".join("/" + escape(str(p)) for p in parts)
+    for p in parts:
+        s = p if type(p) is str else str(p)
+        base += "/" + (s.replace("~", "~0").replace("/", "~1") if "~" in s or "/" in s else s)
+    return base
 
 
 def tokens(pointer: str) -> list[str]:
