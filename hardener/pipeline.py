@@ -9,7 +9,6 @@ stages in between see its items as documents.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import krm, yamlio
@@ -19,6 +18,7 @@ from .inputs import Source
 from .kube import names
 from .kube.workloads import WorkloadTable
 from .options import Options
+from .record import Record
 from .results import ResourceResult, Warning
 
 
@@ -26,18 +26,24 @@ class VerifyError(HardenError):
     """--verify found a pod template the profile should have brought to its level."""
 
 
-@dataclass
-class Outcome:
-    """The result of a run: output text, per-resource results and the documents."""
+class Outcome(Record):
+    """The result of a run: output text, per-resource results and the documents; whether
+    anything `changed`; the policy documents appended (`generated`); the profile controls
+    not applied, and why (`inactive`); the (source, text) `pieces` of the output; `notes`,
+    what the user should know (stderr)."""
 
-    output: str
-    results: list[ResourceResult]
-    documents: list[yamlio.Document] = field(default_factory=list)
-    changed: bool = False
-    generated: list[str] = field(default_factory=list)  # policy documents appended
-    inactive: dict[str, str] = field(default_factory=dict)  # profile controls not applied, and why
-    pieces: list[tuple[str, str]] = field(default_factory=list)  # (source, text) of the output
-    notes: list[str] = field(default_factory=list)  # what the user should know (stderr)
+    _fields = ("output", "results", "documents", "changed", "generated", "inactive", "pieces", "notes")
+
+    def __init__(self, output: str, results: list[ResourceResult], documents: list | None = None,
+                 changed: bool = False, generated: list[str] | None = None,
+                 inactive: dict[str, str] | None = None, pieces: list[tuple[str, str]] | None = None,
+                 notes: list[str] | None = None) -> None:
+        self.output, self.results, self.changed = output, results, changed
+        self.documents = [] if documents is None else documents
+        self.generated = [] if generated is None else generated
+        self.inactive = {} if inactive is None else inactive
+        self.pieces = [] if pieces is None else pieces
+        self.notes = [] if notes is None else notes
 
 
 def harden_documents(docs: list[yamlio.Document], opts: Options) -> list[ResourceResult]:
@@ -111,13 +117,15 @@ def write_stream(bom: str, docs: list[yamlio.Document], results: list[ResourceRe
     return bom + "".join(text for _, text in join(render_documents(docs, results, dropped), list(extra_docs)))
 
 
-@dataclass
-class Stream:
-    """What the reader hands on: the documents to harden and how the input was shaped."""
+class Stream(Record):
+    """What the reader hands on: the documents to harden (a ResourceList's items, or the
+    stream's documents) and how the input was shaped."""
 
-    bom: str
-    documents: list[yamlio.Document]  # a ResourceList's items, or the stream's documents
-    resource_list: "krm.ResourceList | None" = None
+    _fields = ("bom", "documents", "resource_list")
+
+    def __init__(self, bom: str, documents: list[yamlio.Document],
+                 resource_list: "krm.ResourceList | None" = None) -> None:
+        self.bom, self.documents, self.resource_list = bom, documents, resource_list
 
     @property
     def function_config(self) -> Any:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from ..errors import InputError
+from ..record import Record
 
 BaseLoader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 
@@ -28,35 +28,35 @@ BOM = "\ufeff"
 _PY_TAG = "tag:yaml.org,2002:python/"
 
 
-@dataclass
-class Document:
-    """One document of the input stream: its exact text and what the split pass learned."""
+class Document(Record):
+    """One document of the input stream: its exact text and what the split pass learned.
 
-    index: int  # 0-based, across all inputs
-    source: str  # file name or <stdin>
-    text: str  # the exact segment: separator line, comments, body, trailing comments
-    first_line: int  # 1-based line of `text` in `source`
-    body_start: int = -1  # offset in text of the first node (-1: empty document)
-    body_end: int = -1  # offset in text just past the last scalar/alias/flow node
-    root: str = "empty"  # mapping | sequence | scalar | empty
-    kind: str | None = None
-    api_version: str | None = None
-    has_aliases: bool = False
-    data: Any = field(default=None, repr=False)  # set by load()
-    loaded: bool = False
-    #: False when the split sniffed the document from its text: body_start is exact but
-    #: body_end is a placeholder until load() computes both from the parsed nodes.
-    spans_exact: bool = field(default=True, repr=False)
-    #: An item of a ResourceList: the list's document and the item's pointer in it.
-    parent: "Document | None" = field(default=None, repr=False)
-    pointer: str = ""
-    #: 0-based index of the document within its own source (`index` counts across all
-    #: inputs): what messages about one file name. Defaults to `index`.
-    index_in_source: int = -1
+    `index`: 0-based, across all inputs; `source`: file name or <stdin>; `text`: the exact
+    segment (separator line, comments, body, trailing comments); `first_line`: 1-based line
+    of `text` in `source`; `body_start`: offset in text of the first node (-1: empty
+    document); `body_end`: offset just past the last scalar/alias/flow node; `root`: mapping
+    | sequence | scalar | empty; `data`: set by load(); `spans_exact`: False when the split
+    sniffed the document from its text (body_start is exact but body_end is a placeholder
+    until load() computes both from the parsed nodes); `parent` and `pointer`: for an item
+    of a ResourceList, the list's document and the item's pointer in it; `index_in_source`:
+    0-based index of the document within its own source (`index` counts across all inputs),
+    what messages about one file name (defaults to `index`)."""
 
-    def __post_init__(self) -> None:
-        if self.index_in_source < 0:
-            self.index_in_source = self.index
+    __slots__ = _fields = ("index", "source", "text", "first_line", "body_start", "body_end", "root", "kind",
+                           "api_version", "has_aliases", "data", "loaded", "spans_exact", "parent", "pointer",
+                           "index_in_source")
+    _hidden = frozenset(("data", "spans_exact", "parent"))
+
+    def __init__(self, index: int, source: str, text: str, first_line: int, body_start: int = -1,
+                 body_end: int = -1, root: str = "empty", kind: str | None = None,
+                 api_version: str | None = None, has_aliases: bool = False, data: Any = None,
+                 loaded: bool = False, spans_exact: bool = True, parent: "Document | None" = None,
+                 pointer: str = "", index_in_source: int = -1) -> None:
+        self.index, self.source, self.text, self.first_line = index, source, text, first_line
+        self.body_start, self.body_end, self.root, self.kind = body_start, body_end, root, kind
+        self.api_version, self.has_aliases, self.data, self.loaded = api_version, has_aliases, data, loaded
+        self.spans_exact, self.parent, self.pointer = spans_exact, parent, pointer
+        self.index_in_source = index if index_in_source < 0 else index_in_source
 
     @property
     def line_break(self) -> str:
