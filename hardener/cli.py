@@ -37,17 +37,18 @@ def _note(message: str) -> None:
     click.echo(f"k8s-harden: note: {message}", err=True)
 
 
-def _write_stdout(text: str) -> None:
-    """Write the finished output in 1 MiB pieces: no second, encoded copy of the stream. A
-    reader that went away (`| head`) ends the run quietly (141); a full disk or a closed
-    stdout is an error that says so (2)."""
+def _write_stdout(text: str | list[str]) -> None:
+    """Write the finished output (a text, or its pieces in order) in pieces of at most 1 MiB:
+    no second, encoded or joined copy of the stream. A reader that went away (`| head`) ends
+    the run quietly (141); a full disk or a closed stdout is an error that says so (2)."""
     if sys.stdout is None:
         _fail("cannot write output: standard output is closed")
     step = 1 << 20
     try:
         out = sys.stdout.buffer
-        for i in range(0, len(text), step):
-            out.write(text[i:i + step].encode("utf-8", "surrogateescape"))
+        for piece in ([text] if isinstance(text, str) else text):
+            for i in range(0, len(piece), step):
+                out.write(piece[i:i + step].encode("utf-8", "surrogateescape"))
         out.flush()
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -161,7 +162,10 @@ def main(ctx: click.Context, filename, report, config, check, diff, **settings):
                              "`set -o pipefail`)")
         given = {name: value for name, value in settings.items() if _given(ctx, name)}
         opts = build_options(config=_resolve_config(config, stream), assess=report != "none", **given)
-        outcome = run_stream(stream, opts)
+        if not diff:
+            for s in sources:
+                s.text = ""  # the documents hold their own text: one copy of the input, not two
+        outcome = run_stream(stream, opts, lean=True)
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
     notes = [*opts.notes, *outcome.notes] + (["no manifests in input"] if empty else [])
@@ -169,7 +173,7 @@ def main(ctx: click.Context, filename, report, config, check, diff, **settings):
     if diff:
         _write_stdout(_diff(sources, outcome.pieces))
     elif not check:
-        _write_stdout(outcome.output)
+        _write_stdout([text for _, text in outcome.pieces])
     if check:
         sys.exit(EXIT_CHANGES if outcome.changed else 0)
 
