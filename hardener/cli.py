@@ -165,7 +165,7 @@ def main(ctx: click.Context, filename, report, config, check, diff, **settings):
         if not diff:
             for s in sources:
                 s.text = ""  # the documents hold their own text: one copy of the input, not two
-        outcome = run_stream(stream, opts, lean=True)
+        outcome = run_stream(stream, opts, lean=True, count_changes=report in ("summary", "none"))
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
     notes = [*opts.notes, *outcome.notes] + (["no manifests in input"] if empty else [])

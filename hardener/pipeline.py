@@ -19,7 +19,7 @@ from .kube import names
 from .kube.workloads import WorkloadTable
 from .options import Options
 from .record import Record
-from .results import ResourceResult, Warning
+from .results import MALFORMED, ResourceResult, Warning
 
 
 class VerifyError(HardenError):
@@ -55,18 +55,24 @@ class Outcome(Record):
 
 
 class _Dropped:
-    """Stands for a PodTemplate whose data a lean run let go once its document was written
-    (only counted afterwards: the report's podTemplates)."""
+    """Stands for a PodTemplate whose data a lean run let go once its document was written,
+    or for a change, skip or warning the report will only count (the summary's totals;
+    a skip it names, a malformed one, is kept)."""
 
     __slots__ = ()
+    kind = None  # as a Skip's: never MALFORMED
+
+
+_DROPPED = _Dropped()
 
 
 def harden_documents(docs: list[yamlio.Document], opts: Options,
-                     rendered: dict[int, str] | None = None) -> list[ResourceResult]:
+                     rendered: dict[int, str] | None = None, count_changes: bool = False) -> list[ResourceResult]:
     """Plan and apply on every document that may hold a pod template; sets doc.data. With
     `rendered` (a lean run: nothing after this stage reads the documents' data), each
     changed document is rendered right away into `rendered` (index -> text) and its data
-    let go, so memory holds one document's data at a time, not the stream's."""
+    let go, so memory holds one document's data at a time, not the stream's; with
+    `count_changes` too (a report that only counts them), its changes are let go as well."""
     table = WorkloadTable(opts.profile.workloads)
     results: list[ResourceResult] = []
     for doc in docs:
@@ -89,9 +95,15 @@ def harden_documents(docs: list[yamlio.Document], opts: Options,
             patch = [c.as_patch() for r in found for c in r.changes]
             if patch:
                 rendered[doc.index] = _render(doc, patch, found)
-            doc.data, doc.loaded = None, False  # load() would read the text again
+                doc.text = ""  # its output is `rendered`; nothing reads the input's text again
+            doc.data, doc.loaded = None, False
             for r in found:
-                r.templates = [_Dropped()] * len(r.templates)
+                r.templates = [_DROPPED] * len(r.templates)
+                r.template_skips = {}  # read by --verify only
+                if count_changes:
+                    r.changes = [_DROPPED] * len(r.changes)  # type: ignore[list-item]
+                    r.warnings = [_DROPPED] * len(r.warnings)  # type: ignore[list-item]
+                    r.skipped = [s if s.kind == MALFORMED else _DROPPED for s in r.skipped]  # type: ignore[misc]
     if opts.verify:
         problems = verify(results, opts.profile, opts.kube)
         if problems:
@@ -263,17 +275,18 @@ def run(sources: list[Source], opts: Options) -> Outcome:
     return run_stream(read(sources), opts)
 
 
-def run_stream(stream: Stream, opts: Options, lean: bool = False) -> Outcome:
+def run_stream(stream: Stream, opts: Options, lean: bool = False, count_changes: bool = False) -> Outcome:
     """read -> harden -> policy -> write, in the input's shape. `lean` (the CLI): when no
     later stage reads the documents' data (a plain stream, no --verify, no policy stage to
     run), each document is rendered as soon as it is hardened and its data let go; the
-    results then count their pod templates but no longer hold them."""
+    results then count their pod templates but no longer hold them (and, with
+    `count_changes`, for a report that only counts changes, their changes)."""
     docs = stream.documents
     rendered: dict[int, str] | None = None
     if lean and stream.resource_list is None and not opts.verify and (
             (opts.emit or "").strip() == "none" or _nothing_to_emit(docs, opts)):
         rendered = {}
-    results = harden_documents(docs, opts, rendered)
+    results = harden_documents(docs, opts, rendered, count_changes)
     extra, dropped, notes = policy_stages(docs, results, opts)
     if dropped and not _generated_changed(docs, dropped, extra):
         extra, dropped = [], set()  # an earlier pass's objects are current: they stay as they are
