@@ -37,18 +37,29 @@ def _note(message: str) -> None:
     click.echo(f"k8s-harden: note: {message}", err=True)
 
 
-def _write_stdout(text: str | list[str]) -> None:
-    """Write the finished output (a text, or its pieces in order) in pieces of at most 1 MiB:
-    no second, encoded or joined copy of the stream. A reader that went away (`| head`) ends
-    the run quietly (141); a full disk or a closed stdout is an error that says so (2)."""
+#: A plain run over more input than this (characters) spools its output: to memory up to
+#: this size, then to a temporary file (peak memory must not grow with the stream).
+SPOOL_AT = 4 << 20
+
+
+def _write_stdout(text) -> None:
+    """Write the finished output (a text, its pieces in order, or a binary file holding it,
+    UTF-8) in pieces of at most 1 MiB: no second, encoded or joined copy of the stream. A
+    reader that went away (`| head`) ends the run quietly (141); a full disk or a closed
+    stdout is an error that says so (2)."""
     if sys.stdout is None:
         _fail("cannot write output: standard output is closed")
     step = 1 << 20
     try:
         out = sys.stdout.buffer
-        for piece in ([text] if isinstance(text, str) else text):
-            for i in range(0, len(piece), step):
-                out.write(piece[i:i + step].encode("utf-8", "surrogateescape"))
+        if hasattr(text, "read"):
+            text.seek(0)
+            for chunk in iter(lambda: text.read(step), b""):
+                out.write(chunk)
+        else:
+            for piece in ([text] if isinstance(text, str) else text):
+                for i in range(0, len(piece), step):
+                    out.write(piece[i:i + step].encode("utf-8", "surrogateescape"))
         out.flush()
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -162,16 +173,25 @@ def main(ctx: click.Context, filename, report, config, check, diff, **settings):
                              "`set -o pipefail`)")
         given = {name: value for name, value in settings.items() if _given(ctx, name)}
         opts = build_options(config=_resolve_config(config, stream), assess=report != "none", **given)
+        spool = None
         if not diff:
+            size = sum(len(s.text) for s in sources)
             for s in sources:
                 s.text = ""  # the documents hold their own text: one copy of the input, not two
-        outcome = run_stream(stream, opts, lean=True, count_changes=report in ("summary", "none"))
+            if size > SPOOL_AT and not check:
+                import tempfile
+
+                spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_AT)
+        outcome = run_stream(stream, opts, lean=True, count_changes=report in ("summary", "none"),
+                             spool=spool)
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
     notes = [*opts.notes, *outcome.notes] + (["no manifests in input"] if empty else [])
     _report(outcome, report, notes)
     if diff:
         _write_stdout(_diff(sources, outcome.pieces))
+    elif outcome.spooled is not None:
+        _write_stdout(outcome.spooled)
     elif not check:
         _write_stdout([text for _, text in outcome.pieces])
     if check:

@@ -44,12 +44,16 @@ class Outcome(Record):
         self.inactive = {} if inactive is None else inactive
         self.pieces = [] if pieces is None else pieces
         self.notes = [] if notes is None else notes
+        self.spooled: Any = None  # the binary file holding the output (a spooled run)
 
     @property
     def output(self) -> str:
         """The output text (joined from `pieces` when first asked for: the CLI writes the
         pieces one by one and never holds a second copy of the stream)."""
         if self._output is None:
+            if self.spooled is not None:
+                self.spooled.seek(0)
+                return self.spooled.read().decode("utf-8", "surrogateescape")
             self._output = "".join(text for _, text in self.pieces)
         return self._output
 
@@ -67,17 +71,23 @@ _DROPPED = _Dropped()
 
 
 def harden_documents(docs: list[yamlio.Document], opts: Options,
-                     rendered: dict[int, str] | None = None, count_changes: bool = False) -> list[ResourceResult]:
+                     rendered: dict[int, str] | None = None, count_changes: bool = False,
+                     spool: Any = None) -> list[ResourceResult]:
     """Plan and apply on every document that may hold a pod template; sets doc.data. With
     `rendered` (a lean run: nothing after this stage reads the documents' data), each
     changed document is rendered right away into `rendered` (index -> text) and its data
     let go, so memory holds one document's data at a time, not the stream's; with
-    `count_changes` too (a report that only counts them), its changes are let go as well."""
+    `count_changes` too (a report that only counts them), its changes are let go as well;
+    with `spool` too (a binary file), every document's output text goes there, in order, as
+    soon as it is known, and the document lets its text go."""
     table = WorkloadTable(opts.profile.workloads)
     results: list[ResourceResult] = []
     for doc in docs:
         if doc.root != "mapping" or not (table.may_contain(doc.kind, doc.api_version)
                                          or table.may_hide(doc.kind, doc.api_version, doc.text)):
+            if spool is not None:
+                spool.write(doc.text.encode("utf-8", "surrogateescape"))
+                doc.text = ""
             continue
         data = doc.load()
         if doc.has_aliases:
@@ -104,6 +114,10 @@ def harden_documents(docs: list[yamlio.Document], opts: Options,
                     r.changes = [_DROPPED] * len(r.changes)  # type: ignore[list-item]
                     r.warnings = [_DROPPED] * len(r.warnings)  # type: ignore[list-item]
                     r.skipped = [s if s.kind == MALFORMED else _DROPPED for s in r.skipped]  # type: ignore[misc]
+            if spool is not None:
+                text = rendered.pop(doc.index, None)
+                spool.write((doc.text if text is None else text).encode("utf-8", "surrogateescape"))
+                doc.text = ""
     if opts.verify:
         problems = verify(results, opts.profile, opts.kube)
         if problems:
@@ -275,21 +289,33 @@ def run(sources: list[Source], opts: Options) -> Outcome:
     return run_stream(read(sources), opts)
 
 
-def run_stream(stream: Stream, opts: Options, lean: bool = False, count_changes: bool = False) -> Outcome:
+def run_stream(stream: Stream, opts: Options, lean: bool = False, count_changes: bool = False,
+               spool: Any = None) -> Outcome:
     """read -> harden -> policy -> write, in the input's shape. `lean` (the CLI): when no
     later stage reads the documents' data (a plain stream, no --verify, no policy stage to
     run), each document is rendered as soon as it is hardened and its data let go; the
     results then count their pod templates but no longer hold them (and, with
-    `count_changes`, for a report that only counts changes, their changes)."""
+    `count_changes`, for a report that only counts changes, their changes). `spool` (a
+    binary file; lean runs only): the output goes there, UTF-8, as it is made, and
+    Outcome.spooled says whether it did (then Outcome.pieces is empty)."""
     docs = stream.documents
     rendered: dict[int, str] | None = None
     if lean and stream.resource_list is None and not opts.verify and (
             (opts.emit or "").strip() == "none" or _nothing_to_emit(docs, opts)):
         rendered = {}
-    results = harden_documents(docs, opts, rendered, count_changes)
+    else:
+        spool = None
+    if spool is not None:
+        spool.write(stream.bom.encode("utf-8"))
+    results = harden_documents(docs, opts, rendered, count_changes, spool)
     extra, dropped, notes = policy_stages(docs, results, opts)
     if dropped and not _generated_changed(docs, dropped, extra):
         extra, dropped = [], set()  # an earlier pass's objects are current: they stay as they are
     changed = any(r.changes for r in results) or bool(extra) or bool(dropped)
+    if spool is not None:
+        assert not extra and not dropped  # a lean run has no policy stage
+        out = Outcome(None, results, docs, changed, extra, opts.profile.inactive, [], notes)
+        out.spooled = spool
+        return out
     pieces = write(stream, results, extra, dropped, changed, rendered)
     return Outcome(None, results, docs, changed, extra, opts.profile.inactive, pieces, notes)

@@ -129,3 +129,37 @@ def test_one_pass_assessment_equals_separate_evaluations():
                     assert pss.meets(meta, spec, version) == met
                     seen += 1
     assert seen > 100
+
+
+def test_lean_and_spooled_runs_write_what_the_library_writes(monkeypatch):
+    """The CLI's lean path (each document rendered as soon as it is hardened, its data and
+    text let go, output spooled) against the careful path (pipeline.run): same bytes on
+    stdout, same report, on every corpus and hostile-input file."""
+    import json
+
+    from click.testing import CliRunner
+
+    from hardener import cli, report
+    from hardener.errors import HardenError
+    from hardener.inputs import Source
+    from hardener.options import build_options
+
+    monkeypatch.setattr(cli, "SPOOL_AT", 0)  # spool every run
+    runner = CliRunner()
+    checked = 0
+    for f in _inputs():
+        raw = f.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+            careful = pipeline.run([Source("<stdin>", text)], build_options(assess=True))
+        except (UnicodeDecodeError, HardenError):
+            continue
+        for kind in ("summary", "json"):
+            got = runner.invoke(cli.main, ["--report", kind], input=raw)
+            assert got.exit_code == 0, (f.name, got.output)
+            assert got.stdout_bytes == careful.output.encode("utf-8", "surrogateescape"), f.name
+            if kind == "json":
+                want = json.loads(report.as_json(careful.results, len(careful.documents)))
+                assert json.loads(got.stderr_bytes)["resources"] == want["resources"], f.name
+        checked += 1
+    assert checked > 40
