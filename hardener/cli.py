@@ -10,6 +10,7 @@ Every option can be set through its environment variable, `K8S_HARDEN_<OPTION>` 
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from typing import NoReturn
@@ -36,8 +37,14 @@ def _note(message: str) -> None:
     click.echo(f"k8s-harden: note: {message}", err=True)
 
 
-def _write_stdout(text: str) -> None:
-    """Write the finished output in 1 MiB pieces: no second, encoded copy of the stream. A
+#: A plain run over more input than this (characters) spools its output: to memory up to
+#: this size, then to a temporary file (peak memory must not grow with the stream).
+SPOOL_AT = 4 << 20
+
+
+def _write_stdout(text) -> None:
+    """Write the finished output (a text, its pieces in order, or a binary file holding it,
+    UTF-8) in pieces of at most 1 MiB: no second, encoded or joined copy of the stream. A
     reader that went away (`| head`) ends the run quietly (141); a full disk or a closed
     stdout is an error that says so (2)."""
     if sys.stdout is None:
@@ -45,8 +52,14 @@ def _write_stdout(text: str) -> None:
     step = 1 << 20
     try:
         out = sys.stdout.buffer
-        for i in range(0, len(text), step):
-            out.write(text[i:i + step].encode("utf-8", "surrogateescape"))
+        if hasattr(text, "read"):
+            text.seek(0)
+            for chunk in iter(lambda: text.read(step), b""):
+                out.write(chunk)
+        else:
+            for piece in ([text] if isinstance(text, str) else text):
+                for i in range(0, len(piece), step):
+                    out.write(piece[i:i + step].encode("utf-8", "surrogateescape"))
         out.flush()
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -71,11 +84,13 @@ def _given(ctx: click.Context, name: str, env: bool = True) -> bool:
 
 def _resolve_config(config_path: str | None, stream):
     """The Hardener config in force: --config, else a ResourceList's functionConfig."""
-    from . import config
-
     if config_path:
+        from . import config
+
         return config.load_config_file(config_path)
     if stream.resource_list is not None:
+        from . import config
+
         return config.parse_config(stream.function_config, "functionConfig")
     return None
 
@@ -142,6 +157,9 @@ def main(ctx: click.Context, filename, report, config, check, diff, **settings):
     if ctx.invoked_subcommand:
         _for_subcommand(ctx)
         return
+    # The run builds large acyclic trees and makes no reference cycles (a test holds it to
+    # that: gc.collect() finds nothing after a run): the cyclic collector would only cost time.
+    gc.disable()
     try:
         from .inputs import read_inputs
         from .options import build_options
@@ -155,15 +173,27 @@ def main(ctx: click.Context, filename, report, config, check, diff, **settings):
                              "`set -o pipefail`)")
         given = {name: value for name, value in settings.items() if _given(ctx, name)}
         opts = build_options(config=_resolve_config(config, stream), assess=report != "none", **given)
-        outcome = run_stream(stream, opts)
+        spool = None
+        if not diff:
+            size = sum(len(s.text) for s in sources)
+            for s in sources:
+                s.text = ""  # the documents hold their own text: one copy of the input, not two
+            if size > SPOOL_AT and not check:
+                import tempfile
+
+                spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_AT)
+        outcome = run_stream(stream, opts, lean=True, count_changes=report in ("summary", "none"),
+                             spool=spool)
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
     notes = [*opts.notes, *outcome.notes] + (["no manifests in input"] if empty else [])
     _report(outcome, report, notes)
     if diff:
         _write_stdout(_diff(sources, outcome.pieces))
+    elif outcome.spooled is not None:
+        _write_stdout(outcome.spooled)
     elif not check:
-        _write_stdout(outcome.output)
+        _write_stdout([text for _, text in outcome.pieces])
     if check:
         sys.exit(EXIT_CHANGES if outcome.changed else 0)
 

@@ -15,11 +15,11 @@ from . import controls as _controls
 from .controls.context import PodContext
 from .errors import InputError
 from .kube import names, podspec
-from .kube.pointer import join
+from .kube.pointer import apply_op, join
 from .kube.workloads import PodTemplate, WorkloadTable, find_pod_templates, reported
 from .profile import Profile
 from .results import (HOST_ACCESS, MALFORMED, NOT_APPLICABLE, OPT_OUT, UNFIXABLE, UNFIXED, Change,
-                      ResourceResult, Skip, Warning)
+                      ResourceResult, Skip, Warning, json_copy)
 
 if TYPE_CHECKING:
     from .yamlio import Document
@@ -27,10 +27,9 @@ if TYPE_CHECKING:
 
 def apply_change(data: Any, change: Change) -> None:
     """Apply one planned change in place (values are deep-copied: no shared references,
-    so the writer never needs `&id001` anchors)."""
-    import jsonpatch  # imported on first change: documents needing none never pay for it
-
-    jsonpatch.apply_patch(data, [change.as_patch()], in_place=True)
+    so the writer never needs `&id001` anchors). RFC 6902 semantics, as `jsonpatch` had."""
+    op = change.op
+    apply_op(data, op, change.path, None if op == "remove" else json_copy(change.value))
 
 
 def _annotation_list(value: Any) -> frozenset:
@@ -91,12 +90,13 @@ def _where(doc: Document | None) -> str:
 
 
 def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[int, int],
-                    document: int, result: ResourceResult, doc: Document | None = None) -> None:
-    """Plan every enabled control on one pod template, applying changes as they come."""
+                    document: int, result: ResourceResult, doc: Document | None = None) -> str | None:
+    """Plan every enabled control on one pod template, applying changes as they come.
+    Returns the PSS level the hardened template meets (None for an opted-out template)."""
     skip_all, skip_containers, skip_controls = _opt_outs(pt, document, doc)
     if skip_all:
         result.skipped.append(Skip("*", f"opt-out annotation {names.SKIP}", kind=OPT_OUT))
-        return
+        return None
     conflicts = {cid: profile.rule(cid) for cid in _controls.CONTROLS}
     caps = profile.controls.get("capabilities")
     ctx = PodContext(pt, kube, conflicts, skip_controls, skip_containers, document, _where(doc),
@@ -132,7 +132,7 @@ def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[in
                 result.warnings.append(item)
             else:
                 result.skipped.append(item)
-    account(pt, profile, kube, result.skipped, first)
+    return account(pt, profile, kube, result.skipped, first)
 
 
 #: Why a PSS check the controls leave failing is kept: checks whose fix would change what
@@ -171,16 +171,18 @@ def _why_unfixed(profile: Profile, owner: str, fix: str) -> str:
 
 
 def account(pt: PodTemplate, profile: Profile, kube: tuple[int, int], skipped: list[Skip],
-            first: int) -> None:
+            first: int) -> str:
     """Every PSS check of the profile's level the hardened template still fails is
     reported: each violation is matched to the skip that explains it (which then names the
     check), and one without is reported as kept (KEPT_CHECKS), as not applicable (its
-    control is off on the profile's nodes) or as a gap (UNFIXED: no control of the profile)."""
+    control is off on the profile's nodes) or as a gap (UNFIXED: no control of the profile).
+    Returns the PSS level the hardened template meets (from the same evaluation)."""
     from . import pss
 
     tpl = pt.template or {}
     mine = skipped[first:]
-    for v in pss.evaluate(tpl.get("metadata"), tpl.get("spec"), profile.level, kube):
+    met, violations = pss.assess(tpl.get("metadata"), tpl.get("spec"), profile.level, kube)
+    for v in violations:
         found = next((s for s in mine if explains(s, v)), None)
         if found is not None:
             if found.check is None and found.control != "*":
@@ -191,6 +193,7 @@ def account(pt: PodTemplate, profile: Profile, kube: tuple[int, int], skipped: l
             NOT_APPLICABLE if owner in profile.inactive else UNFIXED, _why_unfixed(profile, owner, v.fix))
         skip = Skip(owner, f"{v.message} at {v.path}: {why}", v.container, kind=kind, check=v.check)
         skipped.append(skip)  # not in `mine`: each violation of the kind gets its own
+    return met
 
 
 def pss_level(pt: PodTemplate, kube: tuple[int, int]) -> str:
@@ -239,10 +242,12 @@ def harden_document(data: Any, document: int, profile: Profile, table: WorkloadT
             continue
         before = pss_level(pt, kube) if assess else None
         first = len(res.skipped)
-        harden_template(pt, data, profile, kube, document, res, doc)
+        after = harden_template(pt, data, profile, kube, document, res, doc)
         res.template_skips[pt.pointer] = res.skipped[first:]
         if assess and not res.extra.get("malformed"):
-            res.extra["pss"] = _weakest_pss(res.extra.get("pss"), before, pss_level(pt, kube))
+            if after is None:  # opted out: never evaluated
+                after = pss_level(pt, kube)
+            res.extra["pss"] = _weakest_pss(res.extra.get("pss"), before, after)
     for resource, at, skip in reported(data, table):
         res = results.get(at)
         if res is None:

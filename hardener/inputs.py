@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
 from .errors import InputError, UsageError
+from .record import Record
 
 #: File suffixes read from a directory (recursively, in sorted order).
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-@dataclass
-class Source:
+class Source(Record):
     """One input: its name (a path, or `<stdin>`) and its text (already decoded)."""
 
-    name: str
-    text: str
+    __slots__ = _fields = ("name", "text")
+
+    def __init__(self, name: str, text: str) -> None:
+        self.name, self.text = name, text
 
 
 def read_inputs(filenames: tuple[str, ...]) -> list[Source]:

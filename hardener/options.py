@@ -10,11 +10,11 @@ over the profile's (`emit:`, `nodeFeatures:`), and that over the default.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .errors import UsageError
 from .profile import Profile
+from .record import Record
 
 ENV_PREFIX = "K8S_HARDEN"
 
@@ -49,20 +49,24 @@ SETTINGS = (
 BINDINGS = ("namespace", "cluster")
 
 
-@dataclass
-class Options:
-    """A run's settings, resolved."""
+class Options(Record):
+    """A run's settings, resolved: `emit` auto | none | comma list of psp,rbac,pss-labels,vap,map
+    (see policy); `force` allows objects the target version does not serve; `binding`
+    namespace (RoleBinding) | cluster (ClusterRoleBinding); `namespace` for generated
+    namespaced objects; `name_prefix`, the stable name part of generated objects (else the
+    release); `assess` records the PSS level each resource meets before and after; `verify`
+    fails when a hardened template misses the profile's PSS level; `notes`, what the user
+    should know about the settings (stderr)."""
 
-    profile: Profile
-    kube: tuple[int, int]
-    emit: str = "auto"  # auto | none | comma list of psp,rbac,pss-labels,vap,map (see policy)
-    force: bool = False  # allow emitting objects the target version does not serve
-    binding: str = "namespace"  # namespace (RoleBinding) | cluster (ClusterRoleBinding)
-    namespace: str | None = None  # namespace for generated namespaced objects
-    name_prefix: str | None = None  # stable name part of generated objects (else the release)
-    assess: bool = True  # record the PSS level each resource meets before and after
-    verify: bool = False  # fail when a hardened template misses the profile's PSS level
-    notes: tuple[str, ...] = ()  # what the user should know about the settings (stderr)
+    _fields = ("profile", "kube", "emit", "force", "binding", "namespace", "name_prefix", "assess",
+               "verify", "notes")
+
+    def __init__(self, profile: Profile, kube: tuple[int, int], emit: str = "auto", force: bool = False,
+                 binding: str = "namespace", namespace: str | None = None, name_prefix: str | None = None,
+                 assess: bool = True, verify: bool = False, notes: tuple[str, ...] = ()) -> None:
+        self.profile, self.kube, self.emit, self.force, self.binding = profile, kube, emit, force, binding
+        self.namespace, self.name_prefix, self.assess, self.verify, self.notes = (
+            namespace, name_prefix, assess, verify, notes)
 
 
 def parse_node_features(value: str | list) -> frozenset[str]:

@@ -9,7 +9,6 @@ stages in between see its items as documents.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import krm, yamlio
@@ -19,34 +18,76 @@ from .inputs import Source
 from .kube import names
 from .kube.workloads import WorkloadTable
 from .options import Options
-from .results import ResourceResult, Warning
+from .record import Record
+from .results import MALFORMED, ResourceResult, Warning
 
 
 class VerifyError(HardenError):
     """--verify found a pod template the profile should have brought to its level."""
 
 
-@dataclass
-class Outcome:
-    """The result of a run: output text, per-resource results and the documents."""
+class Outcome(Record):
+    """The result of a run: output text, per-resource results and the documents; whether
+    anything `changed`; the policy documents appended (`generated`); the profile controls
+    not applied, and why (`inactive`); the (source, text) `pieces` of the output; `notes`,
+    what the user should know (stderr)."""
 
-    output: str
-    results: list[ResourceResult]
-    documents: list[yamlio.Document] = field(default_factory=list)
-    changed: bool = False
-    generated: list[str] = field(default_factory=list)  # policy documents appended
-    inactive: dict[str, str] = field(default_factory=dict)  # profile controls not applied, and why
-    pieces: list[tuple[str, str]] = field(default_factory=list)  # (source, text) of the output
-    notes: list[str] = field(default_factory=list)  # what the user should know (stderr)
+    _fields = ("output", "results", "documents", "changed", "generated", "inactive", "pieces", "notes")
+
+    def __init__(self, output: str | None, results: list[ResourceResult], documents: list | None = None,
+                 changed: bool = False, generated: list[str] | None = None,
+                 inactive: dict[str, str] | None = None, pieces: list[tuple[str, str]] | None = None,
+                 notes: list[str] | None = None) -> None:
+        self._output, self.results, self.changed = output, results, changed
+        self.documents = [] if documents is None else documents
+        self.generated = [] if generated is None else generated
+        self.inactive = {} if inactive is None else inactive
+        self.pieces = [] if pieces is None else pieces
+        self.notes = [] if notes is None else notes
+        self.spooled: Any = None  # the binary file holding the output (a spooled run)
+
+    @property
+    def output(self) -> str:
+        """The output text (joined from `pieces` when first asked for: the CLI writes the
+        pieces one by one and never holds a second copy of the stream)."""
+        if self._output is None:
+            if self.spooled is not None:
+                self.spooled.seek(0)
+                return self.spooled.read().decode("utf-8", "surrogateescape")
+            self._output = "".join(text for _, text in self.pieces)
+        return self._output
 
 
-def harden_documents(docs: list[yamlio.Document], opts: Options) -> list[ResourceResult]:
-    """Plan and apply on every document that may hold a pod template; sets doc.data."""
+class _Dropped:
+    """Stands for a PodTemplate whose data a lean run let go once its document was written,
+    or for a change, skip or warning the report will only count (the summary's totals;
+    a skip it names, a malformed one, is kept)."""
+
+    __slots__ = ()
+    kind = None  # as a Skip's: never MALFORMED
+
+
+_DROPPED = _Dropped()
+
+
+def harden_documents(docs: list[yamlio.Document], opts: Options,
+                     rendered: dict[int, str] | None = None, count_changes: bool = False,
+                     spool: Any = None) -> list[ResourceResult]:
+    """Plan and apply on every document that may hold a pod template; sets doc.data. With
+    `rendered` (a lean run: nothing after this stage reads the documents' data), each
+    changed document is rendered right away into `rendered` (index -> text) and its data
+    let go, so memory holds one document's data at a time, not the stream's; with
+    `count_changes` too (a report that only counts them), its changes are let go as well;
+    with `spool` too (a binary file), every document's output text goes there, in order, as
+    soon as it is known, and the document lets its text go."""
     table = WorkloadTable(opts.profile.workloads)
     results: list[ResourceResult] = []
     for doc in docs:
         if doc.root != "mapping" or not (table.may_contain(doc.kind, doc.api_version)
                                          or table.may_hide(doc.kind, doc.api_version, doc.text)):
+            if spool is not None:
+                spool.write(doc.text.encode("utf-8", "surrogateescape"))
+                doc.text = ""
             continue
         data = doc.load()
         if doc.has_aliases:
@@ -60,6 +101,23 @@ def harden_documents(docs: list[yamlio.Document], opts: Options) -> list[Resourc
         for r in found:
             r.source, r.source_index = (doc.parent or doc).source, (doc.parent or doc).index_in_source
         results.extend(found)
+        if rendered is not None:
+            patch = [c.as_patch() for r in found for c in r.changes]
+            if patch:
+                rendered[doc.index] = _render(doc, patch, found)
+                doc.text = ""  # its output is `rendered`; nothing reads the input's text again
+            doc.data, doc.loaded = None, False
+            for r in found:
+                r.templates = [_DROPPED] * len(r.templates)
+                r.template_skips = {}  # read by --verify only
+                if count_changes:
+                    r.changes = [_DROPPED] * len(r.changes)  # type: ignore[list-item]
+                    r.warnings = [_DROPPED] * len(r.warnings)  # type: ignore[list-item]
+                    r.skipped = [s if s.kind == MALFORMED else _DROPPED for s in r.skipped]  # type: ignore[misc]
+            if spool is not None:
+                text = rendered.pop(doc.index, None)
+                spool.write((doc.text if text is None else text).encode("utf-8", "surrogateescape"))
+                doc.text = ""
     if opts.verify:
         problems = verify(results, opts.profile, opts.kube)
         if problems:
@@ -71,27 +129,38 @@ def harden_documents(docs: list[yamlio.Document], opts: Options) -> list[Resourc
 GENERATED = "generated"  # the source name of the policy objects in Outcome.pieces
 
 
+def _render(doc: yamlio.Document, patch: list[dict], results: list[ResourceResult]) -> str:
+    """The text of a changed document; a fidelity warning on its first result when comments
+    inside it were lost."""
+    text, lost = yamlio.render_changed(doc, doc.data, patch)
+    if lost and "#" in doc.text:  # only when there were comments to lose
+        first = next(r for r in results if r.document == doc.index)
+        first.warnings.append(Warning("fidelity", lost))
+    return text
+
+
 def render_documents(docs: list[yamlio.Document], results: list[ResourceResult],
-                     dropped: set[int] = frozenset()) -> list[tuple[str, str]]:  # type: ignore[assignment]
+                     dropped: set[int] = frozenset(),  # type: ignore[assignment]
+                     rendered: dict[int, str] | None = None) -> list[tuple[str, str]]:
     """(source, text) of every document in order: unchanged ones verbatim, changed ones
-    re-rendered, `dropped` ones (generated by an earlier pass, being replaced) left out."""
+    re-rendered (or as `rendered` already holds them), `dropped` ones (generated by an
+    earlier pass, being replaced) left out."""
     changed: dict[int, list[dict]] = {}
     for r in results:
-        if r.changes:
+        if r.changes and not (rendered and r.document in rendered):
             changed.setdefault(r.document, []).extend(c.as_patch() for c in r.changes)
     pieces = []
     for doc in docs:
         if doc.index in dropped:
             continue
+        if rendered and doc.index in rendered:
+            pieces.append((doc.source, rendered[doc.index]))
+            continue
         patch = changed.get(doc.index)
         if not patch:
             pieces.append((doc.source, doc.text))
             continue
-        text, lost = yamlio.render_changed(doc, doc.data, patch)
-        pieces.append((doc.source, text))
-        if lost and "#" in doc.text:  # only when there were comments to lose
-            first = next(r for r in results if r.document == doc.index)
-            first.warnings.append(Warning("fidelity", lost))
+        pieces.append((doc.source, _render(doc, patch, results)))
     return pieces
 
 
@@ -111,13 +180,15 @@ def write_stream(bom: str, docs: list[yamlio.Document], results: list[ResourceRe
     return bom + "".join(text for _, text in join(render_documents(docs, results, dropped), list(extra_docs)))
 
 
-@dataclass
-class Stream:
-    """What the reader hands on: the documents to harden and how the input was shaped."""
+class Stream(Record):
+    """What the reader hands on: the documents to harden (a ResourceList's items, or the
+    stream's documents) and how the input was shaped."""
 
-    bom: str
-    documents: list[yamlio.Document]  # a ResourceList's items, or the stream's documents
-    resource_list: "krm.ResourceList | None" = None
+    _fields = ("bom", "documents", "resource_list")
+
+    def __init__(self, bom: str, documents: list[yamlio.Document],
+                 resource_list: "krm.ResourceList | None" = None) -> None:
+        self.bom, self.documents, self.resource_list = bom, documents, resource_list
 
     @property
     def function_config(self) -> Any:
@@ -153,7 +224,8 @@ def _generated_changed(docs: list[yamlio.Document], dropped: set[int], generated
 
 
 def write(stream: Stream, results: list[ResourceResult], generated: list[str],
-          dropped: set[int], changed: bool = True) -> list[tuple[str, str]]:
+          dropped: set[int], changed: bool = True,
+          rendered: dict[int, str] | None = None) -> list[tuple[str, str]]:
     """The output in the input's shape, as (source, text) pieces: a stream's documents and
     the generated objects, or one ResourceList (as it came when nothing `changed`: the
     results of the run that hardened it stay, so a second run gives the same bytes)."""
@@ -162,10 +234,39 @@ def write(stream: Stream, results: list[ResourceResult], generated: list[str],
         if not changed:
             return [(rl.doc.source, stream.bom + "".join(d.text for d in rl.documents))]
         return [(rl.doc.source, rl.write(stream.bom, results, generated, dropped))]
-    pieces = join(render_documents(stream.documents, results, dropped), generated)
+    pieces = join(render_documents(stream.documents, results, dropped, rendered), generated)
     if pieces and stream.bom:
         pieces[0] = (pieces[0][0], stream.bom + pieces[0][1])
     return pieces
+
+
+#: What the policy stages may read or replace: Namespace documents (labelled) and the kinds
+#: of object an earlier pass generated (policy.GENERATED_KINDS, which a test keeps in step).
+POLICY_KINDS = frozenset({"Namespace", "PodSecurityPolicy", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
+                          "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+                          "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding"})
+
+
+def _nothing_to_emit(docs: list[yamlio.Document], opts: Options) -> bool:
+    """`--emit auto` on a version without PodSecurityPolicy means pss-labels alone: with no
+    Namespace document to label and none an earlier pass generated, the stages would emit
+    nothing (and say nothing), so the policy package is not even imported (cold start).
+    Not when they would load a document nothing else loaded (a Helm hook or Helm 4 file
+    annotation in its text): its load may refuse it (a duplicate key), and must still."""
+    from .kube.versions import PSP_REMOVED
+
+    if (opts.emit or "auto").strip() != "auto" or opts.kube < PSP_REMOVED:
+        return False
+    for d in docs:
+        if d.root != "mapping":
+            continue
+        if d.kind == "Namespace":
+            return False
+        if d.kind in POLICY_KINDS and (d.loaded or names.GENERATOR in d.text):
+            return False  # may be an earlier pass's object (policy.generated_earlier)
+        if not d.loaded and (names.HELM_HOOK in d.text or names.HELM4_FILENAME in d.text):
+            return False
+    return True
 
 
 def policy_stages(docs: list[yamlio.Document], results: list[ResourceResult],
@@ -173,7 +274,7 @@ def policy_stages(docs: list[yamlio.Document], results: list[ResourceResult],
     """The policy stages: label the Namespace documents (their results are appended to
     `results`), then the generated admission objects, the indexes of the documents they
     replace (what an earlier pass generated) and notes for the user."""
-    if (opts.emit or "").strip() == "none":
+    if (opts.emit or "").strip() == "none" or _nothing_to_emit(docs, opts):
         return [], set(), []
     from . import policy  # only runs that emit policy objects pay for the package
 
@@ -189,14 +290,33 @@ def run(sources: list[Source], opts: Options) -> Outcome:
     return run_stream(read(sources), opts)
 
 
-def run_stream(stream: Stream, opts: Options) -> Outcome:
-    """read -> harden -> policy -> write, in the input's shape."""
+def run_stream(stream: Stream, opts: Options, lean: bool = False, count_changes: bool = False,
+               spool: Any = None) -> Outcome:
+    """read -> harden -> policy -> write, in the input's shape. `lean` (the CLI): when no
+    later stage reads the documents' data (a plain stream, no --verify, no policy stage to
+    run), each document is rendered as soon as it is hardened and its data let go; the
+    results then count their pod templates but no longer hold them (and, with
+    `count_changes`, for a report that only counts changes, their changes). `spool` (a
+    binary file; lean runs only): the output goes there, UTF-8, as it is made, and
+    Outcome.spooled says whether it did (then Outcome.pieces is empty)."""
     docs = stream.documents
-    results = harden_documents(docs, opts)
+    rendered: dict[int, str] | None = None
+    if lean and stream.resource_list is None and not opts.verify and (
+            (opts.emit or "").strip() == "none" or _nothing_to_emit(docs, opts)):
+        rendered = {}
+    else:
+        spool = None
+    if spool is not None:
+        spool.write(stream.bom.encode("utf-8"))
+    results = harden_documents(docs, opts, rendered, count_changes, spool)
     extra, dropped, notes = policy_stages(docs, results, opts)
     if dropped and not _generated_changed(docs, dropped, extra):
         extra, dropped = [], set()  # an earlier pass's objects are current: they stay as they are
     changed = any(r.changes for r in results) or bool(extra) or bool(dropped)
-    pieces = write(stream, results, extra, dropped, changed)
-    return Outcome("".join(text for _, text in pieces), results, docs, changed, extra,
-                   opts.profile.inactive, pieces, notes)
+    if spool is not None:
+        assert not extra and not dropped  # a lean run has no policy stage
+        out = Outcome(None, results, docs, changed, extra, opts.profile.inactive, [], notes)
+        out.spooled = spool
+        return out
+    pieces = write(stream, results, extra, dropped, changed, rendered)
+    return Outcome(None, results, docs, changed, extra, opts.profile.inactive, pieces, notes)

@@ -796,8 +796,40 @@ def evaluate(pod_metadata: dict | None, pod_spec: dict | None, level: str = "res
 
 def meets(pod_metadata, pod_spec, version=LATEST) -> str:
     """The strictest level ("restricted", "baseline" or "privileged") the template passes."""
-    if evaluate(pod_metadata, pod_spec, "baseline", version):
-        return "privileged"
-    if evaluate(pod_metadata, pod_spec, "restricted", version):
-        return "baseline"
-    return "restricted"
+    return assess(pod_metadata, pod_spec, None, version)[0]
+
+
+def assess(pod_metadata, pod_spec, level: str | None = "restricted",
+           version: tuple[int, int] | str = LATEST) -> tuple[str, list[Violation]]:
+    """``(meets(...), evaluate(..., level, ...))`` in one pass: every check runs at most once
+    (the baseline checks a restricted check does not override are shared by both levels).
+    With `level` None, only the level met (the restricted checks are skipped when the
+    baseline already fails)."""
+    if level is not None and level not in LEVELS:
+        raise ValueError(f"unknown Pod Security Standards level {level!r}: expected one of {', '.join(LEVELS)}")
+    v = parse_policy_version(version)
+    if v > LATEST:
+        v = LATEST  # registry.go EvaluatePod: newer versions evaluate as maxVersion
+    pod = _Pod(pod_metadata, pod_spec)
+    found: dict[str, list[Violation]] = {}
+
+    def run(plan) -> bool:
+        failed = False
+        for cid, clevel, fn in plan:
+            got = found.get(cid)
+            if got is None:
+                got = found[cid] = [Violation(cid, clevel, container, path, value, message, fix)
+                                    for container, path, value, message, fix in fn(pod)]
+            failed = failed or bool(got)
+        return failed
+
+    baseline, restricted = _plan(_BASELINE, v), _plan(_RESTRICTED, v)
+    if run(baseline):
+        met = "privileged"
+        if level == _RESTRICTED:
+            run(restricted)
+    else:
+        met = "baseline" if run(restricted) else "restricted"
+    if level is None or level == "privileged":
+        return met, []
+    return met, [x for cid, _, _ in (restricted if level == _RESTRICTED else baseline) for x in found[cid]]

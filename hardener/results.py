@@ -7,8 +7,9 @@ results, the policy emitter and the audit read them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+from .record import Record
 
 
 
@@ -23,16 +24,16 @@ def json_copy(value: Any) -> Any:
     return value
 
 
-@dataclass
-class Change:
-    """One JSON Patch operation planned by a control."""
+class Change(Record):
+    """One JSON Patch operation planned by a control: `control`, `op` (add | replace |
+    remove), `path` (JSON pointer inside the document), `value`, `reason`, `container`."""
 
-    control: str
-    op: str  # add | replace | remove
-    path: str  # JSON pointer inside the document
-    value: Any = None
-    reason: str = ""
-    container: str | None = None
+    __slots__ = _fields = ("control", "op", "path", "value", "reason", "container")
+
+    def __init__(self, control: str, op: str, path: str, value: Any = None, reason: str = "",
+                 container: str | None = None) -> None:
+        self.control, self.op, self.path, self.value, self.reason, self.container = (
+            control, op, path, value, reason, container)
 
     def as_patch(self) -> dict:
         d = {"op": self.op, "path": self.path}
@@ -56,50 +57,56 @@ SKIP_KINDS = (OPT_OUT, CONFLICT, HOST_ACCESS, NOT_APPLICABLE, BLOCKED, MALFORMED
               UNFIXED, UNSUPPORTED, UNKNOWN_WORKLOAD)
 
 
-@dataclass
-class Skip:
+class Skip(Record):
     """A control the profile asked for that was not applied, why, and what kind of reason
     (one of :data:`SKIP_KINDS`). For a conflict, `setting` names the explicit setting kept;
     `check` is the Pod Security Standards check id (:data:`hardener.pss.CHECKS`) the template
     still fails because of it, when it fails one."""
 
-    control: str
-    reason: str
-    container: str | None = None
-    kind: str = field(kw_only=True)
-    setting: str | None = field(default=None, kw_only=True)
-    check: str | None = field(default=None, kw_only=True)
+    __slots__ = _fields = ("control", "reason", "container", "kind", "setting", "check")
+
+    def __init__(self, control: str, reason: str, container: str | None = None, *, kind: str,
+                 setting: str | None = None, check: str | None = None) -> None:
+        self.control, self.reason, self.container, self.kind, self.setting, self.check = (
+            control, reason, container, kind, setting, check)
 
 
-@dataclass
-class Warning:
+class Warning(Record):
     """What hardening could not make safe to predict: the change is made, and this is what
     may still break (an image that expects another user, writes to its root filesystem,
     ...). Separate from Skip: nothing was left out."""
 
-    control: str
-    message: str
-    container: str | None = None
+    __slots__ = _fields = ("control", "message", "container")
+
+    def __init__(self, control: str, message: str, container: str | None = None) -> None:
+        self.control, self.message, self.container = control, message, container
 
 
-@dataclass
-class ResourceResult:
-    """What happened to one resource (a document, or one item of a List)."""
+class ResourceResult(Record):
+    """What happened to one resource (a document, or one item of a List): where it is
+    (`pointer` inside the document, `source` the input it came from, `source_index` the
+    document's index there), its `changes`, `skipped` and `warnings`, the PodTemplates found
+    (`templates`), each template's own skips (`template_skips`: pointer -> skips) and
+    `extra` (e.g. PSS levels before/after)."""
 
-    document: int
-    api_version: str
-    kind: str
-    namespace: str
-    name: str
-    pointer: str = ""  # the resource inside the document
-    source: str = ""  # the input it came from (a file, <stdin>)
-    source_index: int = -1  # the document's index in that input
-    changes: list[Change] = field(default_factory=list)
-    skipped: list[Skip] = field(default_factory=list)
-    warnings: list[Warning] = field(default_factory=list)
-    templates: list = field(default_factory=list)  # the PodTemplates found (kube.workloads)
-    template_skips: dict = field(default_factory=dict)  # template pointer -> its own skips
-    extra: dict = field(default_factory=dict)  # e.g. PSS levels before/after
+    __slots__ = _fields = ("document", "api_version", "kind", "namespace", "name", "pointer", "source",
+                           "source_index", "changes", "skipped", "warnings", "templates", "template_skips",
+                           "extra")
+
+    def __init__(self, document: int, api_version: str, kind: str, namespace: str, name: str,
+                 pointer: str = "", source: str = "", source_index: int = -1,
+                 changes: list[Change] | None = None, skipped: list[Skip] | None = None,
+                 warnings: list[Warning] | None = None, templates: list | None = None,
+                 template_skips: dict | None = None, extra: dict | None = None) -> None:
+        self.document, self.api_version, self.kind, self.namespace, self.name = (
+            document, api_version, kind, namespace, name)
+        self.pointer, self.source, self.source_index = pointer, source, source_index
+        self.changes = [] if changes is None else changes
+        self.skipped = [] if skipped is None else skipped
+        self.warnings = [] if warnings is None else warnings
+        self.templates = [] if templates is None else templates
+        self.template_skips = {} if template_skips is None else template_skips
+        self.extra = {} if extra is None else extra
 
     @property
     def ref(self) -> str:

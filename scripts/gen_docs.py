@@ -583,7 +583,7 @@ STAGES = (
       "kube/versions.py", "kube/kubelet.py", "kube/nodes.py"]),
     ("plan", "the profile and its controls yield changes and skips as data",
      ["profile.py", "controls/__init__.py", "controls/base.py", "controls/context.py", "controls/*.py",
-      "results.py"]),
+      "results.py", "record.py"]),
     ("apply", "each planned change applied to the pod template, before the next control reads it",
      ["harden.py"]),
     ("policy", "admission objects that hold the cluster to the profile; PSA labels on Namespaces",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ..errors import ConflictError
 from ..kube import nodes, podspec
 from ..kube.pointer import join
 from ..kube.workloads import PodTemplate
+from ..record import Record
 from ..results import CONFLICT, OPT_OUT, Change, Skip
 
 
@@ -21,12 +21,14 @@ def _child(obj: Any, part: Any) -> Any:
     return None
 
 
-@dataclass
-class ContainerRef:
-    container: dict
-    pointer: str  # JSON pointer of the container inside the document
-    list_name: str  # one of podspec.CONTAINER_LISTS
-    path: tuple  # path parts inside the pod template, e.g. ("spec", "containers", 0)
+class ContainerRef(Record):
+    """A container, its JSON pointer inside the document, its list (one of
+    podspec.CONTAINER_LISTS) and its path inside the pod template (("spec", "containers", 0))."""
+
+    __slots__ = _fields = ("container", "pointer", "list_name", "path")
+
+    def __init__(self, container: dict, pointer: str, list_name: str, path: tuple) -> None:
+        self.container, self.pointer, self.list_name, self.path = container, pointer, list_name, path
 
     @property
     def name(self) -> str:
@@ -37,29 +39,32 @@ class ContainerRef:
         return podspec.mapping(self.container.get("securityContext"))
 
 
-@dataclass
-class PodContext:
-    """What a control sees of one pod template: live data, pointers, target version, rules."""
+class PodContext(Record):
+    """What a control sees of one pod template: live data, pointers, target version, rules.
 
-    template: PodTemplate
-    kube: tuple[int, int]
-    conflicts: dict[str, str]  # control id -> effective rule
-    skip_controls: frozenset = frozenset()
-    skip_containers: frozenset = frozenset()
-    document: int = 0
-    #: where the document is, for errors ("FILE, document N"; default: `document N`)
-    where: str = ""
-    #: the capabilities the profile lets a container keep in `add`
-    allowed_adds: frozenset = frozenset()
-    #: the controls that plan on this template (the profile's, less the opted-out ones)
-    active: frozenset = frozenset()
-    #: the Pod Security Standards level the profile claims
-    level: str = "restricted"
-    #: pointers of the containers that run as a non-zero uid the manifest chose (read before
-    #: any change)
-    chosen: frozenset = frozenset()
-    _root_kept: dict | None = field(default=None, repr=False)
-    _needs_root: dict | None = field(default=None, repr=False)
+    `conflicts`: control id -> effective rule; `where`: where the document is, for errors
+    ("FILE, document N"; default: `document N`); `allowed_adds`: the capabilities the profile
+    lets a container keep in `add`; `active`: the controls that plan on this template (the
+    profile's, less the opted-out ones); `level`: the Pod Security Standards level the profile
+    claims; `chosen`: pointers of the containers that run as a non-zero uid the manifest chose
+    (read before any change)."""
+
+    _fields = ("template", "kube", "conflicts", "skip_controls", "skip_containers", "document", "where",
+               "allowed_adds", "active", "level", "chosen", "_root_kept", "_needs_root", "_refs")
+    _hidden = frozenset(("_root_kept", "_needs_root", "_refs"))
+
+    def __init__(self, template: PodTemplate, kube: tuple[int, int], conflicts: dict[str, str],
+                 skip_controls: frozenset = frozenset(), skip_containers: frozenset = frozenset(),
+                 document: int = 0, where: str = "", allowed_adds: frozenset = frozenset(),
+                 active: frozenset = frozenset(), level: str = "restricted",
+                 chosen: frozenset = frozenset(), _root_kept: dict | None = None,
+                 _needs_root: dict | None = None, _refs: dict | None = None) -> None:
+        self.template, self.kube, self.conflicts = template, kube, conflicts
+        self.skip_controls, self.skip_containers, self.document, self.where = (
+            skip_controls, skip_containers, document, where)
+        self.allowed_adds, self.active, self.level, self.chosen = allowed_adds, active, level, chosen
+        self._root_kept, self._needs_root = _root_kept, _needs_root
+        self._refs = _refs  # (list name, index) -> ContainerRef
 
     # ---- where things are
     @property
@@ -96,10 +101,19 @@ class PodContext:
     def containers(self, opted_out: bool = False) -> Iterator[ContainerRef]:
         """Every container (init, regular, ephemeral) that is a mapping and not opted out
         (with `opted_out`, the opted-out ones too)."""
+        refs = self._refs
+        if refs is None:
+            refs = self._refs = {}
+        skip = self.skip_containers
         for list_name, i, c in podspec.containers(self.spec):
-            if opted_out or str(c.get("name", "")) not in self.skip_containers:
-                yield ContainerRef(c, self.pointer("spec", list_name, i), list_name,
-                                   ("spec", list_name, i))
+            if opted_out or not skip or str(c.get("name", "")) not in skip:
+                # one ref per container, reused while the container is the same object (a
+                # control calls this many times per template; changes edit inside containers)
+                ref = refs.get((list_name, i))
+                if ref is None or ref.container is not c:
+                    ref = refs[(list_name, i)] = ContainerRef(
+                        c, f"{self.template.pointer}/spec/{list_name}/{i}", list_name, ("spec", list_name, i))
+                yield ref
 
     # ---- conflicts
     def rule(self, control: str) -> str:

@@ -106,25 +106,28 @@ def expand(data: Any, pointer: str, base: str = "") -> Iterator[tuple[str, Any]]
     """(concrete pointer, value) for every match of `pointer` in `data`: a `*` token is
     every item of a list or every value of a mapping; a step that is missing finds
     nothing. `base` is prefixed to the pointers returned."""
-    def walk(obj: Any, parts: list[str], at: str) -> Iterator[tuple[str, Any]]:
-        if not parts:
-            if obj is not None:
-                yield at, obj
-            return
-        head, rest = parts[0], parts[1:]
-        if head == "*":
-            if isinstance(obj, list):
-                for i, item in enumerate(obj):
-                    yield from walk(item, rest, f"{at}/{i}")
-            elif isinstance(obj, dict):
-                for k, v in obj.items():
-                    yield from walk(v, rest, f"{at}/{escape(str(k))}")
-            return
-        nxt = resolve(obj, "/" + escape(head))
-        if nxt is not None:
-            yield from walk(nxt, rest, f"{at}/{escape(head)}")
+    yield from _walk(data, tokens(pointer), base)
 
-    yield from walk(data, tokens(pointer), base)
+
+def _walk(obj: Any, parts: list[str], at: str) -> Iterator[tuple[str, Any]]:
+    # a module function, not a closure: a closure that calls itself is a reference cycle,
+    # and the CLI runs with the cyclic GC off (tests/test_lean_paths.py)
+    if not parts:
+        if obj is not None:
+            yield at, obj
+        return
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        if isinstance(obj, list):
+            for i, item in enumerate(obj):
+                yield from _walk(item, rest, f"{at}/{i}")
+        elif isinstance(obj, dict):
+            for k, v in obj.items():
+                yield from _walk(v, rest, f"{at}/{escape(str(k))}")
+        return
+    nxt = resolve(obj, "/" + escape(head))
+    if nxt is not None:
+        yield from _walk(nxt, rest, f"{at}/{escape(head)}")
 
 
 # --------------------------------------------------------------------------- Knative

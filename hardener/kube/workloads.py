@@ -13,10 +13,10 @@ untouched, but every possible pod template in it is reported (:func:`reported`).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any, Iterator
 
 from ..results import UNKNOWN_WORKLOAD, UNSUPPORTED, Change, Skip
+from ..record import Record
 from . import crds
 from .pointer import field_path, join, resolve, tokens
 
@@ -91,15 +91,19 @@ class WorkloadTable:
                 and "containers" in text)
 
 
-@dataclass
-class PodTemplate:
-    """One pod template found in a document, with the resource that holds it."""
+class PodTemplate(Record):
+    """One pod template found in a document, with the resource that holds it: `resource`
+    (the document, or an item of a List), `resource_pointer` (where the resource is in the
+    document: "" or "/items/3"), `pointer` (where the template, metadata + spec, is in the
+    document) and `restrictions` (what the kind's admission webhook accepts, crds.yaml
+    `restrictions`; None: all)."""
 
-    resource: dict  # the resource (the document, or an item of a List)
-    resource_pointer: str  # where the resource is in the document ("" or "/items/3")
-    pointer: str  # where the template (metadata + spec) is in the document
-    #: what the kind's admission webhook accepts (crds.yaml `restrictions`), None: all
-    restrictions: str | None = None
+    _fields = ("resource", "resource_pointer", "pointer", "restrictions")
+
+    def __init__(self, resource: dict, resource_pointer: str, pointer: str,
+                 restrictions: str | None = None) -> None:
+        self.resource, self.resource_pointer, self.pointer, self.restrictions = (
+            resource, resource_pointer, pointer, restrictions)
 
     @functools.cached_property
     def template(self) -> dict | None:

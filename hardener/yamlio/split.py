@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from ..errors import InputError
+from ..record import Record
 
 BaseLoader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 
@@ -28,35 +28,56 @@ BOM = "\ufeff"
 _PY_TAG = "tag:yaml.org,2002:python/"
 
 
-@dataclass
-class Document:
-    """One document of the input stream: its exact text and what the split pass learned."""
+class Document(Record):
+    """One document of the input stream: its exact text and what the split pass learned.
 
-    index: int  # 0-based, across all inputs
-    source: str  # file name or <stdin>
-    text: str  # the exact segment: separator line, comments, body, trailing comments
-    first_line: int  # 1-based line of `text` in `source`
-    body_start: int = -1  # offset in text of the first node (-1: empty document)
-    body_end: int = -1  # offset in text just past the last scalar/alias/flow node
-    root: str = "empty"  # mapping | sequence | scalar | empty
-    kind: str | None = None
-    api_version: str | None = None
-    has_aliases: bool = False
-    data: Any = field(default=None, repr=False)  # set by load()
-    loaded: bool = False
-    #: False when the split sniffed the document from its text: body_start is exact but
-    #: body_end is a placeholder until load() computes both from the parsed nodes.
-    spans_exact: bool = field(default=True, repr=False)
-    #: An item of a ResourceList: the list's document and the item's pointer in it.
-    parent: "Document | None" = field(default=None, repr=False)
-    pointer: str = ""
-    #: 0-based index of the document within its own source (`index` counts across all
-    #: inputs): what messages about one file name. Defaults to `index`.
-    index_in_source: int = -1
+    `index`: 0-based, across all inputs; `source`: file name or <stdin>; `text`: the exact
+    segment (separator line, comments, body, trailing comments); `first_line`: 1-based line
+    of `text` in `source`; `body_start`: offset in text of the first node (-1: empty
+    document); `body_end`: offset just past the last scalar/alias/flow node; `root`: mapping
+    | sequence | scalar | empty; `data`: set by load(); `spans_exact`: False when the split
+    sniffed the document from its text (body_start is exact but body_end is a placeholder
+    until load() computes both from the parsed nodes); `parent` and `pointer`: for an item
+    of a ResourceList, the list's document and the item's pointer in it; `index_in_source`:
+    0-based index of the document within its own source (`index` counts across all inputs),
+    what messages about one file name (defaults to `index`). A document the split sniffed
+    holds its text as a span of the stream's (`_src[_s:_e]`), sliced when read: the stream
+    is not held twice."""
 
-    def __post_init__(self) -> None:
-        if self.index_in_source < 0:
-            self.index_in_source = self.index
+    _fields = ("index", "source", "text", "first_line", "body_start", "body_end", "root", "kind",
+               "api_version", "has_aliases", "data", "loaded", "spans_exact", "parent", "pointer",
+               "index_in_source")
+    __slots__ = tuple(f for f in _fields if f != "text") + ("_text", "_src", "_s", "_e")
+    _hidden = frozenset(("data", "spans_exact", "parent"))
+
+    @property
+    def text(self) -> str:
+        """The exact segment: separator line, comments, body, trailing comments."""
+        t = self._text
+        return self._src[self._s:self._e] if t is None else t
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self._text, self._src = value, None
+
+    @classmethod
+    def span(cls, src: str, s: int, e: int, index: int, source: str, first_line: int,
+             **kw: Any) -> "Document":
+        """A document whose text is `src[s:e]`, not copied until read."""
+        doc = cls(index, source, None, first_line, **kw)  # type: ignore[arg-type]
+        doc._src, doc._s, doc._e = src, s, e
+        return doc
+
+    def __init__(self, index: int, source: str, text: str, first_line: int, body_start: int = -1,
+                 body_end: int = -1, root: str = "empty", kind: str | None = None,
+                 api_version: str | None = None, has_aliases: bool = False, data: Any = None,
+                 loaded: bool = False, spans_exact: bool = True, parent: "Document | None" = None,
+                 pointer: str = "", index_in_source: int = -1) -> None:
+        self.index, self.source, self._text, self._src, self.first_line = index, source, text, None, first_line
+        self.body_start, self.body_end, self.root, self.kind = body_start, body_end, root, kind
+        self.api_version, self.has_aliases, self.data, self.loaded = api_version, has_aliases, data, loaded
+        self.spans_exact, self.parent, self.pointer = spans_exact, parent, pointer
+        self.index_in_source = index if index_in_source < 0 else index_in_source
 
     @property
     def line_break(self) -> str:
@@ -397,22 +418,21 @@ def _split_fast(text: str, source: str, first_index: int) -> list[Document] | No
     line = 1
     for i in range(len(starts)):
         s, e = bounds[i], bounds[i + 1]
-        seg = text[s:e]
         doc = None
         if i not in slow:
-            doc = _sniff_text(text, s, e, seg, fields.get(i, ()), first_index + i, source, line)
+            doc = _sniff_text(text, s, e, fields.get(i, ()), first_index + i, source, line)
         if doc is None:
-            found = _split_events(seg, source, first_index + i, line - 1)
+            found = _split_events(text[s:e], source, first_index + i, line - 1)
             if len(found) != 1:
                 return None
             doc = found[0]
             doc.first_line = line
         docs.append(doc)
-        line += seg.count("\n")
+        line += text.count("\n", s, e)
     return docs
 
 
-def _sniff_text(text: str, s: int, e: int, seg: str, fields, index: int, source: str,
+def _sniff_text(text: str, s: int, e: int, fields, index: int, source: str,
                 line: int) -> Document | None:
     """A document sniffed from its text: a block mapping at column 0 whose top-level
     `kind`/`apiVersion` are plain or simply quoted words. None when unsure."""
@@ -431,9 +451,9 @@ def _sniff_text(text: str, s: int, e: int, seg: str, fields, index: int, source:
             return None  # a plain scalar continued on the next line
         found[name] = v.group(1) or v.group(2) or v.group(3)
     body = c.start() - s
-    return Document(index, source, seg, line, body_start=body, body_end=body, root="mapping",
-                    kind=found["kind"], api_version=found["apiVersion"], has_aliases=False,
-                    spans_exact=False)
+    return Document.span(text, s, e, index, source, line, body_start=body, body_end=body, root="mapping",
+                         kind=found["kind"], api_version=found["apiVersion"], has_aliases=False,
+                         spans_exact=False)
 
 
 def split_sources(sources) -> tuple[str, list[Document]]:

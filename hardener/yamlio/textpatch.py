@@ -70,13 +70,14 @@ def patch_text(text: str, ops: list[dict], new: Any = _MISSING, why: list | None
         if root is None:
             return None
         if new is _MISSING:
-            import jsonpatch
+            import copy
 
+            from ..kube.pointer import apply_patch
             from ..results import json_copy
 
-            # applied in order to a deep copy, with copies of the ops' values (jsonpatch
+            # applied in order to a deep copy, with copies of the ops' values (the applier
             # inserts values by reference: the caller's ops must not become part of `new`)
-            new = jsonpatch.apply_patch(old, json_copy(ops))
+            new = apply_patch(copy.deepcopy(old), json_copy(ops))
         result = _Patcher(body, root).patch(old, new)
         if _same(load_text(result), new):
             return bom + result

@@ -1,0 +1,26 @@
+"""Plain records without the dataclass machinery: creating a dataclass costs about half a
+millisecond at import (it compiles its methods), and the hardening path starts on every
+`helm install`. A record lists its fields in `_fields` (`_hidden`: left out of the repr) and
+writes its own `__init__`; equality and repr are the dataclass ones (fields compared in
+order, same class only; unhashable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Record:
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+    _hidden: frozenset[str] = frozenset()
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return tuple(getattr(self, f) for f in self._fields) == tuple(getattr(other, f) for f in self._fields)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value: as a dataclass
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields if f not in self._hidden)
+        return f"{self.__class__.__qualname__}({shown})"

@@ -1,0 +1,165 @@
+"""What keeps the hardening path lean (issue #14), checked by structure, never by timing:
+what a run imports, and the pipeline's shortcut past the policy package."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hardener import pipeline
+
+SMALL = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: c
+data:
+  a: "1"
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: d
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: nginx
+"""
+
+
+def _modules_after_run(*args: str) -> set[str]:
+    code = ("import sys\nfrom hardener.cli import main\n"
+            "try:\n    main(standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+            "sys.stderr.write('\\nMODULES ' + ' '.join(sorted(sys.modules)))\n")
+    p = subprocess.run([sys.executable, "-c", code, *args], input=SMALL, capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent)))
+    assert p.returncode == 0, p.stderr
+    return set(p.stderr.rsplit("MODULES ", 1)[1].split())
+
+
+def test_a_default_run_imports_neither_policy_nor_jsonpatch_nor_the_audit():
+    mods = _modules_after_run()
+    assert not {m for m in mods if m.startswith(("hardener.policy", "hardener.audit", "hardener.kube.admission"))}
+    assert not {"jsonpatch", "jsonpointer", "hashlib", "difflib", "hardener.config"} & mods
+
+
+def test_a_run_that_emits_policy_still_does():
+    assert "hardener.policy" in _modules_after_run("--emit", "vap")
+
+
+def test_the_shortcut_knows_every_kind_the_policy_stages_read():
+    from hardener import policy
+
+    assert policy.GENERATED_KINDS | {"Namespace"} == pipeline.POLICY_KINDS
+
+
+def _inputs():
+    here = Path(__file__).resolve().parent
+    corpus = here.parent.parent / "shared" / "corpus"
+    files = sorted(corpus.glob("*.yaml")) + sorted((here / "hostile").glob("*")) + sorted(
+        (here.parent / "examples").glob("*.yaml"))
+    return [f for f in files if f.is_file()]
+
+
+def test_a_run_makes_no_reference_cycles():
+    """The CLI turns the cyclic GC off: a run must leave nothing only it could free (a
+    recursive closure, a document pointing back at its result), or memory grows with the
+    stream. Every corpus, hostile-input and example file, with the option sets that reach
+    the policy emitter, the pre-1.25 path and the strict profile."""
+    import gc
+
+    from hardener.errors import HardenError
+    from hardener.inputs import Source
+    from hardener.options import build_options
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        for f in _inputs():
+            try:
+                text = f.read_bytes().decode("utf-8")
+            except UnicodeDecodeError:
+                continue  # refused before any document is read
+            for kw in ({}, {"emit": "vap"}, {"kube_version": "1.24"}, {"profile": "strict"}):
+                gc.collect()
+                try:
+                    out = pipeline.run([Source("<stdin>", text)], build_options(assess=True, **kw))
+                except HardenError:
+                    gc.collect()  # an error ends the run: what it leaves is freed at exit
+                    continue
+                del out
+                assert gc.collect() == 0, (f.name, kw)
+    finally:
+        if was:
+            gc.enable()
+
+
+def test_one_pass_assessment_equals_separate_evaluations():
+    """pss.assess runs each check once; it must say what evaluate() at each level says."""
+    from hardener import pss, yamlio
+    from hardener.kube.workloads import WorkloadTable, find_pod_templates
+    from hardener.profile import load_profile
+
+    table = WorkloadTable(load_profile("restricted").workloads)
+    seen = 0
+    for f in _inputs():
+        try:
+            _, docs = yamlio.split_stream(f.read_bytes().decode("utf-8"), f.name)
+        except Exception:  # noqa: BLE001 - refused inputs hold no template to assess
+            continue
+        for d in docs:
+            if d.root != "mapping":
+                continue
+            try:
+                data = d.load()
+            except Exception:  # noqa: BLE001
+                continue
+            for pt in find_pod_templates(data, table):
+                tpl = pt.template if isinstance(pt.template, dict) else {}
+                meta, spec = tpl.get("metadata"), tpl.get("spec")
+                for version in ((1, 24), (1, 30), pss.LATEST):
+                    base = pss.evaluate(meta, spec, "baseline", version)
+                    restricted = pss.evaluate(meta, spec, "restricted", version)
+                    met = "privileged" if base else "baseline" if restricted else "restricted"
+                    assert pss.assess(meta, spec, "restricted", version) == (met, restricted)
+                    assert pss.assess(meta, spec, "baseline", version) == (met, base)
+                    assert pss.assess(meta, spec, None, version) == (met, [])
+                    assert pss.meets(meta, spec, version) == met
+                    seen += 1
+    assert seen > 100
+
+
+def test_lean_and_spooled_runs_write_what_the_library_writes(monkeypatch):
+    """The CLI's lean path (each document rendered as soon as it is hardened, its data and
+    text let go, output spooled) against the careful path (pipeline.run): same bytes on
+    stdout, same report, on every corpus and hostile-input file."""
+    import json
+
+    from click.testing import CliRunner
+
+    from hardener import cli, report
+    from hardener.errors import HardenError
+    from hardener.inputs import Source
+    from hardener.options import build_options
+
+    monkeypatch.setattr(cli, "SPOOL_AT", 0)  # spool every run
+    runner = CliRunner()
+    checked = 0
+    for f in _inputs():
+        raw = f.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+            careful = pipeline.run([Source("<stdin>", text)], build_options(assess=True))
+        except (UnicodeDecodeError, HardenError):
+            continue
+        for kind in ("summary", "json"):
+            got = runner.invoke(cli.main, ["--report", kind], input=raw)
+            assert got.exit_code == 0, (f.name, got.output)
+            assert got.stdout_bytes == careful.output.encode("utf-8", "surrogateescape"), f.name
+            if kind == "json":
+                want = json.loads(report.as_json(careful.results, len(careful.documents)))
+                assert json.loads(got.stderr_bytes)["resources"] == want["resources"], f.name
+        checked += 1
+    assert checked > 40
