@@ -285,7 +285,7 @@ def stages(stream: Path) -> list[tuple[str, float]]:
         write_stream(bom, docs, results)
         t4 = time.process_time()
         for name, v in (("split + validate (yamlio)", t1 - t0), ("load workloads (yamlio)", t2 - t1),
-                        ("plan + apply (controls, jsonpatch)", t3 - t2),
+                        ("plan + apply (controls, applier, PSS)", t3 - t2),
                         ("render changed docs (textpatch / dump)", t4 - t3)):
             best[name] = min(best.get(name, v), v)
     return list(best.items())

@@ -24,3 +24,19 @@ class Record:
     def __repr__(self) -> str:
         shown = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields if f not in self._hidden)
         return f"{self.__class__.__qualname__}({shown})"
+
+
+class FrozenRecord(Record):
+    """A record that cannot change once made, hashed by its fields: a frozen dataclass.
+    `__init__` sets its fields with ``object.__setattr__``."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(getattr(self, f) for f in self._fields))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .results import MALFORMED, ResourceResult
@@ -44,6 +43,8 @@ def as_json(results: list[ResourceResult], documents: int, extra: dict | None = 
         entry.update(r.extra)
         resources.append(entry)
     obj = {"resources": resources, "summary": {**summary(results, documents), **(extra or {})}}
+    import json  # not on the summary's path (cold start)
+
     return json.dumps(obj, indent=None, sort_keys=False, default=str)
 
 
@@ -75,6 +76,8 @@ def as_summary(results: list[ResourceResult], documents: int, extra_lines: list[
 
 def as_text(results: list[ResourceResult], documents: int, extra_lines: list[str] = ()) -> str:  # type: ignore[assignment]
     """Every change, skip and warning of every resource, then the totals."""
+    import json  # not on the summary's path (cold start)
+
     lines = []
     for r in results:
         if not (r.changes or r.skipped or r.warnings):

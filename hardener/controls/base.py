@@ -11,17 +11,23 @@ a control always reads the pod template as its earlier changes left it.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterator
+
+from ..record import FrozenRecord
 
 CONFLICT_RULES = ("keep", "override", "fail")
 
 
-@dataclass(frozen=True)
-class Option:
-    default: Any
-    check: Callable[[Any], str | None]  # returns what is allowed when the value is bad
-    doc: str = ""
+class Option(FrozenRecord):
+    """A control option: its default, its check (returns what is allowed when the value is
+    bad) and its documentation."""
+
+    __slots__ = _fields = ("default", "check", "doc")
+
+    def __init__(self, default: Any, check: Callable[[Any], str | None], doc: str = "") -> None:
+        object.__setattr__(self, "default", default)
+        object.__setattr__(self, "check", check)
+        object.__setattr__(self, "doc", doc)
 
 
 def one_of(*allowed: Any) -> Callable[[Any], str | None]:

@@ -13,11 +13,13 @@ on, or into a Skip where the resource has no such field.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
+from ..record import FrozenRecord, Record
 from .pointer import escape, resolve, tokens
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: (group, kind) of every entry in crds.yaml: the prefilter that decides whether a document
 #: is loaded at all (tests/test_crds.py: equal to the table).
@@ -41,29 +43,37 @@ KEYS = frozenset({
 CONTAINER_KEYS = ("initContainers", "containers", "ephemeralContainers")
 
 
-@dataclass(frozen=True)
-class PodSet:
-    """Where the pods of a kind are when they are not PodTemplateSpecs (crds.yaml `pods:`)."""
-
-    at: tuple[str, ...]  # pointers (wildcards) of the objects that are one pod each
-    containers: dict = field(default_factory=dict)  # list name -> pointers, `{at}` = the object
-    pod_level: tuple[str, ...] = ()  # objects that may hold the pod securityContext, first wins
-    metadata: str | None = None
-    volumes: str | None = None
-    unsupported: str = "this resource has no pod-level securityContext"
+def _frozen(obj: Any, **fields: Any) -> None:
+    for name, value in fields.items():
+        object.__setattr__(obj, name, value)
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One kind of crds.yaml (or of a profile's `workloads:`)."""
+class PodSet(FrozenRecord):
+    """Where the pods of a kind are when they are not PodTemplateSpecs (crds.yaml `pods:`):
+    `at`, pointers (wildcards) of the objects that are one pod each; `containers`, list name
+    -> pointers (`{at}` = the object); `pod_level`, objects that may hold the pod
+    securityContext (first wins); `metadata`; `volumes`; `unsupported`."""
 
-    kind: str
-    group: str | None
-    pod_templates: tuple[str, ...] = ()
-    pods: tuple[PodSet, ...] = ()
-    report: tuple[tuple[str, str], ...] = ()  # (pointer, reason): reported, never changed
-    restrictions: str | None = None
-    source: str = ""
+    __slots__ = _fields = ("at", "containers", "pod_level", "metadata", "volumes", "unsupported")
+
+    def __init__(self, at: tuple[str, ...], containers: dict | None = None, pod_level: tuple[str, ...] = (),
+                 metadata: str | None = None, volumes: str | None = None,
+                 unsupported: str = "this resource has no pod-level securityContext") -> None:
+        _frozen(self, at=at, containers={} if containers is None else containers, pod_level=pod_level,
+                metadata=metadata, volumes=volumes, unsupported=unsupported)
+
+
+class Entry(FrozenRecord):
+    """One kind of crds.yaml (or of a profile's `workloads:`); `report`: (pointer, reason)
+    pairs, reported, never changed."""
+
+    __slots__ = _fields = ("kind", "group", "pod_templates", "pods", "report", "restrictions", "source")
+
+    def __init__(self, kind: str, group: str | None, pod_templates: tuple[str, ...] = (),
+                 pods: tuple[PodSet, ...] = (), report: tuple[tuple[str, str], ...] = (),
+                 restrictions: str | None = None, source: str = "") -> None:
+        _frozen(self, kind=kind, group=group, pod_templates=pod_templates, pods=pods, report=report,
+                restrictions=restrictions, source=source)
 
 
 def _podset(d: dict) -> PodSet:
@@ -73,6 +83,8 @@ def _podset(d: dict) -> PodSet:
 
 
 def _path() -> Path:
+    from pathlib import Path  # only when the table is read (cold start)
+
     return Path(__file__).with_name("crds.yaml")
 
 
@@ -194,13 +206,14 @@ def _fill(pattern: str, at: str) -> str:
     return pattern.replace("{at}", at)
 
 
-@dataclass
-class PodParts:
-    """Where the parts of one synthetic pod are in the resource (pointers from it)."""
+class PodParts(Record):
+    """Where the parts of one synthetic pod are in the resource (pointers from it);
+    `containers`: list name -> container pointers."""
 
-    at: str
-    podset: PodSet
-    containers: dict[str, list[str]]  # list name -> container pointers
+    __slots__ = _fields = ("at", "podset", "containers")
+
+    def __init__(self, at: str, podset: PodSet, containers: dict[str, list[str]]) -> None:
+        self.at, self.podset, self.containers = at, podset, containers
 
     @property
     def chain(self) -> list[str]:
