@@ -465,3 +465,20 @@ def test_profile_selinux_options_must_pass_the_check_they_enforce(tmp_path, opti
     r = invoke("--profile", rule_profile(tmp_path, "keep", seLinux=f"{{options: {options}}}"),
                input=dump(pod({"containers": [c()]})))
     assert r.exit_code == 2 and r.stdout == "" and message in r.stderr
+
+
+def test_root_add_back_is_no_conflict_on_the_second_run():
+    """A root container (port 80 on hostNetwork) gets rootAdd back with drop ALL; under
+    strict's `fail`, running again on that output must not call them a conflict: the second
+    run gives the same bytes (and says the same of the capabilities)."""
+    from helpers import cli
+
+    text = dump(pod({"hostNetwork": True, "containers": [c(ports=[{"containerPort": 80}])]}))
+    first = cli("--profile", "strict", "--report", "text", input=text)
+    assert first.returncode == 0, first.stderr
+    second = cli("--profile", "strict", "--report", "text", input=first.stdout)
+    assert second.returncode == 0 and second.stdout == first.stdout, second.stderr
+    def said(r):
+        return [ln for ln in r.stderr.decode().splitlines() if ln.startswith("  skipped capabilities [app]")]
+
+    assert said(first) and said(first) == said(second)

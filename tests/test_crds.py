@@ -416,8 +416,8 @@ def crd_docs(draw):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(crd_docs(), st.sampled_from(["restricted", "baseline"]))
 def test_crd_hardening_is_idempotent(data, profile):
-    # (not strict: a root container given rootAdd conflicts with its own adds on the second
-    # run under `conflicts: fail`, for built-in Pods as well: a known issue outside #12)
+    # (not strict: its `fail` refuses the generated uid 0; a second strict run over a root
+    # container's rootAdd is tests/test_controls.py::test_root_add_back_is_no_conflict_on_the_second_run)
     text = dump(data)
     once = harden(text, profile)
     twice = harden(once.output, profile)

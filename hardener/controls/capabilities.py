@@ -98,8 +98,14 @@ spec:
                                   f"spell {drop[have[0]]!r} as {want!r}", c.name)
             adds = _caps(c).get("add")
             adds = adds if isinstance(adds, list) else []
+            drops = _caps(c).get("drop")
+            # what the profile itself gives a container that keeps running as root (rootAdd
+            # with drop ALL): not a conflict when it is there already — a second run must
+            # find nothing to object to in the first run's output
+            root_caps = set(opts["rootAdd"]) if ctx.will_run_as_root(c) and "ALL" in {
+                cap_name(d) for d in (drops if isinstance(drops, list) else [])} else set()
             for i in reversed(range(len(adds))):
-                if cap_name(adds[i]) in allowed:
+                if cap_name(adds[i]) in allowed or cap_name(adds[i]) in root_caps:
                     continue
                 if ctx.rule(self.id) == "override":
                     yield ctx.remove(self.id, path + ("add", i), f"remove add {adds[i]}", c.name)
@@ -115,10 +121,12 @@ spec:
                        "(drop ALL alone would leave uid 0 unable to chown or chmod)")
                 back = [cap for cap in opts["rootAdd"] if cap not in added_caps(c.sc)]
                 wanted += [(cap, why) for cap in back]
-                if back and not set(back) <= allowed:
-                    yield Skip(self.id, f"runs as root (an explicit setting kept): adds back "
-                               f"{', '.join(back)} so uid 0 still works; restricted allows only "
-                               "NET_BIND_SERVICE", c.name, kind=NOT_APPLICABLE, check="capabilities_restricted")
+            kept = [cap for cap in opts["rootAdd"] if cap in root_caps - allowed
+                    and (cap in added_caps(c.sc) or any(cap == w for w, _ in wanted))]
+            if kept:
+                yield Skip(self.id, f"runs as root (an explicit setting kept): has {', '.join(kept)} "
+                           "back so uid 0 still works; restricted allows only NET_BIND_SERVICE", c.name,
+                           kind=NOT_APPLICABLE, check="capabilities_restricted")
             for cap, why in wanted:
                 yield ctx.append(self.id, path + ("add",), cap, why, c.name)
 
