@@ -32,12 +32,6 @@ def apply_change(data: Any, change: Change) -> None:
     apply_op(data, op, change.path, None if op == "remove" else json_copy(change.value))
 
 
-def _annotation_list(value: Any) -> frozenset:
-    if not isinstance(value, str):
-        return frozenset()
-    return frozenset(x.strip() for x in value.split(",") if x.strip())
-
-
 def _opt_outs(pt: PodTemplate, document: int,
               doc: Document | None = None) -> tuple[bool, frozenset, frozenset]:
     """Read the opt-out annotations from the workload's and the pod template's metadata
@@ -54,8 +48,8 @@ def _opt_outs(pt: PodTemplate, document: int,
             continue
         if str(ann.get(names.SKIP, "")).lower() in ("true", "yes", "1"):
             skip = True
-        containers |= _annotation_list(ann.get(names.SKIP_CONTAINERS))
-        listed = _annotation_list(ann.get(names.SKIP_CONTROLS))
+        containers |= names.listed(ann.get(names.SKIP_CONTAINERS))
+        listed = names.listed(ann.get(names.SKIP_CONTROLS))
         if bad_at is None and listed - set(_controls.CONTROLS):
             bad_at = join(at, "metadata", "annotations", names.SKIP_CONTROLS)
         ctrls |= listed

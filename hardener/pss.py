@@ -216,6 +216,8 @@ def _apparmor_profile(p: _Pod):
 
 _SELINUX_TYPES_1_0 = frozenset(("", "container_t", "container_init_t", "container_kvm_t"))
 _SELINUX_TYPES_1_31 = _SELINUX_TYPES_1_0 | {"container_engine_t"}
+#: (the policy version it starts at, the types allowed) — the check's revisions
+_SELINUX_TYPES = (((1, 0), _SELINUX_TYPES_1_0), ((1, 31), _SELINUX_TYPES_1_31))
 
 
 def _selinux(allowed):
@@ -350,6 +352,9 @@ _SYSCTLS_1_29 = _SYSCTLS_1_27 | {
 }
 _SYSCTLS_1_32 = _SYSCTLS_1_29 | {"net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"}
 _SYSCTLS_1_37 = _SYSCTLS_1_32 | {"net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat"}
+#: (the policy version it starts at, the safe set) — the check's revisions
+_SYSCTLS = (((1, 0), _SYSCTLS_1_0), ((1, 27), _SYSCTLS_1_27), ((1, 29), _SYSCTLS_1_29),
+            ((1, 32), _SYSCTLS_1_32), ((1, 37), _SYSCTLS_1_37))
 
 
 def _sysctls(allowed):
@@ -639,10 +644,7 @@ _REGISTRY = (
           'Setting a custom SELinux user or role is forbidden and the type is limited to '
           'container_t, container_init_t, container_kvm_t (and container_engine_t from '
           '1.31).',
-          (
-              ((1, 0), _selinux(_SELINUX_TYPES_1_0), ()),
-              ((1, 31), _selinux(_SELINUX_TYPES_1_31), ()),
-          )),
+          tuple((since, _selinux(types), ()) for since, types in _SELINUX_TYPES)),
     Check("seccompProfile_baseline", _BASELINE, 'Seccomp',
           'The seccomp profile must not be explicitly set to Unconfined.',
           (
@@ -652,13 +654,7 @@ _REGISTRY = (
     Check("sysctls", _BASELINE, 'Sysctls',
           'Sysctls can disable security mechanisms or affect the whole node: only the safe '
           'subset allowed at the policy version may be set.',
-          (
-              ((1, 0), _sysctls(_SYSCTLS_1_0), ()),
-              ((1, 27), _sysctls(_SYSCTLS_1_27), ()),
-              ((1, 29), _sysctls(_SYSCTLS_1_29), ()),
-              ((1, 32), _sysctls(_SYSCTLS_1_32), ()),
-              ((1, 37), _sysctls(_SYSCTLS_1_37), ()),
-          )),
+          tuple((since, _sysctls(safe), ()) for since, safe in _SYSCTLS)),
     Check("windowsHostProcess", _BASELINE, 'HostProcess',
           'Windows HostProcess containers give privileged access to the host and must be '
           'disallowed: windowsOptions.hostProcess is unset or false.',
@@ -763,14 +759,13 @@ def active_checks(level: str, version: tuple[int, int] | str = LATEST) -> list[s
 
 def safe_sysctls(version: tuple[int, int] | str = LATEST) -> frozenset[str]:
     """The sysctls the `sysctls` check allows at a policy version (check_sysctls.go)."""
-    return _at(version, (((1, 0), _SYSCTLS_1_0), ((1, 27), _SYSCTLS_1_27), ((1, 29), _SYSCTLS_1_29),
-                         ((1, 32), _SYSCTLS_1_32), ((1, 37), _SYSCTLS_1_37)))
+    return _at(version, _SYSCTLS)
 
 
 def selinux_types(version: tuple[int, int] | str = LATEST) -> frozenset[str]:
     """The seLinuxOptions.type values the `seLinuxOptions` check allows ("" = unset)
     at a policy version (check_seLinuxOptions.go)."""
-    return _at(version, (((1, 0), _SELINUX_TYPES_1_0), ((1, 31), _SELINUX_TYPES_1_31)))
+    return _at(version, _SELINUX_TYPES)
 
 
 def evaluate(pod_metadata: dict | None, pod_spec: dict | None, level: str = "restricted",

@@ -145,13 +145,13 @@ def test_generated_pods(policies, spec, ann):
 
 def test_the_comparison_fails_on_a_broken_check(policies, monkeypatch):
     """The checker can fail: a restrictedVolumes check that forgets nfs is caught."""
-    real = pss_cel._check
+    real = pss_cel.check
 
     def broken(cid, version):
         expr, what = real(cid, version)
         return (expr.replace("has(v.nfs) || ", ""), what) if cid == "restrictedVolumes" else (expr, what)
 
-    monkeypatch.setattr(pss_cel, "_check", broken)
+    monkeypatch.setattr(pss_cel, "check", broken)
     bad = {("restricted", (1, 37)): pss_only_policy("restricted", (1, 37))}
     spec, _, _ = CASES["volume-nfs"]
     with pytest.raises(AssertionError):

@@ -119,8 +119,10 @@ class PodContext(Record):
     def rule(self, control: str) -> str:
         return self.conflicts.get(control, "keep")
 
-    def conflict(self, control: str, what: str, container: str | None = None) -> Skip:
-        """Decide a conflict by `fail` (raise) or return the Skip to report for `keep`."""
+    def conflict(self, control: str, what: str, container: str | None = None,
+                 check: str | None = None) -> Skip:
+        """Decide a conflict by `fail` (raise) or return the Skip to report for `keep`
+        (`check`: the PSS check the kept setting fails, when the control knows it)."""
         if self.rule(control) == "fail":
             res = self.template
             ns = f"{res.namespace}/" if res.namespace else ""
@@ -129,7 +131,7 @@ class PodContext(Record):
                 f"{self.where or f'document {self.document}'}: "
                 f"{res.api_version} {res.kind} {ns}{res.name}: "
                 f"{where}{what} conflicts with control {control} (rule: fail)")
-        return Skip(control, f"kept: {what}", container, kind=CONFLICT, setting=what)
+        return Skip(control, f"kept: {what}", container, kind=CONFLICT, setting=what, check=check)
 
     def root_kept(self, c: ContainerRef) -> bool:
         """True when this container keeps running as root because the profile keeps an

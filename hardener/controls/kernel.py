@@ -65,6 +65,19 @@ def _field_for_annotation(value: Any, control: str) -> dict | None:
     return None
 
 
+def _unconfined_annotations(ctx, control: str, opts: dict, keys: list) -> Any:
+    """For each (annotation key, container) whose value is `unconfined`: the profile's
+    value under `override`, else the conflict (`keep` reports, `fail` stops)."""
+    ann = ctx.pod_annotations
+    for key, container in keys:
+        if _unconfined(ann.get(key)):
+            if ctx.rule(control) == "override":
+                yield ctx.set(control, ("metadata", "annotations", key), _annotation_value(opts),
+                              "override unconfined", container)
+            else:
+                yield ctx.conflict(control, f"annotation {key}: unconfined", container)
+
+
 def _confine(ctx, control: str, opts: dict, field: str, pod_key: str | None, container_prefix: str,
              field_from: tuple) -> Any:
     """Shared plan of seccomp and AppArmor: annotations before `field_from`, the field after.
@@ -82,13 +95,8 @@ def _confine(ctx, control: str, opts: dict, field: str, pod_key: str | None, con
     containers = list(ctx.containers())
     per_container = bool(ctx.skip_containers) or not ctx.pod_level
     keys = ([(pod_key, None)] if pod_key else []) + [(container_prefix + c.name, c.name) for c in containers]
-    for key, container in keys:  # explicit `unconfined` annotations conflict whatever the version
-        if _unconfined(ann.get(key)):
-            if override:
-                yield ctx.set(control, ("metadata", "annotations", key), desired_ann,
-                              "override unconfined", container)
-            else:
-                yield ctx.conflict(control, f"annotation {key}: unconfined", container)
+    # explicit `unconfined` annotations conflict whatever the version
+    yield from _unconfined_annotations(ctx, control, opts, keys)
     if ctx.kube < field_from:
         since = f"annotation before {field_from[0]}.{field_from[1]}"
         targets = keys[:1] if pod_key and not per_container else keys[1 if pod_key else 0:]
@@ -213,14 +221,9 @@ spec:
         if ctx.kube >= versions.APPARMOR_FIELD and "appArmorProfile" not in ctx.pod_sc and any(
                 isinstance(k, str) and k.startswith(names.APPARMOR_CONTAINER_PREFIX)
                 for k in ctx.pod_annotations):  # YAML 1.1 keys (`on:`, `1:`) are no annotation
-            for key, value in ctx.pod_annotations.items():
-                if isinstance(key, str) and key.startswith(names.APPARMOR_CONTAINER_PREFIX) and _unconfined(value):
-                    container = key[len(names.APPARMOR_CONTAINER_PREFIX):]
-                    if ctx.rule(self.id) == "override":
-                        yield ctx.set(self.id, ("metadata", "annotations", key), _annotation_value(opts),
-                                      "override unconfined", container)
-                    else:
-                        yield ctx.conflict(self.id, f"annotation {key}: unconfined", container)
+            prefix = names.APPARMOR_CONTAINER_PREFIX
+            yield from _unconfined_annotations(ctx, self.id, opts, [
+                (k, k[len(prefix):]) for k in ctx.pod_annotations if isinstance(k, str) and k.startswith(prefix)])
             yield Skip(self.id, "kept: AppArmor set by annotations (not mixed with the field)",
                        kind=NOT_APPLICABLE)
             return
@@ -283,9 +286,7 @@ spec:
             for key in bad:
                 what = f"seLinuxOptions.{key}: {options[key]}"
                 if ctx.rule(self.id) != "override":
-                    skip = ctx.conflict(self.id, what, container)
-                    skip.check = "seLinuxOptions"
-                    yield skip
+                    yield ctx.conflict(self.id, what, container, check="seLinuxOptions")
                 elif key == "type" and opts["options"].get("type"):
                     yield ctx.set(self.id, at + ("seLinuxOptions", "type"), opts["options"]["type"],
                                   f"override {what}", container)
@@ -336,10 +337,8 @@ spec:
                 yield ctx.set(self.id, c.path + ("securityContext", "procMount"), "Default",
                               f"override procMount: {value}", c.name)
             else:
-                skip = ctx.conflict(self.id, f"procMount: {value}", c.name)
-                skip.check = "procMount_restricted" if ctx.level == "restricted" and ctx.kube >= (1, 35) \
-                    else "procMount"
-                yield skip
+                check = "procMount_restricted" if ctx.level == "restricted" and ctx.kube >= (1, 35) else "procMount"
+                yield ctx.conflict(self.id, f"procMount: {value}", c.name, check=check)
 
 
 class Sysctls(Control):
@@ -380,6 +379,4 @@ spec:
                 yield ctx.remove(self.id, ("spec", "securityContext", "sysctls", i),
                                  f"override unsafe sysctl {name}")
             else:
-                skip = ctx.conflict(self.id, f"sysctl {name}", None)
-                skip.check = "sysctls"
-                yield skip
+                yield ctx.conflict(self.id, f"sysctl {name}", check="sysctls")

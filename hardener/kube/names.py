@@ -48,3 +48,10 @@ KRM_INDEX = ("internal.config.kubernetes.io/index", "config.kubernetes.io/index"
 #: Annotation prefixes of the orchestrator's bookkeeping (file path, index, ids): kpt and
 #: kustomize set them on items, and a function must keep them.
 KRM_BOOKKEEPING = ("config.kubernetes.io/", "internal.config.kubernetes.io/", "config.k8s.io/")
+
+
+def listed(value: object) -> frozenset:
+    """The names of a comma-separated annotation value (`skip-containers: "a, b"`)."""
+    if not isinstance(value, str):
+        return frozenset()
+    return frozenset(x.strip() for x in value.split(",") if x.strip())

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from .. import pss
 from ..kube.kubelet import safe_sysctls
-from ..kube.versions import PSP_REMOVED
+from ..kube.versions import LATEST, PSP_REMOVED
 from ..profile import Profile
 from .usage import Seen, Usage
 
@@ -23,16 +23,14 @@ class Envelope:
     controls: frozenset  # enabled control ids
     safe_sysctls: frozenset  # the kubelet's (PodSecurityPolicy era)
     profile: Profile
-    pss_sysctls: frozenset = frozenset()  # what the PSS sysctls check allows at the version
-    pss_selinux: frozenset = frozenset()  # the SELinux types the PSS check allows ("" = unset)
-    kube: tuple = (1, 37)  # the target version
+    kube: tuple[int, int] = LATEST  # the target version
 
     @classmethod
     def of(cls, profile: Profile, kube: tuple[int, int]) -> "Envelope":
         caps = profile.controls.get("capabilities")
         return cls(frozenset(caps["allowAdd"]) if caps else pss.BASELINE_CAPABILITIES,
                    tuple(caps["drop"]) if caps else (), frozenset(profile.controls),
-                   safe_sysctls(kube), profile, pss.safe_sysctls(kube), pss.selinux_types(kube), kube)
+                   safe_sysctls(kube), profile, kube)
 
     def has(self, control: str) -> bool:
         return control in self.controls

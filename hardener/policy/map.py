@@ -37,6 +37,8 @@ from ..kube.podspec import LINUX_CAPABILITIES
 from ..kube.versions import MAP_V1, MAP_V1BETA1, fmt
 from ..options import Options
 from ..profile import Profile
+from .cel import string as s
+from .cel import strings as lst
 from .naming import Naming, binding_scope
 from .stream import Workload
 
@@ -99,13 +101,6 @@ def policy_spec(profile: Profile) -> dict:
 
 
 # ----------------------------------------------------------------------------- CEL helpers
-def s(text: str) -> str:
-    """A CEL string literal."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def lst(items) -> str:
-    return "[" + ", ".join(s(i) for i in items) + "]"
 
 
 def val(v: Any) -> str:

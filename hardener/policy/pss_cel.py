@@ -13,36 +13,23 @@ from __future__ import annotations
 
 from .. import pss
 from ..kube import names
+from .cel import every as _every
+from .cel import has_path as _has
+from .cel import string as _str
+from .cel import strings
 
 S, P, A = "variables.spec", "variables.podSC", "variables.annotations"
 PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 LIFECYCLE = ("postStart", "preStop")
 
 
-def _str(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _list(items) -> str:
-    return "[" + ", ".join(_str(i) for i in sorted(items)) + "]"
-
-
-def _has(base: str, path: str) -> str:
-    """has() on every step of base.path (CEL's has() tests one field)."""
-    steps, out = base, []
-    for part in path.split("."):
-        steps = f"{steps}.{part}"
-        out.append(f"has({steps})")
-    return " && ".join(out)
+    return strings(sorted(items))
 
 
 def _set(base: str, path: str, test: str) -> str:
     """`test` on base.path when set, true when unset."""
     return f"(!({_has(base, path)}) || {base}.{path}{test})"
-
-
-def _every(condition: str) -> str:
-    return f"variables.containers.all(c, {condition})"
 
 
 def _typed_ok(obj: str, allowed) -> str:
@@ -80,7 +67,7 @@ def _userns_relaxed(expr: str, version) -> str:
     return f"(has({S}.hostUsers) && {S}.hostUsers == false) || ({expr})" if version >= (1, 35) else expr
 
 
-def _check(cid: str, version: tuple[int, int]) -> tuple[str, str]:
+def check(cid: str, version: tuple[int, int]) -> tuple[str, str]:
     """(CEL, what it requires) for one check at a version."""
     if cid == "hostNamespaces":
         return (" && ".join(f"!(has({S}.{f}) && {S}.{f})" for f in ("hostNetwork", "hostPID", "hostIPC")),
@@ -165,4 +152,4 @@ def _check(cid: str, version: tuple[int, int]) -> tuple[str, str]:
 
 def pss_validations(level: str, version: tuple[int, int]) -> list[tuple[str, str, str]]:
     """(check id, CEL, what it requires) for every check PSS runs at `level` and `version`."""
-    return [(cid, *_check(cid, version)) for cid in pss.active_checks(level, version)]
+    return [(cid, *check(cid, version)) for cid in pss.active_checks(level, version)]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any
 
+from .. import pss
 from ..controls import CONTROLS
 from ..kube import names
 from ..kube.podspec import containers as containers_of
@@ -12,6 +13,11 @@ from ..kube.workloads import BUILTIN_WORKLOADS
 from ..options import Options
 from .envelope import Envelope, violations
 from .naming import Naming, binding_scope
+from . import pss_cel
+from .cel import every as _every
+from .cel import has_path
+from .cel import string as _cel_str
+from .cel import strings as _cel_list
 from .pss_cel import pss_validations
 from .stream import Workload
 
@@ -52,7 +58,6 @@ def _exception(w: Workload, env: Envelope, validated: set) -> bool:
     """A workload the policy must leave out: a hardened template that still fails a check of
     the profile's PSS level (each one a reported skip), or uses more than a validated control
     allows (Linux-only controls pass pods with spec.os.name windows, as PSA's checks do)."""
-    from .. import pss
     from ..kube.nodes import psa_windows
 
     if any(pss.evaluate(t.get("metadata"), t.get("spec"), env.profile.level, env.kube) for t in w.templates):
@@ -116,29 +121,13 @@ CEL_VARIABLES = (
 
 def _sc(path: str) -> str:
     """CEL: container `c` sets securityContext.<path> (every step present)."""
-    steps = ["c.securityContext"]
-    for part in path.split("."):
-        steps.append(f"{steps[-1]}.{part}")
-    return " && ".join(f"has({s})" for s in steps)
-
-
-def _every(condition: str) -> str:
-    return f"variables.containers.all(c, {condition})"
+    return has_path("c", "securityContext." + path)
 
 
 def _effective_cel(key: str, test: str, unset: str = "false") -> str:
     """CEL: `test` ({} = the value) on the container's setting, else the pod's, else `unset`."""
     c, p = f"c.securityContext.{key}", f"variables.podSC.{key}"
     return f"(({_sc(key)}) ? {test.format(c)} : (has({p}) ? {test.format(p)} : {unset}))"
-
-
-def _cel_str(text: str) -> str:
-    """A CEL string literal: names come from the manifests and must not change the expression."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _cel_list(items: Iterable[str]) -> str:
-    return "[" + ", ".join(map(_cel_str, items)) + "]"
 
 
 def cel_validations(env: Envelope) -> list[tuple[str, str, str]]:
@@ -150,13 +139,7 @@ def cel_validations(env: Envelope) -> list[tuple[str, str, str]]:
     apparmor_annotation = (f"{key} in variables.annotations && (variables.annotations[{key}] == 'runtime/default'"
                            f" || variables.annotations[{key}].startsWith('localhost/'))")
     spec = "variables.spec"
-    types = _cel_list(sorted(env.pss_selinux))
-
-    def selinux_ok(options: str) -> str:
-        """CEL: seLinuxOptions within check_seLinuxOptions.go (an allowed type, no user/role)."""
-        return (f"((!has({options}.type) || {options}.type in {types}) && (!has({options}.user) || "
-                f"{options}.user == '') && (!has({options}.role) || {options}.role == ''))")
-
+    selinux_types = ", ".join(sorted(t for t in pss.selinux_types(env.kube) if t))
     checks: dict[str, list[tuple[str, str]]] = {
         "hostAccess": [
             (" && ".join(f"!(has({spec}.{f}) && {spec}.{f})" for f in ("hostNetwork", "hostPID", "hostIPC")),
@@ -191,17 +174,14 @@ def cel_validations(env: Envelope) -> list[tuple[str, str, str]]:
                             "containers must use a RuntimeDefault or Localhost seccomp profile")],
         "appArmor": [(_every(_effective_cel("appArmorProfile", confined, apparmor_annotation)),
                       "containers must use a RuntimeDefault or Localhost AppArmor profile")],
-        "seLinux": [(f"(!has(variables.podSC.seLinuxOptions) || {selinux_ok('variables.podSC.seLinuxOptions')})"
-                     " && " + _every(f"!({_sc('seLinuxOptions')}) || {selinux_ok('c.securityContext.seLinuxOptions')}"),
-                     "SELinux type must be one of " + ", ".join(sorted(t for t in env.pss_selinux if t))
-                     + ", with no custom user or role")] + (
+        # the three controls that fix a PSS check: the check's own CEL (pss_cel)
+        "seLinux": [(pss_cel.check("seLinuxOptions", env.kube)[0],
+                     f"SELinux type must be one of {selinux_types}, with no custom user or role")] + (
             [(_every(_effective_cel("seLinuxOptions", "true")), "containers must have seLinuxOptions")]
             if env.profile.controls.get("seLinux", {}).get("options") else []),
-        "procMount": [(_every(f"!({_sc('procMount')}) || c.securityContext.procMount == 'Default'"),
+        "procMount": [(pss_cel.check("procMount_restricted", env.kube)[0],
                        "containers must keep the default /proc masks (procMount Default)")],
-        "sysctls": [("!has(variables.podSC.sysctls) || variables.podSC.sysctls.all(s, s.name in "
-                     f"{_cel_list(sorted(env.pss_sysctls))})",
-                     "pods may set only the safe sysctls")],
+        "sysctls": [(pss_cel.check("sysctls", env.kube)[0], "pods may set only the safe sysctls")],
         "readOnlyRootFilesystem": [(_every(f"{_sc('readOnlyRootFilesystem')}"
                                            " && c.securityContext.readOnlyRootFilesystem == true"),
                                     "containers must set readOnlyRootFilesystem: true")],
@@ -277,9 +257,7 @@ def opted_out_containers(w: Workload) -> frozenset:
     metas += [t.get("metadata") for t in w.templates]
     for meta in metas:
         ann = meta.get("annotations") if isinstance(meta, dict) else None
-        value = ann.get(names.SKIP_CONTAINERS) if isinstance(ann, dict) else None
-        if isinstance(value, str):
-            out |= {x.strip() for x in value.split(",") if x.strip()}
+        out |= names.listed(ann.get(names.SKIP_CONTAINERS) if isinstance(ann, dict) else None)
     return frozenset(out)
 
 
