@@ -89,7 +89,7 @@ def harden_documents(docs: list[yamlio.Document], opts: Options,
                 spool.write(doc.text.encode("utf-8", "surrogateescape"))
                 doc.text = ""
             continue
-        data = doc.load()
+        data = doc.load(keep_node=rendered is not None)  # rendered right away: keep the nodes
         if doc.has_aliases:
             # an alias is the same object as its anchor: unshare before planning, so a change
             # (or an opt-out) of one workload never reaches another through it
@@ -106,7 +106,7 @@ def harden_documents(docs: list[yamlio.Document], opts: Options,
             if patch:
                 rendered[doc.index] = _render(doc, patch, found)
                 doc.text = ""  # its output is `rendered`; nothing reads the input's text again
-            doc.data, doc.loaded = None, False
+            doc.data, doc.loaded, doc.node = None, False, None
             for r in found:
                 r.templates = [_DROPPED] * len(r.templates)
                 r.template_skips = {}  # read by --verify only

@@ -9,14 +9,13 @@ option the profile does not set.
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import controls as _controls
 from .errors import HardenError, ProfileError
 from .kube.workloads import CustomWorkload
+from .record import Record
 
 TOP_KEYS = {
     "name": "a short name",
@@ -58,22 +57,27 @@ def builtin_names() -> list[str]:
     return sorted(p.stem for p in builtin_dir().glob("*.yaml"))
 
 
-@dataclass
-class Profile:
-    """A resolved profile: every option filled in."""
+class Profile(Record):
+    """A resolved profile: every option filled in. `controls`: the enabled controls only,
+    in registry order; `raw`: the merged data, for `profiles show`; `listed`: every control
+    the profile enables (`controls` is the part active on its nodes)."""
 
-    name: str
-    description: str
-    level: str
-    conflicts: str
-    controls: dict[str, dict[str, Any]]  # enabled controls only, in registry order
-    workloads: list[CustomWorkload] = field(default_factory=list)
-    emit: Any = "auto"
-    source: str = ""
-    raw: dict = field(default_factory=dict, repr=False)  # merged data, for `profiles show`
-    node_features: frozenset[str] = frozenset(DEFAULT_NODE_FEATURES)
-    #: every control the profile enables; `controls` is the part active on its nodes
-    listed: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _fields = ("name", "description", "level", "conflicts", "controls", "workloads", "emit", "source",
+               "raw", "node_features", "listed")
+    _hidden = frozenset(("raw", "listed"))
+
+    def __init__(self, name: str, description: str, level: str, conflicts: str,
+                 controls: dict[str, dict[str, Any]], workloads: list[CustomWorkload] | None = None,
+                 emit: Any = "auto", source: str = "", raw: dict | None = None,
+                 node_features: frozenset[str] = frozenset(DEFAULT_NODE_FEATURES),
+                 listed: dict[str, dict[str, Any]] | None = None) -> None:
+        self.name, self.description, self.level, self.conflicts = name, description, level, conflicts
+        self.controls, self.workloads, self.emit, self.source = controls, workloads or [], emit, source
+        self.raw, self.node_features, self.listed = raw or {}, node_features, listed or {}
+
+    def replace(self, **changes: Any) -> "Profile":
+        """A copy with `changes` (dataclasses.replace)."""
+        return Profile(**{f: changes.get(f, getattr(self, f)) for f in self._fields})
 
     def rule(self, control_id: str) -> str:
         return self.controls.get(control_id, {}).get("conflicts") or self.conflicts
@@ -100,11 +104,9 @@ class Profile:
     def for_nodes(self, features: frozenset[str]) -> "Profile":
         """This profile on nodes with `features`: a control that needs a feature the nodes
         lack is left out everywhere it would act — hardening, policy objects, audit."""
-        import dataclasses
-
         controls = {cid: opts for cid, opts in self.listed.items()
                     if _controls.CONTROLS[cid].requires in (None, *features)}
-        return dataclasses.replace(self, controls=controls, node_features=frozenset(features))
+        return self.replace(controls=controls, node_features=frozenset(features))
 
 
 # --------------------------------------------------------------------------- loading
@@ -159,6 +161,8 @@ def _merge(base: dict, override: dict) -> dict:
     exception is `workloads:`, which extends the base's table (an entry for the same kind
     and group replaces the base's): a profile that adds a CRD must not drop the kinds its
     base hardens."""
+    import copy
+
     from deepmerge import Merger
 
     merger = Merger([(dict, ["merge"]), (list, ["override"])], ["override"], ["override"])

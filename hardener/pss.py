@@ -26,12 +26,12 @@ version, exactly as it does on a current API server pinned to an old policy vers
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from .kube import names, nodes, podspec
 from .kube.pointer import escape as _esc
 from .kube.versions import LATEST, parse_policy_version
+from .record import FrozenRecord
 
 #: The Pod Security Standards levels, least strict first.
 LEVELS = ("privileged", "baseline", "restricted")
@@ -50,15 +50,19 @@ _BASELINE = "baseline"
 _RESTRICTED = "restricted"
 
 
-@dataclass(frozen=True)
-class Violation:
-    check: str  # stable upstream check id
-    level: str  # "baseline" or "restricted": the level of the failing check
-    container: str | None  # container name, or None for pod-level
-    path: str  # JSON pointer from the pod template root (/spec/..., /metadata/...)
-    value: object  # the offending value (None when missing)
-    message: str  # what is wrong
-    fix: str  # how to fix, one line
+class Violation(FrozenRecord):
+    """One failing check: `check` (the stable upstream check id), `level` ("baseline" or
+    "restricted": the level of the failing check), `container` (its name, or None for
+    pod-level), `path` (a JSON pointer from the pod template root: /spec/..., /metadata/...),
+    `value` (the offending value; None when missing), `message` (what is wrong) and `fix`
+    (how to fix it, one line)."""
+
+    __slots__ = _fields = ("check", "level", "container", "path", "value", "message", "fix")
+
+    def __init__(self, check: str, level: str, container: str | None, path: str, value: object,
+                 message: str, fix: str) -> None:
+        for name, v in zip(self._fields, (check, level, container, path, value, message, fix)):
+            object.__setattr__(self, name, v)
 
 
 class Check(NamedTuple):

@@ -21,7 +21,6 @@ the container, the pod template's `spec`, or at worst the document.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -296,7 +295,7 @@ def _with_rules(profile: Profile, fail_only: str | None) -> Profile:
 
     controls = {cid: {**opts, "conflicts": keep(profile.rule(cid), cid)}
                 for cid, opts in profile.controls.items()}
-    return dataclasses.replace(profile, controls=controls, conflicts=keep(profile.conflicts, None))
+    return profile.replace(controls=controls, conflicts=keep(profile.conflicts, None))
 
 
 def _plan(data: Any, doc: yamlio.Document, profile: Profile, table: WorkloadTable, version: tuple[int, int]):

@@ -10,7 +10,6 @@ a control always reads the pod template as its earlier changes left it.
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Callable, ClassVar, Iterator
 
 from ..record import FrozenRecord
@@ -116,7 +115,9 @@ class Control:
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
-        return {k: copy.deepcopy(o.default) for k, o in cls.all_options().items()}
+        from ..results import json_copy  # defaults are YAML data: lists, maps, scalars
+
+        return {k: json_copy(o.default) for k, o in cls.all_options().items()}
 
     @classmethod
     def validate(cls, opts: dict) -> tuple[str, str] | None:

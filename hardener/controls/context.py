@@ -50,21 +50,23 @@ class PodContext(Record):
     (read before any change)."""
 
     _fields = ("template", "kube", "conflicts", "skip_controls", "skip_containers", "document", "where",
-               "allowed_adds", "active", "level", "chosen", "_root_kept", "_needs_root", "_refs")
-    _hidden = frozenset(("_root_kept", "_needs_root", "_refs"))
+               "allowed_adds", "active", "level", "chosen", "_root_kept", "_needs_root", "_refs", "_windows")
+    _hidden = frozenset(("_root_kept", "_needs_root", "_refs", "_windows"))
 
     def __init__(self, template: PodTemplate, kube: tuple[int, int], conflicts: dict[str, str],
                  skip_controls: frozenset = frozenset(), skip_containers: frozenset = frozenset(),
                  document: int = 0, where: str = "", allowed_adds: frozenset = frozenset(),
                  active: frozenset = frozenset(), level: str = "restricted",
                  chosen: frozenset = frozenset(), _root_kept: dict | None = None,
-                 _needs_root: dict | None = None, _refs: dict | None = None) -> None:
+                 _needs_root: dict | None = None, _refs: dict | None = None,
+                 _windows: bool | None = None) -> None:
         self.template, self.kube, self.conflicts = template, kube, conflicts
         self.skip_controls, self.skip_containers, self.document, self.where = (
             skip_controls, skip_containers, document, where)
         self.allowed_adds, self.active, self.level, self.chosen = allowed_adds, active, level, chosen
         self._root_kept, self._needs_root = _root_kept, _needs_root
         self._refs = _refs  # (list name, index) -> ContainerRef
+        self._windows = _windows
 
     # ---- where things are
     @property
@@ -96,7 +98,12 @@ class PodContext(Record):
 
     @property
     def is_windows(self) -> bool:
-        return nodes.targets_windows(self.spec)
+        """nodes.targets_windows, read once per template: no control changes the answer (none
+        sets `os`, node selectors, affinity or windowsOptions, and on a Windows pod none adds
+        a Linux-only field)."""
+        if self._windows is None:
+            self._windows = nodes.targets_windows(self.spec)
+        return self._windows
 
     def containers(self, opted_out: bool = False) -> Iterator[ContainerRef]:
         """Every container (init, regular, ephemeral) that is a mapping and not opted out

@@ -191,8 +191,9 @@ class _AliasBomb(ValueError):
     """Aliases expand to more than MAX_EXPANDED_NODES nodes."""
 
 
-def _compose_and_build(text: str, aliases: bool, line_offset: int = 0) -> tuple[Any, Any]:
-    """The one load core: (node tree, data) of one YAML document. With `aliases` false the
+def _compose_and_build(text: str, aliases: bool, line_offset: int = 0) -> tuple[Any, Any, bool]:
+    """The one load core: (node tree, data, whether the fast builder built it) of one YAML
+    document. With `aliases` false the
     fast builder is tried first; with it true the expanded size is checked first. Raises
     yaml.YAMLError, ValueError (a node that contains itself), _AliasBomb, RecursionError.
     `line_offset` (the lines of the file before `text`) goes into the lines that messages
@@ -204,30 +205,47 @@ def _compose_and_build(text: str, aliases: bool, line_offset: int = 0) -> tuple[
     try:
         node = loader.get_single_node()
         if node is None:
-            return None, None
+            return None, None, False
         if aliases:
             if _expanded_size(node) > MAX_EXPANDED_NODES:
                 raise _AliasBomb
         else:
             try:
-                return node, _build(node, loader)
+                return node, _build(node, loader), True
             except (_Slow, RecursionError):
                 pass
-        return node, loader.construct_document(node)
+        return node, loader.construct_document(node), False
     finally:
         loader.dispose()
         if gc_was_on:
             gc.enable()
 
 
-def load_document(doc: Document) -> Any:
+def rebuild(node: Any) -> Any:
+    """The data of a node tree :func:`load_document` kept (``doc.node``: one the fast
+    builder built, which leaves the nodes as they were composed; the standard constructor
+    rearranges merge keys), built again: a changed document's "before", without a second
+    parse."""
+    loader = _SafeLoader("")
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(node, loader)
+    finally:
+        loader.dispose()
+        if gc_was_on:
+            gc.enable()
+
+
+def load_document(doc: Document, keep_node: bool = False) -> Any:
     """Safely load one document's data; errors name the source, the document's index within
-    it and the line in it."""
+    it and the line in it. With `keep_node`, its node tree stays in ``doc.node`` (for the
+    text edit of a document rendered right after planning: one parse, not two)."""
     def refuse(message: str) -> InputError:
         return InputError(message, source=doc.source, document=doc.index_in_source, line=doc.first_line)
 
     try:
-        node, data = _compose_and_build(doc.text, doc.has_aliases, doc.first_line - 1)
+        node, data, fast = _compose_and_build(doc.text, doc.has_aliases, doc.first_line - 1)
     except yaml.MarkedYAMLError as exc:
         raise _mark_error(exc, doc.source, doc.index_in_source, doc.first_line - 1, doc.text) from None
     except _AliasBomb:
@@ -238,6 +256,8 @@ def load_document(doc: Document) -> Any:
                      "structure); refusing the document") from None
     except RecursionError:
         raise refuse("nesting too deep to process") from None
+    if keep_node and fast:
+        doc.node = node
     if node is not None and not doc.spans_exact:
         doc.body_start, doc.body_end = _spans(node)
         doc.spans_exact = True
@@ -249,7 +269,7 @@ def compose_text(text: str) -> tuple[Any, Any]:
     :func:`load_document` uses (same tags, same refusals, the fast builder when there can be
     no alias). For callers that edit text at node positions (textpatch). Raises
     yaml.YAMLError or ValueError (a recursive alias or an alias bomb)."""
-    return _compose_and_build(text, "*" in text)
+    return _compose_and_build(text, "*" in text)[:2]
 
 
 def load_text(text: str) -> Any:

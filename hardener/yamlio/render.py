@@ -17,7 +17,13 @@ def render_changed(doc: Document, data: Any, patch: list[dict]) -> tuple[str, st
     from .textpatch import _same, patch_text  # imported on the first changed document
 
     why: list[str] = []
-    text = patch_text(doc.text, patch, data, why)
+    composed = None
+    if doc.node is not None:  # the load kept its nodes: build the "before" from them
+        from .load import rebuild
+
+        composed = (doc.node, rebuild(doc.node))
+        doc.node = None
+    text = patch_text(doc.text, patch, data, why, composed)
     if text is not None:
         return text, None
     from .rewrite import rewrite

@@ -47,7 +47,7 @@ class Document(Record):
     _fields = ("index", "source", "text", "first_line", "body_start", "body_end", "root", "kind",
                "api_version", "has_aliases", "data", "loaded", "spans_exact", "parent", "pointer",
                "index_in_source")
-    __slots__ = tuple(f for f in _fields if f != "text") + ("_text", "_src", "_s", "_e")
+    __slots__ = tuple(f for f in _fields if f != "text") + ("_text", "_src", "_s", "_e", "node")
     _hidden = frozenset(("data", "spans_exact", "parent"))
 
     @property
@@ -78,17 +78,18 @@ class Document(Record):
         self.api_version, self.has_aliases, self.data, self.loaded = api_version, has_aliases, data, loaded
         self.spans_exact, self.parent, self.pointer = spans_exact, parent, pointer
         self.index_in_source = index if index_in_source < 0 else index_in_source
+        self.node = None  # its node tree, kept by load(keep_node=True) until it is rendered
 
     @property
     def line_break(self) -> str:
         return "\r\n" if "\r\n" in self.text else "\n"
 
-    def load(self) -> Any:
-        """Load (once) and return this document's data."""
+    def load(self, keep_node: bool = False) -> Any:
+        """Load (once) and return this document's data (`keep_node`: see load_document)."""
         if not self.loaded:
             from .load import load_document
 
-            self.data = load_document(self)
+            self.data = load_document(self, keep_node)
             self.loaded = True
         return self.data
 

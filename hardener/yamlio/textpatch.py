@@ -18,8 +18,11 @@ edit at the nodes' character offsets:
 Diffing the data rather than replaying the operations one by one means one parse for the
 whole patch, and values an operation sets to what they already were keep their text.
 Everything else stays byte for byte, and inserted lines use the document's line breaks.
-The result is loaded again and must equal the patched data; when it does not, or when an
-edit is not one this module knows to make safely (a change at or beside a node an alias
+The result is loaded again and must equal the patched data — unless every edit is one whose
+result is known by construction (new keys after the last line of a block mapping, in plain
+ASCII text without aliases, merge keys or tags, each scalar and key rendering read back once:
+:meth:`_Patcher._proves_insertion`), which is what hardening a manifest mostly does. When it
+does not, or when an edit is not one this module knows to make safely (a change at or beside a node an alias
 shares — its marks are the anchor's —, merge keys, explicit `? ` keys, ...), the answer is
 None and the caller re-emits the document. Anchors and aliases elsewhere in the document
 stay as they are.
@@ -54,19 +57,21 @@ class _Unsafe(Exception):
     """An edit this module does not make; :func:`patch_text` answers None."""
 
 
-def patch_text(text: str, ops: list[dict], new: Any = _MISSING, why: list | None = None) -> str | None:
+def patch_text(text: str, ops: list[dict], new: Any = _MISSING, why: list | None = None,
+               composed: tuple | None = None) -> str | None:
     """Apply JSON-Patch `ops` (RFC 6902 'add' / 'replace' / 'remove' only, paths are JSON pointers
     relative to the document root) to the YAML document `text` (one document; it may start with a
     `---` line and comment lines, and end with trailing comments). Return the new text, or None
     when the edit cannot be done safely (the caller then falls back to re-emitting the document);
-    then `why`, if given, receives the reason."""
+    then `why`, if given, receives the reason. `composed`: (node tree, data) of `text` as
+    compose_text reads it, when the caller has them (one parse fewer)."""
     reason = "the edit did not read back as planned"
     try:
         if not all(isinstance(op, dict) and op.get("op") in _OPS for op in ops):
             return None
         bom = _BOM if text.startswith(_BOM) else ""  # libyaml's offsets do not count a BOM
         body = text[len(bom):]
-        root, old = compose_text(body)
+        root, old = composed if composed is not None and not bom else compose_text(body)
         if root is None:
             return None
         if new is _MISSING:
@@ -78,8 +83,9 @@ def patch_text(text: str, ops: list[dict], new: Any = _MISSING, why: list | None
             # applied in order to a deep copy, with copies of the ops' values (the applier
             # inserts values by reference: the caller's ops must not become part of `new`)
             new = apply_patch(copy.deepcopy(old), json_copy(ops))
-        result = _Patcher(body, root).patch(old, new)
-        if _same(load_text(result), new):
+        patcher = _Patcher(body, root)
+        result = patcher.patch(old, new)
+        if patcher.proven or _same(load_text(result), new):
             return bom + result
     except _Unsafe as exc:
         reason = str(exc)
@@ -172,6 +178,57 @@ def _flow_inner(items: dict | list) -> str:
 def _flow_value(value: Any) -> str:
     """A value written inside a flow collection."""
     return _flow_inner([value])
+
+
+def _plain_text(text: str) -> bool:
+    """ASCII with no line break but LF and CRLF: the offsets and columns the edits compute
+    are then the parser's (YAML 1.1 also breaks lines at CR, NEL, LS and PS)."""
+    return text.isascii() and text.count("\r") == text.count("\r\n")
+
+
+_PROVEN: dict = {}  # ("v" | "k", type, value) -> whether its rendering reads back as itself
+
+
+def _reads_back(memo: tuple, text: str, want: Any) -> bool:
+    hit = _PROVEN.get(memo)
+    if hit is None:
+        if len(_PROVEN) > _MEMO_MAX:
+            _PROVEN.clear()
+        try:
+            hit = _same(load_text(text), want)
+        except Exception:  # noqa: BLE001 - not provable: the careful path reads it back
+            hit = False
+        _PROVEN[memo] = hit
+    return hit
+
+
+def _proves(value: Any) -> bool:
+    """Is `value`, written by :meth:`_Patcher._block`, known to read back as itself? Non-empty
+    mappings with string keys and lists, down to one-line scalars, each of whose renderings
+    (`k: SCALAR`, `KEY: null`) was read back once: block structure is then only indentation,
+    which the writer makes."""
+    cls = value.__class__
+    if cls is dict and value:
+        # the same few securityContext mappings are inserted in every document
+        memo = ("p", repr(value))  # repr tells 1 from 1.0, True and "1"
+        hit = _PROVEN.get(memo)
+        if hit is None:
+            if len(_PROVEN) > _MEMO_MAX:
+                _PROVEN.clear()
+            hit = _PROVEN[memo] = _proves_mapping(value)
+        return hit
+    if cls is list:
+        return bool(value) and all(map(_proves, value))
+    if cls not in (str, int, float, bool, type(None)) or (cls is str and ("\n" in value or "\r" in value)):
+        return False
+    lines = _scalar_lines(value)
+    return len(lines) == 1 and _reads_back(("v", cls, value), "k: " + lines[0], {"k": value})
+
+
+def _proves_mapping(value: dict) -> bool:
+    """:func:`_proves` of a non-empty mapping: string keys whose renderings read back."""
+    return all(key.__class__ is str and _reads_back(("k", str, key), _key_text(key) + ": null", {key: None})
+               and _proves(item) for key, item in value.items())
 
 
 # --------------------------------------------------------------------------- node helpers
@@ -348,7 +405,15 @@ class _Patcher:
         self.edits: list[tuple[int, int, str]] = []
         self.aligner = _Aligner()
         self.shared: set[int] = set()  # nodes reached through an alias (see _survey)
+        # without an alias, a merge key (`<<`, or an explicit tag) or any other tag, the data
+        # came from the fast builder (load._build): no node is reached twice, and the
+        # constructor rearranged none (it splices merged entries into their mapping)
+        self.plain_nodes = not ("*" in text or "<<" in text or "!" in text)
         self.step, self.seq_indent = self._survey()
+        #: every edit so far is one whose result is known without reading it back (see
+        #: :meth:`_proves_insertion`); any other edit clears it, and the result is then
+        #: loaded again and compared with the planned data
+        self.proven = self.plain_nodes and _plain_text(text)
 
     def patch(self, old: Any, new: Any) -> str:
         self._diff(self.root, old, new, None)
@@ -370,21 +435,27 @@ class _Patcher:
         steps: Counter[int] = Counter()
         offsets: Counter[int] = Counter()
         seen: set[int] = set()
+        aliases = not self.plain_nodes
+        scalar = yaml.ScalarNode
         stack = [self.root]
         while stack:
             node = stack.pop()
-            if id(node) in seen:
-                self._share(node)
-                continue
-            seen.add(id(node))
+            if aliases:
+                if id(node) in seen:
+                    self._share(node)
+                    continue
+                seen.add(id(node))
             if isinstance(node, yaml.SequenceNode):
-                stack += node.value
+                stack += node.value if aliases else [v for v in node.value if v.__class__ is not scalar]
             elif isinstance(node, yaml.MappingNode):
                 for key, value in node.value:
-                    if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG or id(key) in seen:
+                    if key.__class__ is not scalar or key.tag == _MERGE_TAG or id(key) in seen:
                         raise _Unsafe("complex, merge or aliased key")
-                    stack += (key, value)
-                    if node.flow_style or isinstance(value, yaml.ScalarNode) or value.flow_style:
+                    if aliases:
+                        stack += (key, value)
+                    elif value.__class__ is not scalar:
+                        stack.append(value)
+                    if node.flow_style or value.__class__ is scalar or value.flow_style:
                         continue
                     col = self._column(key.start_mark.index)
                     if isinstance(value, yaml.MappingNode):
@@ -470,14 +541,16 @@ class _Patcher:
         return dash
 
     # ---- edits
-    def _edit(self, start: int, stop: int, replacement: str) -> None:
+    def _edit(self, start: int, stop: int, replacement: str, proven: bool = False) -> None:
         self.edits.append((start, stop, replacement))
+        self.proven = self.proven and proven
 
-    def _insert_block(self, pos: int, value: dict | list, col: int) -> None:
-        """New entries or items of a block collection at `col`, as whole lines at `pos`."""
+    def _insert_block(self, pos: int, value: dict | list, col: int, proven: bool = False) -> None:
+        """New entries or items of a block collection at `col`, as whole lines at `pos`
+        (`proven`: see :meth:`_proves_insertion`)."""
         lines = self._block(value, col)
         if pos < len(self.text) or self.text.endswith("\n"):
-            return self._edit(pos, pos, "".join(line + self.lb for line in lines))
+            return self._edit(pos, pos, "".join(line + self.lb for line in lines), proven)
         final = self.lb if _ends_in_multiline_string(value) else ""  # keep the literal's break
         self._edit(pos, pos, "".join(self.lb + line for line in lines) + final)
 
@@ -555,7 +628,28 @@ class _Patcher:
             else:
                 i = self._remove_entry(spans, i)
         if added:
-            self._insert_block(self._line_after(node), added, col)
+            pos = self._line_after(node)
+            self._insert_block(pos, added, col, self.proven and self._proves_insertion(node, pos, added))
+
+    def _proves_insertion(self, node: yaml.MappingNode, pos: int, added: dict) -> bool:
+        """Is the document with `added` written as new lines at `pos` (after the last line of
+        the block mapping `node`, keys at its keys' column) known to read back as the old data
+        plus `added`, without loading it again?
+
+        It is when the lines go in where no value of the mapping goes on (`pos` starts a line
+        after its last leaf, and that leaf is no block scalar, whose kept trailing lines would
+        move), and every key and scalar written is one whose rendering was read back once
+        (:func:`_proves`): a block mapping's entries are the lines at its keys' column up to
+        the first line of less indentation, and a line at that column after its last entry is
+        a new entry of it (the parser's rule for block mappings, yaml.parser
+        parse_block_mapping_key)."""
+        last = node
+        while last.__class__ is not yaml.ScalarNode and not last.flow_style and last.value:
+            last = last.value[-1][1] if last.__class__ is yaml.MappingNode else last.value[-1]
+        if last.__class__ is yaml.ScalarNode and last.style in ("|", ">"):
+            return False
+        return (0 < pos < len(self.text) or self.text.endswith("\n")) and self.text[pos - 1] == "\n" \
+            and _proves(added)
 
     def _diff_flow_mapping(self, node: yaml.MappingNode, entries: list, old: dict, new: dict,
                            added: dict, slot: tuple | None) -> None:

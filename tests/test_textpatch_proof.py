@@ -1,0 +1,115 @@
+"""Edits proven by construction (yamlio/textpatch `_Patcher.proven`) against the careful path.
+
+patch_text skips reading a result back when every edit was an insertion of a shape it
+proves (new keys after the last line of a block mapping, every scalar and key rendering
+read back once). These tests read every proven result back anyway and compare it with the
+planned data, over the corpus, the hostile-input files and the examples under every
+built-in profile, and show that the check catches a wrong proof.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hardener import pipeline, yamlio
+from hardener.inputs import Source
+from hardener.options import build_options
+from hardener.yamlio import textpatch
+from tests.helpers import CORPUS_FILES, REPO
+
+HOSTILE = sorted((REPO / "tests" / "hostile").glob("*.yaml"))
+EXAMPLES = sorted((REPO / "examples").rglob("*.yaml"))
+
+
+class ProofCheck:
+    """Wraps _Patcher.patch: a result it calls proven is read back and compared all the same."""
+
+    def __init__(self, monkeypatch):
+        self.proven = self.careful = 0
+        self.wrong: list[str] = []
+        original = textpatch._Patcher.patch
+
+        def patch(patcher, old, new):
+            result = original(patcher, old, new)
+            if patcher.proven:
+                self.proven += 1
+                if not textpatch._same(yamlio.load_text(result), new):
+                    self.wrong.append(result)
+            else:
+                self.careful += 1
+            return result
+
+        monkeypatch.setattr(textpatch._Patcher, "patch", patch)
+
+
+def _harden(path, profile="restricted"):
+    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    try:
+        return pipeline.run([Source(path.name, text)], build_options(profile=profile, emit="none"))
+    except Exception:  # noqa: BLE001 - refused input (a hostile file): nothing was edited
+        return None
+
+
+@pytest.mark.parametrize("profile", ["restricted", "baseline", "strict"])
+def test_every_proven_edit_reads_back_as_planned(monkeypatch, profile):
+    check = ProofCheck(monkeypatch)
+    for path in CORPUS_FILES + HOSTILE + EXAMPLES:
+        _harden(path, profile)
+    assert not check.wrong, check.wrong[0]
+    # both paths are taken on real manifests: the proof is no dead code, nor the read-back
+    assert check.proven > (100 if profile == "restricted" else 0) and check.careful > 0, (check.proven, check.careful)
+
+
+def test_the_check_catches_a_wrong_proof(monkeypatch):
+    """A proof that trusted a key's rendering without reading it back once: `on` written
+    plainly is a YAML 1.1 boolean. The check must see the wrong result."""
+    check = ProofCheck(monkeypatch)
+    monkeypatch.setattr(textpatch, "_proves", lambda value: True)
+    monkeypatch.setattr(textpatch, "_key_text", lambda key: key)
+    text = "a:\n  s: 1\nb: 1\n"
+    result = textpatch.patch_text(text, [{"op": "add", "path": "/a/on", "value": 1}])
+    assert check.proven == 1 and check.wrong == [result]
+    assert yamlio.load_text(result)["a"] == {"s": 1, True: 1}
+
+
+@pytest.mark.parametrize("text, ops", [
+    # the last leaf is a block scalar: its kept trailing lines would move
+    ("a:\n  s: |+\n    x\n\nb: 1\n", [{"op": "add", "path": "/a/t", "value": 1}]),
+    ("a:\n  s: >\n    x\nb: 1\n", [{"op": "add", "path": "/a/t", "value": 1}]),
+    # line breaks the edits do not count (CR alone, NEL) and non-ASCII text
+    ("a:\r  s: 1\rb: 1\r", [{"op": "add", "path": "/a/t", "value": 1}]),
+    ("a:\n  s: \"\u00e9\"\nb: 1\n", [{"op": "add", "path": "/a/t", "value": 1}]),
+    # a multi-line string, an empty collection: not of the proven shapes
+    ("a:\n  s: 1\nb: 1\n", [{"op": "add", "path": "/a/t", "value": "x\ny"}]),
+    ("a:\n  s: 1\nb: 1\n", [{"op": "add", "path": "/a/t", "value": {}}]),
+    # no line break at the end; aliases; other edit kinds
+    ("a:\n  s: 1", [{"op": "add", "path": "/a/t", "value": 1}]),
+    ("x: &x 1\na:\n  s: *x\nb: 1\n", [{"op": "add", "path": "/a/t", "value": 1}]),
+    # merge keys: the constructor splices the merged nodes into the mapping
+    ("a: {b: 1}\nc:\n  <<: {d: 1}\n", [{"op": "add", "path": "/c/e", "value": 1}]),
+    ("a: {b: 1}\nc:\n  !!merge x: {d: 1}\n", [{"op": "add", "path": "/c/e", "value": 1}]),
+    ("a:\n  s: 1\nb: 1\n", [{"op": "replace", "path": "/a/s", "value": 2}]),
+    ("a:\n  s: 1\n  u: 2\nb: 1\n", [{"op": "remove", "path": "/a/s"}]),
+    ("a: {s: 1}\nb: 1\n", [{"op": "add", "path": "/a/t", "value": 1}]),
+])
+def test_shapes_outside_the_proof_are_read_back(monkeypatch, text, ops):
+    check = ProofCheck(monkeypatch)
+    result = textpatch.patch_text(text, ops)
+    assert check.proven == 0 and not check.wrong
+    if result is not None:
+        from hardener.kube.pointer import apply_patch
+
+        assert textpatch._same(yamlio.load_text(result), apply_patch(yamlio.load_text(text), ops))
+
+
+@pytest.mark.parametrize("value", ["on", "yes", "~", "0755", "1e3", "- x", "a: b", "#x", "", True, 0, 1.5, None,
+                                   ["ALL"], {"type": "RuntimeDefault"}, [{"name": "a", "v": [1, "2"]}]])
+def test_proven_insertions_of_look_alikes_read_back(monkeypatch, value):
+    """Scalars YAML 1.1 would misread, keys and nested collections: proven only through
+    their renderings, read back once; the result is what was planned."""
+    check = ProofCheck(monkeypatch)
+    text = "spec:\n  containers:\n  - name: app\n    image: x\n  volumes: []\n"
+    ops = [{"op": "add", "path": "/spec/containers/0/new", "value": value}]
+    result = textpatch.patch_text(text, ops)
+    assert result is not None and check.proven == 1 and not check.wrong
+    assert yamlio.load_text(result)["spec"]["containers"][0]["new"] == value
