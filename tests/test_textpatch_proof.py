@@ -2,9 +2,11 @@
 
 patch_text skips reading a result back when every edit was an insertion of a shape it
 proves (new keys after the last line of a block mapping, every scalar and key rendering
-read back once). These tests read every proven result back anyway and compare it with the
-planned data, over the corpus, the hostile-input files and the examples under every
-built-in profile, and show that the check catches a wrong proof.
+read back once), and writes ops that only add keys straight from the nodes
+(`_Patcher.insert`, no diff of the data before and after). These tests read every proven
+result back anyway and compare it with the planned data, compare every direct insertion
+with the diff's text, over the corpus, the hostile-input files and the examples under every
+built-in profile, and show that each check catches a wrong result.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from hardener import pipeline, yamlio
 from hardener.inputs import Source
 from hardener.options import build_options
 from hardener.yamlio import textpatch
+from hardener.yamlio.load import rebuild
 from tests.helpers import CORPUS_FILES, REPO
 
 HOSTILE = sorted((REPO / "tests" / "hostile").glob("*.yaml"))
@@ -42,12 +45,61 @@ class ProofCheck:
         monkeypatch.setattr(textpatch._Patcher, "patch", patch)
 
 
-def _harden(path, profile="restricted"):
+class InsertCheck:
+    """Wraps _Patcher.insert: each text it writes is compared with what the diff of the data
+    before and after writes for the same document (a fresh patcher), and read back."""
+
+    def __init__(self, monkeypatch):
+        self.direct = 0
+        self.wrong: list[tuple[str, str]] = []
+        original = textpatch._Patcher.insert
+
+        def insert(patcher, ops, new):
+            result = original(patcher, ops, new)
+            if result is not None:
+                self.direct += 1
+                careful = textpatch._Patcher(patcher.text, patcher.root).patch(rebuild(patcher.root), new)
+                if result != careful or not textpatch._same(yamlio.load_text(result), new):
+                    self.wrong.append((result, careful))
+            return result
+
+        monkeypatch.setattr(textpatch._Patcher, "insert", insert)
+
+
+def _harden(path, profile="restricted", lean=False):
+    """`lean`: the CLI's path, where documents keep their nodes until rendered."""
     text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    opts = build_options(profile=profile, emit="none")
     try:
-        return pipeline.run([Source(path.name, text)], build_options(profile=profile, emit="none"))
+        if lean:
+            return pipeline.run_stream(pipeline.read([Source(path.name, text)]), opts, lean=True)
+        return pipeline.run([Source(path.name, text)], opts)
     except Exception:  # noqa: BLE001 - refused input (a hostile file): nothing was edited
         return None
+
+
+@pytest.mark.parametrize("profile", ["restricted", "baseline", "strict"])
+def test_direct_insertions_write_what_the_diff_writes(monkeypatch, profile):
+    check = InsertCheck(monkeypatch)
+    for path in CORPUS_FILES + HOSTILE + EXAMPLES:
+        _harden(path, profile, lean=True)
+    assert not check.wrong, check.wrong[0]
+    assert check.direct > (100 if profile == "restricted" else 0), check.direct
+
+
+def test_the_insert_check_catches_a_wrong_order(monkeypatch):
+    """Direct insertions written parents first (the diff writes a nested mapping's new keys
+    before its parent's at the same offset): the comparison must see it."""
+    check = InsertCheck(monkeypatch)
+    monkeypatch.setattr(textpatch, "_insertion_order", lambda insert: (insert[0], insert[1]))
+    text = "spec:\n  containers:\n  - name: a\n"
+    root, _ = textpatch.compose_text(text)
+    new = {"spec": {"containers": [{"name": "a", "securityContext": {"x": 1}}], "securityContext": {"y": 2}}}
+    ops = [{"op": "add", "path": "/spec/containers/0/securityContext", "value": {"x": 1}},
+           {"op": "add", "path": "/spec/securityContext", "value": {"y": 2}}]
+    result = textpatch.patch_text(text, ops, new, root=root, rebuild=rebuild)
+    assert check.direct == 1 and check.wrong == [(result, check.wrong[0][1])]
+    assert result == "spec:\n  containers:\n  - name: a\n  securityContext:\n    y: 2\n    securityContext:\n      x: 1\n"
 
 
 @pytest.mark.parametrize("profile", ["restricted", "baseline", "strict"])
@@ -113,3 +165,29 @@ def test_proven_insertions_of_look_alikes_read_back(monkeypatch, value):
     result = textpatch.patch_text(text, ops)
     assert result is not None and check.proven == 1 and not check.wrong
     assert yamlio.load_text(result)["spec"]["containers"][0]["new"] == value
+
+
+@pytest.mark.parametrize("text, ops", [
+    ("a:\n  s: 1\nb: 1\n", [{"op": "replace", "path": "/a/s", "value": 2}]),
+    ("a:\n  s: 1\nb: 1\n", [{"op": "add", "path": "/a/s", "value": 2}]),  # exists: replaces
+    ("a:\n  s: 1\n  u: 2\n", [{"op": "remove", "path": "/a/s"}]),
+    ("a:\n- 1\n", [{"op": "add", "path": "/a/-", "value": 2}]),  # a list item: the diff's
+    ("a:\n- 1\n", [{"op": "add", "path": "/a/0", "value": 2}]),
+    ("a: {s: 1}\n", [{"op": "add", "path": "/a/t", "value": 1}]),  # flow mapping
+    ("a:\n  1: x\n", [{"op": "add", "path": "/a/1/t", "value": 1}]),  # key `1` is an int
+    ("a:\n  s: |\n    x\n", [{"op": "add", "path": "/a/t", "value": 1}]),  # block scalar last
+    ("a: x\n", [{"op": "add", "path": "/a/t", "value": 1}]),  # a scalar on the way
+])
+def test_other_ops_are_left_to_the_diff(monkeypatch, text, ops):
+    from hardener.kube.pointer import apply_patch
+
+    check = InsertCheck(monkeypatch)
+    root, old = textpatch.compose_text(text)
+    try:
+        new = apply_patch(yamlio.load_text(text), ops)
+    except Exception:  # noqa: BLE001 - an op the applier refuses: patch_text answers None too
+        new = None
+    assert textpatch._Patcher(text, root).insert(ops, new) is None
+    if new is not None:
+        assert textpatch.patch_text(text, ops, new, root=root, rebuild=rebuild) == textpatch.patch_text(text, ops, new)
+    assert check.direct == 0

@@ -41,7 +41,9 @@ def apply_op(data: Any, op: str, pointer: str, value: Any = None) -> None:
     index to exist. Anything else raises :class:`PatchError`."""
     if not pointer.startswith("/"):
         raise PatchError(f"{op}: cannot apply at {pointer!r} (not a pointer below the root)")
-    parts = [unescape(t) for t in pointer[1:].split("/")]
+    parts = pointer[1:].split("/")
+    if "~" in pointer:
+        parts = [unescape(t) for t in parts]
     parent = data
     for token in parts[:-1]:
         if type(parent) is dict or isinstance(parent, dict):

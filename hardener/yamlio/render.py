@@ -16,14 +16,11 @@ def render_changed(doc: Document, data: Any, patch: list[dict]) -> tuple[str, st
     leading and trailing comments kept)."""
     from .textpatch import _same, patch_text  # imported on the first changed document
 
-    why: list[str] = []
-    composed = None
-    if doc.node is not None:  # the load kept its nodes: build the "before" from them
-        from .load import rebuild
+    from .load import rebuild
 
-        composed = (doc.node, rebuild(doc.node))
-        doc.node = None
-    text = patch_text(doc.text, patch, data, why, composed)
+    why: list[str] = []
+    root, doc.node = doc.node, None  # kept by the load: no second parse
+    text = patch_text(doc.text, patch, data, why, root, rebuild)
     if text is not None:
         return text, None
     from .rewrite import rewrite

@@ -58,20 +58,29 @@ class _Unsafe(Exception):
 
 
 def patch_text(text: str, ops: list[dict], new: Any = _MISSING, why: list | None = None,
-               composed: tuple | None = None) -> str | None:
+               root: Any = None, rebuild: Callable[[Any], Any] | None = None) -> str | None:
     """Apply JSON-Patch `ops` (RFC 6902 'add' / 'replace' / 'remove' only, paths are JSON pointers
     relative to the document root) to the YAML document `text` (one document; it may start with a
     `---` line and comment lines, and end with trailing comments). Return the new text, or None
     when the edit cannot be done safely (the caller then falls back to re-emitting the document);
-    then `why`, if given, receives the reason. `composed`: (node tree, data) of `text` as
-    compose_text reads it, when the caller has them (one parse fewer)."""
+    then `why`, if given, receives the reason. `root`: the node tree of `text` as compose_text
+    reads it, when the caller has it, and `rebuild(root)` its data (no second parse); with
+    `new` given too, ops that only add new keys to block mappings are written straight from
+    the nodes (:meth:`_Patcher.insert`), without the data before."""
     reason = "the edit did not read back as planned"
     try:
         if not all(isinstance(op, dict) and op.get("op") in _OPS for op in ops):
             return None
         bom = _BOM if text.startswith(_BOM) else ""  # libyaml's offsets do not count a BOM
         body = text[len(bom):]
-        root, old = composed if composed is not None and not bom else compose_text(body)
+        if root is not None and not bom and rebuild is not None:
+            if new is not _MISSING:
+                direct = _Patcher(body, root).insert(ops, new)
+                if direct is not None:
+                    return direct
+            old = rebuild(root)
+        else:
+            root, old = compose_text(body)
         if root is None:
             return None
         if new is _MISSING:
@@ -178,6 +187,12 @@ def _flow_inner(items: dict | list) -> str:
 def _flow_value(value: Any) -> str:
     """A value written inside a flow collection."""
     return _flow_inner([value])
+
+
+def _insertion_order(insert: tuple) -> tuple[int, int]:
+    """(offset, depth, ...) -> its place: by offset, and at one offset the deeper mapping's
+    keys first (they end it; its parent's new keys follow), as the diff's recursion has them."""
+    return insert[0], -insert[1]
 
 
 def _plain_text(text: str) -> bool:
@@ -417,6 +432,79 @@ class _Patcher:
 
     def patch(self, old: Any, new: Any) -> str:
         self._diff(self.root, old, new, None)
+        return self._apply_edits()
+
+    def insert(self, ops: list[dict], new: Any) -> str | None:
+        """The text for `ops` that only add keys missing from block mappings of the text (new
+        keys, or values inside new keys), written from the nodes and the planned data `new`
+        alone: each such mapping gets its new keys, in `new`'s order, as :meth:`patch` would
+        write them — or None when any op or insertion is of another kind (then :meth:`patch`
+        diffs the data before and after). Only insertions :meth:`_proves_insertion` proves:
+        the result is not read back."""
+        if not self.proven:
+            return None
+        points: dict[int, tuple[yaml.MappingNode, list, set]] = {}
+        for op in ops:
+            path = op.get("path")
+            if op.get("op") != "add" or not isinstance(path, str) or not path.startswith("/"):
+                return None
+            parts = path[1:].split("/")
+            if "~" in path:
+                parts = [t.replace("~1", "/").replace("~0", "~") for t in parts]
+            node: Any = self.root
+            for i, part in enumerate(parts):
+                child = self._child_node(node, part)
+                if child is False:
+                    return None  # a list, a flow collection or a scalar on the way
+                if child is None:
+                    entry = points.get(id(node))
+                    if entry is None:
+                        entry = points[id(node)] = (node, parts[:i], set())
+                    entry[2].add(part)
+                    break
+                node = child
+            else:
+                return None  # the path exists: a replacement, not a new key
+        inserts = []
+        for node, at, keys in points.values():
+            target: Any = new
+            try:
+                for part in at:
+                    target = target[int(part)] if type(target) is list else target[part]
+            except (KeyError, IndexError, ValueError, TypeError):
+                return None
+            if type(target) is not dict or not keys <= target.keys():
+                return None
+            added = {key: value for key, value in target.items() if key in keys}
+            pos = self._line_after(node)
+            try:
+                if not self._proves_insertion(node, pos, added):
+                    return None
+            except _Unsafe:
+                return None  # the diff decides (and words why)
+            inserts.append((pos, len(at), node, added))
+        inserts.sort(key=_insertion_order)
+        for pos, _, node, added in inserts:
+            self._insert_block(pos, added, self._column(node.value[0][0].start_mark.index), True)
+        return self._apply_edits() if self.proven else None
+
+    @staticmethod
+    def _child_node(node: yaml.Node, part: str) -> Any:
+        """The node at `part` below `node`: None when a block mapping has no such key; False
+        when `node` is anything else than a non-empty block mapping, or a list item (an
+        insertion there is the diff's), or a key spelled `part` is not a string."""
+        cls = node.__class__
+        if cls is yaml.MappingNode and not node.flow_style and node.value:
+            for key, value in node.value:
+                if key.value == part:
+                    return value if key.tag == _STR_TAG else False
+            return None
+        if cls is yaml.SequenceNode and not node.flow_style and part.isdigit() and part.isascii():
+            i = int(part)
+            return node.value[i] if i < len(node.value) and str(i) == part else False
+        return False
+
+    def _apply_edits(self) -> str:
         parts, pos = [], 0
         for start, stop, replacement in sorted(self.edits, key=lambda edit: edit[0]):
             if start < pos:
