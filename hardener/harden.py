@@ -122,6 +122,7 @@ def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[in
                 apply_change(data, real)
                 result.changes.append(real)
                 pt.refresh()
+                ctx.changed()
             elif isinstance(item, Warning):
                 result.warnings.append(item)
             else:

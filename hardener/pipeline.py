@@ -102,7 +102,7 @@ def harden_documents(docs: list[yamlio.Document], opts: Options,
             r.source, r.source_index = (doc.parent or doc).source, (doc.parent or doc).index_in_source
         results.extend(found)
         if rendered is not None:
-            patch = [c.as_patch() for r in found for c in r.changes]
+            patch = [c.as_patch(copy=False) for r in found for c in r.changes]  # read only
             if patch:
                 rendered[doc.index] = _render(doc, patch, found)
                 doc.text = ""  # its output is `rendered`; nothing reads the input's text again
@@ -148,7 +148,7 @@ def render_documents(docs: list[yamlio.Document], results: list[ResourceResult],
     changed: dict[int, list[dict]] = {}
     for r in results:
         if r.changes and not (rendered and r.document in rendered):
-            changed.setdefault(r.document, []).extend(c.as_patch() for c in r.changes)
+            changed.setdefault(r.document, []).extend(c.as_patch(copy=False) for c in r.changes)
     pieces = []
     for doc in docs:
         if doc.index in dropped:

@@ -35,10 +35,12 @@ class Change(Record):
         self.control, self.op, self.path, self.value, self.reason, self.container = (
             control, op, path, value, reason, container)
 
-    def as_patch(self) -> dict:
+    def as_patch(self, copy: bool = True) -> dict:
+        """The JSON Patch operation; `copy` False for a reader that never keeps its value
+        (the text edit, which writes the planned data)."""
         d = {"op": self.op, "path": self.path}
         if self.op != "remove":
-            d["value"] = json_copy(self.value)
+            d["value"] = json_copy(self.value) if copy else self.value
         return d
 
 

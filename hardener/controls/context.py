@@ -50,8 +50,9 @@ class PodContext(Record):
     (read before any change)."""
 
     _fields = ("template", "kube", "conflicts", "skip_controls", "skip_containers", "document", "where",
-               "allowed_adds", "active", "level", "chosen", "_root_kept", "_needs_root", "_refs", "_windows")
-    _hidden = frozenset(("_root_kept", "_needs_root", "_refs", "_windows"))
+               "allowed_adds", "active", "level", "chosen", "_root_kept", "_needs_root", "_refs", "_windows",
+               "_lists")
+    _hidden = frozenset(("_root_kept", "_needs_root", "_refs", "_windows", "_lists"))
 
     def __init__(self, template: PodTemplate, kube: tuple[int, int], conflicts: dict[str, str],
                  skip_controls: frozenset = frozenset(), skip_containers: frozenset = frozenset(),
@@ -67,6 +68,7 @@ class PodContext(Record):
         self._root_kept, self._needs_root = _root_kept, _needs_root
         self._refs = _refs  # (list name, index) -> ContainerRef
         self._windows = _windows
+        self._lists: dict[bool, list[ContainerRef]] = {}  # containers(opted_out) until changed()
 
     # ---- where things are
     @property
@@ -107,7 +109,19 @@ class PodContext(Record):
 
     def containers(self, opted_out: bool = False) -> Iterator[ContainerRef]:
         """Every container (init, regular, ephemeral) that is a mapping and not opted out
-        (with `opted_out`, the opted-out ones too)."""
+        (with `opted_out`, the opted-out ones too). Read once per change: a control asks
+        many times per template (:meth:`changed` after each applied change)."""
+        found = self._lists.get(opted_out)
+        if found is None:
+            found = self._lists[opted_out] = list(self._containers(opted_out))
+        return iter(found)
+
+    def changed(self) -> None:
+        """A change was applied: the containers are read again on the next ask (a change
+        may replace a container or a list; a synthetic pod view rebuilds itself)."""
+        self._lists.clear()
+
+    def _containers(self, opted_out: bool) -> Iterator[ContainerRef]:
         refs = self._refs
         if refs is None:
             refs = self._refs = {}

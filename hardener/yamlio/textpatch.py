@@ -524,7 +524,7 @@ class _Patcher:
         offsets: Counter[int] = Counter()
         seen: set[int] = set()
         aliases = not self.plain_nodes
-        scalar = yaml.ScalarNode
+        scalar, mapping, text = yaml.ScalarNode, yaml.MappingNode, self.text
         stack = [self.root]
         while stack:
             node = stack.pop()
@@ -535,21 +535,26 @@ class _Patcher:
                 seen.add(id(node))
             if isinstance(node, yaml.SequenceNode):
                 stack += node.value if aliases else [v for v in node.value if v.__class__ is not scalar]
-            elif isinstance(node, yaml.MappingNode):
+            elif isinstance(node, mapping):
+                flow = node.flow_style
                 for key, value in node.value:
-                    if key.__class__ is not scalar or key.tag == _MERGE_TAG or id(key) in seen:
+                    if key.__class__ is not scalar or key.tag == _MERGE_TAG or (aliases and id(key) in seen):
                         raise _Unsafe("complex, merge or aliased key")
                     if aliases:
                         stack += (key, value)
-                    elif value.__class__ is not scalar:
-                        stack.append(value)
-                    if node.flow_style or value.__class__ is scalar or value.flow_style:
+                    elif value.__class__ is scalar:
                         continue
-                    col = self._column(key.start_mark.index)
-                    if isinstance(value, yaml.MappingNode):
-                        steps[self._column(value.value[0][0].start_mark.index) - col] += 1
+                    else:
+                        stack.append(value)
+                    if flow or value.__class__ is scalar or value.flow_style:
+                        continue
+                    at = key.start_mark.index
+                    col = at - text.rfind("\n", 0, at) - 1
+                    if value.__class__ is mapping:
+                        at = value.value[0][0].start_mark.index
+                        steps[at - text.rfind("\n", 0, at) - 1 - col] += 1
                     elif (dash := self._find_dash(value.value[0])) >= 0:
-                        offsets[self._column(dash) - col] += 1
+                        offsets[dash - text.rfind("\n", 0, dash) - 1 - col] += 1
         step = next((s for s, _ in steps.most_common() if s > 0), 2)
         seq_indent = next((o for o, _ in offsets.most_common() if o >= 0), step)
         return step, seq_indent
