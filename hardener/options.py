@@ -10,24 +10,28 @@ over the profile's (`emit:`, `nodeFeatures:`), and that over the default.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from .errors import UsageError
 from .profile import Profile
-from .record import Record
+from .record import FrozenRecord, Record
 
 ENV_PREFIX = "K8S_HARDEN"
 
 
-class Setting(NamedTuple):
-    """One setting of a run, spelled for each place it can be given."""
+class Setting(FrozenRecord):
+    """One setting of a run, spelled for each place it can be given: `name` (the keyword of
+    build_options and the attribute of Options), `flag` (the command-line option),
+    `config_field` (the field of a Hardener config), `configmap_key` (the key of a
+    ConfigMap functionConfig), `metavar`, `flag_only` (a boolean flag: true/false in a
+    config)."""
 
-    name: str  # the keyword of build_options and the attribute of Options
-    flag: str  # the command-line option
-    config_field: str  # the field of a Hardener config
-    configmap_key: str  # the key of a ConfigMap functionConfig
-    metavar: str
-    flag_only: bool = False  # a boolean flag (true/false in a config)
+    __slots__ = _fields = ("name", "flag", "config_field", "configmap_key", "metavar", "flag_only")
+
+    def __init__(self, name: str, flag: str, config_field: str, configmap_key: str, metavar: str,
+                 flag_only: bool = False) -> None:
+        for field, v in zip(self._fields, (name, flag, config_field, configmap_key, metavar, flag_only)):
+            object.__setattr__(self, field, v)
 
     @property
     def envvar(self) -> str:

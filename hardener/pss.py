@@ -26,7 +26,6 @@ version, exactly as it does on a current API server pinned to an old policy vers
 
 from __future__ import annotations
 
-from typing import NamedTuple
 
 from .kube import names, nodes, podspec
 from .kube.pointer import escape as _esc
@@ -65,14 +64,18 @@ class Violation(FrozenRecord):
             object.__setattr__(self, name, v)
 
 
-class Check(NamedTuple):
-    """One upstream check: id, level, title, what the standard asks, and its versions."""
+class Check(FrozenRecord):
+    """One upstream check: id, level, title, what the standard asks, and its versions
+    (((MinimumVersion, function, OverrideCheckIDs), ...)); unpacks as those five."""
 
-    id: str
-    level: str
-    title: str
-    description: str
-    versions: tuple  # ((MinimumVersion, function, OverrideCheckIDs), ...)
+    __slots__ = _fields = ("id", "level", "title", "description", "versions")
+
+    def __init__(self, id: str, level: str, title: str, description: str, versions: tuple) -> None:  # noqa: A002
+        for name, v in zip(self._fields, (id, level, title, description, versions)):
+            object.__setattr__(self, name, v)
+
+    def __iter__(self):
+        return (getattr(self, f) for f in self._fields)
 
 
 # --------------------------------------------------------------------------- input access

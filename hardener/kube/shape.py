@@ -23,8 +23,9 @@ rules about individual settings are :mod:`hardener.kube.admission`'s):
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
+from ..record import FrozenRecord
 from .podspec import CONTAINER_LISTS
 from .pointer import join
 
@@ -32,11 +33,16 @@ _VALIDATION = "pkg/apis/core/validation/validation.go"
 _DECODE = "k8s.io/apimachinery json decoding (a field of the wrong JSON type)"
 
 
-class Problem(NamedTuple):
-    path: str  # JSON pointer from the resource (apiVersion) or the template (the rest)
-    message: str
-    source: str  # the upstream function or behaviour it mirrors
-    in_template: bool = True
+class Problem(FrozenRecord):
+    """What makes a workload malformed: `path` (a JSON pointer from the resource for
+    apiVersion, from the template for the rest), `message`, `source` (the upstream
+    function or behaviour it mirrors), `in_template`."""
+
+    __slots__ = _fields = ("path", "message", "source", "in_template")
+
+    def __init__(self, path: str, message: str, source: str, in_template: bool = True) -> None:
+        for name, v in zip(self._fields, (path, message, source, in_template)):
+            object.__setattr__(self, name, v)
 
 
 def _kind_of(value: Any) -> str:

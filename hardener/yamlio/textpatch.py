@@ -641,9 +641,16 @@ class _Patcher:
     def _insert_block(self, pos: int, value: dict | list, col: int, proven: bool = False) -> None:
         """New entries or items of a block collection at `col`, as whole lines at `pos`
         (`proven`: see :meth:`_proves_insertion`)."""
-        lines = self._block(value, col)
         if pos < len(self.text) or self.text.endswith("\n"):
-            return self._edit(pos, pos, "".join(line + self.lb for line in lines), proven)
+            # the same few securityContext blocks are inserted into every document
+            memo = ("b", repr(value), col, self.step, self.seq_indent, self.lb)  # repr: 1 is not 1.0
+            text = _MEMO.get(memo)
+            if text is None:
+                if len(_MEMO) > _MEMO_MAX:
+                    _MEMO.clear()
+                text = _MEMO[memo] = "".join(line + self.lb for line in self._block(value, col))
+            return self._edit(pos, pos, text, proven)
+        lines = self._block(value, col)
         final = self.lb if _ends_in_multiline_string(value) else ""  # keep the literal's break
         self._edit(pos, pos, "".join(self.lb + line for line in lines) + final)
 
