@@ -157,6 +157,19 @@ def sarif_rules(report: AuditReport) -> list[dict[str, Any]]:
             "properties": {"tags": ["security", "kubernetes", "k8s-harden-admission", group],
                            "precision": "high", "security-severity": "5.0"},
         })
+    from . import IMAGE_RULES
+
+    if any(f.group == "image" for f in report.findings):
+        for rid, (title, text) in IMAGE_RULES.items():
+            rules.append({
+                "id": rid, "name": rid.split("/", 1)[1],
+                "shortDescription": {"text": f"Image config (--images): {title}"},
+                "fullDescription": {"text": text},
+                "help": {"text": text, "markdown": f"**{title}** (`{rid}`)\n\n{text}"},
+                "defaultConfiguration": {"level": "warning"},
+                "properties": {"tags": ["security", "kubernetes", "k8s-harden-images"],
+                               "precision": "medium", "security-severity": "3.0"},
+            })
     seen = set(report.profile_controls) | {f.check for f in report.findings if f.group == "profile"}
     for cid in [c for c in CONTROLS if c in seen]:
         text = _first_paragraph(CONTROLS[cid].__doc__) or cid
