@@ -407,3 +407,25 @@ def test_audit_reports_the_predictions_without_changing_anything(folder):
     r = _cli("audit", "--images", str(folder), "--format", "sarif", input_text=text)
     rules = {x["id"] for x in json.loads(r.stdout)["runs"][0]["tool"]["driver"]["rules"]}
     assert {"image/user", "image/config"} <= rules
+
+
+def test_a_run_the_cache_answers_imports_no_http_code(tmp_path):
+    """Warm runs matter most (every `helm install`): with every config in the cache, no
+    HTTP client is imported and no thread pool started."""
+    import hashlib
+
+    blob = json.dumps({"os": "linux", "config": {"User": "1001"}}).encode()
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    cache = Cache(str(tmp_path))
+    cache.put_blob(digest, blob)
+    cache.put_resolved("reg.example/app:1|linux/amd64", digest)
+    code = ("import sys\nfrom hardener.cli import main\n"
+            "try:\n    main(standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+            "sys.stderr.write('\\nMODULES ' + ' '.join(sorted(sys.modules)))\n")
+    p = subprocess.run([sys.executable, "-c", code, "--images", "registry", "--images-cache", str(tmp_path),
+                        "--emit", "none"], input=pod(("a", "reg.example/app:1", "")), capture_output=True,
+                       text=True, cwd=REPO)
+    assert p.returncode == 0 and "runAsUser: 1001" in p.stdout, p.stderr
+    mods = set(p.stderr.rsplit("MODULES ", 1)[1].split())
+    assert "hardener.images.lookup" in mods
+    assert not {"urllib.request", "http.client", "concurrent.futures", "hardener.images.registry"} & mods

@@ -19,6 +19,10 @@ PRIVILEGED_PORTS = 1024
 MAX_UID = 2**31 - 1
 
 
+class RegistryError(Exception):
+    """Why an image's config could not be had from a registry (said in the warning)."""
+
+
 class ImageConfig(Record):
     """What an image's config says: its `user` (as written), the `ports` below 1024 it
     exposes, its `os`; `digest` of the config blob (None from a folder), and `source`

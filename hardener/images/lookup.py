@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from typing import Any
 
 from ..errors import HardenError
 from ..kube import podspec
-from . import Failure, ImageConfig, from_config
+from . import Failure, ImageConfig, RegistryError, from_config
 
 POOL = 8
 
@@ -25,36 +25,70 @@ class ImageError(HardenError):
     """--images-required and an image config that could not be had; or a bad --images folder."""
 
 
-def _from_registry(text: str, settings: Any, client: Any, cache: Any) -> ImageConfig | Failure:
+class _Clients:
+    """The registry client, made on the first cache miss: a run the cache answers imports
+    no HTTP code and starts no thread."""
+
+    def __init__(self, insecure: frozenset[str], client: Any = None) -> None:
+        self.insecure, self._client = insecure, client
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                from .registry import Client
+
+                self._client = Client(self.insecure)
+            return self._client
+
+
+def _key(text: str, settings: Any):
+    """(the parsed reference, its cache key: normalised reference + platform) or a Failure."""
     from . import reference
-    from .registry import RegistryError, config_digest
 
     try:
         ref = reference.parse(text)
     except ValueError as exc:
         return Failure(text, f"not an image reference: {exc}")
-    platform = "/".join(p for p in settings.platform if p)
-    key = f"{ref}|{platform}"
+    return ref, f"{ref}|{'/'.join(p for p in settings.platform if p)}"
+
+
+def _from_cache(text: str, settings: Any, cache: Any) -> ImageConfig | Failure | None:
+    """The config the cache holds for the reference (None: a miss)."""
+    parsed = _key(text, settings)
+    if isinstance(parsed, Failure):
+        return parsed
+    ref, key = parsed
+    digest = cache.resolved(key, immutable=ref.digest is not None)
+    blob = cache.blob(digest) if digest else None
+    if blob is None:
+        return None
     try:
-        digest = cache.resolved(key, immutable=ref.digest is not None) if cache else None
-        blob = cache.blob(digest) if digest else None
+        return from_config(text, json.loads(blob), digest, "cache")
+    except ValueError:
+        return None
+
+
+def _from_registry(text: str, settings: Any, clients: _Clients, cache: Any) -> ImageConfig | Failure:
+    from .registry import config_digest
+
+    ref, key = _key(text, settings)
+    try:
+        client = clients.get()
+        _, manifest = client.manifest(ref, settings.platform)
+        digest = config_digest(manifest)
+        blob = cache.blob(digest)
         source = "cache"
         if blob is None:
-            _, manifest = client.manifest(ref, settings.platform)
-            digest = config_digest(manifest)
-            blob = cache.blob(digest) if cache else None
-            if blob is None:
-                blob = client.config_blob(ref, digest)
-                source = "registry"
-                if cache:
-                    cache.put_blob(digest, blob)
-            if cache:
-                cache.put_resolved(key, digest)
+            blob = client.config_blob(ref, digest)
+            source = "registry"
+            cache.put_blob(digest, blob)
         data = json.loads(blob)
     except RegistryError as exc:
         return Failure(text, str(exc))
     except ValueError:
         return Failure(text, "the config blob is not JSON")
+    cache.put_resolved(key, digest)
     return from_config(text, data, digest, source)
 
 
@@ -101,15 +135,19 @@ def lookup(refs: list[str], settings: Any, client: Any = None) -> dict[str, Imag
         index = folder_index(settings.mode)
         return {r: _from_folder(r, settings.mode, index) for r in refs}
     from .cache import Cache, default_dir
-    from .registry import Client
 
-    client = client or Client(settings.insecure)
     cache = Cache(settings.cache or default_dir())
-    if len(refs) == 1:
-        return {refs[0]: _from_registry(refs[0], settings, client, cache)}
-    with ThreadPoolExecutor(max_workers=min(POOL, len(refs))) as pool:
-        found = list(pool.map(lambda r: _from_registry(r, settings, client, cache), refs))
-    return dict(zip(refs, found))
+    found = {r: _from_cache(r, settings, cache) for r in refs}
+    misses = [r for r, got in found.items() if got is None]
+    clients = _Clients(settings.insecure, client)
+    if len(misses) == 1:
+        found[misses[0]] = _from_registry(misses[0], settings, clients, cache)
+    elif misses:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(POOL, len(misses))) as pool:
+            found.update(zip(misses, pool.map(lambda r: _from_registry(r, settings, clients, cache), misses)))
+    return found
 
 
 def stream_images(docs: list, table: Any) -> dict[str, list[str]]:

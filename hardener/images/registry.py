@@ -17,7 +17,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from . import auth
+from . import RegistryError, auth
 from .reference import Reference
 
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
@@ -28,10 +28,6 @@ MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json",
 ACCEPT = ", ".join(INDEX_TYPES + MANIFEST_TYPES)
 MAX_BYTES = 4 << 20  # a manifest or a config is a few KiB
 TIMEOUT = 10.0
-
-
-class RegistryError(Exception):
-    """Why an image's config could not be had (said in the warning)."""
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
