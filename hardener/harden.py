@@ -99,7 +99,7 @@ def _image_facts(ctx: PodContext, profile: Profile, result: ResourceResult) -> N
                                            "its user and ports are unknown", c.name, image=img.reference))
             continue
         if ctx.is_windows or img.windows:
-            if img.user:
+            if img.user and sets_uid:
                 result.skipped.append(Skip("runAsUser", f"Windows image {img.reference}: its user "
                                            f"{img.user!r} is a Windows account, not a Linux uid",
                                            c.name, kind=NOT_APPLICABLE))

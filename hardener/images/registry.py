@@ -72,7 +72,6 @@ class Client:
         self._config = docker_config
         self._auth: dict[tuple[str, str], str] = {}  # (host, repository) -> Authorization
         self._lock = threading.Lock()
-        self.requests = 0  # how many HTTP requests were made (the cache's tests read it)
 
     def _docker_config(self) -> dict:
         with self._lock:
@@ -87,8 +86,6 @@ class Client:
     def _open(self, url: str, headers: dict[str, str]) -> tuple[int, Any, bytes]:
         """(status, headers, body) of a GET, 3xx followed by hand (without Authorization)."""
         for _ in range(5):
-            with self._lock:
-                self.requests += 1
             req = urllib.request.Request(url, headers=headers)
             try:
                 with _OPENER.open(req, timeout=self.timeout) as r:
