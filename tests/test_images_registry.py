@@ -254,3 +254,18 @@ def test_a_tampered_config_blob_is_refused(tmp_path):
         assert not (tmp_path / "cache" / "blobs" / "sha256" / config[7:]).exists()
     finally:
         reg.stop()
+
+
+def test_a_missing_registry_fails_under_ci_and_skips_elsewhere(monkeypatch):
+    """The checker of the tool itself: without docker-registry these tests must not pass
+    silently in CI."""
+    import registry_support
+
+    monkeypatch.setattr(registry_support.shutil, "which", lambda name: None)
+    monkeypatch.setattr(registry_support.os, "access", lambda path, mode: False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        registry_support.registry_binary()
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="scripts/install-tools"):
+        registry_support.registry_binary()
