@@ -404,6 +404,10 @@ def test_audit_reports_the_predictions_without_changing_anything(folder):
     image = sorted((f["rule"], f["container"]) for f in findings if f["group"] == "image")
     assert image == [("image/config", "c"), ("image/user", "a")]
     assert all(f["severity"] == "warning" for f in findings if f["group"] == "image")
+    fail = folder / "fail.yaml"
+    fail.write_text("extends: restricted\ncontrols:\n  runAsUser: {onImageRoot: fail}\n")
+    r = _cli("audit", "--images", str(folder), "--profile", str(fail), "--format", "json", input_text=text)
+    assert ("image/user", "a") in [(f["rule"], f["container"]) for f in json.loads(r.stdout)["findings"]]
     r = _cli("audit", "--images", str(folder), "--format", "sarif", input_text=text)
     rules = {x["id"] for x in json.loads(r.stdout)["runs"][0]["tool"]["driver"]["rules"]}
     assert {"image/user", "image/config"} <= rules

@@ -306,8 +306,8 @@ def _with_rules(profile: Profile, fail_only: str | None) -> Profile:
 
     controls = {cid: {**opts, "conflicts": keep(profile.rule(cid), cid)}
                 for cid, opts in profile.controls.items()}
-    if "onImageRoot" in controls.get("runAsUser", {}) and fail_only != "runAsUser":
-        controls["runAsUser"]["onImageRoot"] = keep(controls["runAsUser"]["onImageRoot"], None)
+    if controls.get("runAsUser", {}).get("onImageRoot") == "fail" and fail_only != "runAsUser":
+        controls["runAsUser"]["onImageRoot"] = "warn"  # the audit reports the prediction
     return dataclasses.replace(profile, controls=controls, conflicts=keep(profile.conflicts, None))
 
 
