@@ -25,7 +25,8 @@ CONTEXT = {"auto_envvar_prefix": ENV_PREFIX, "help_option_names": ["-h", "--help
 REPORTS = ("summary", "text", "json", "none")
 #: Options of the main command that `audit` honours when they stand before it
 #: (`k8s-harden -f x.yaml audit`); any other is refused there rather than ignored.
-AUDIT_SHARED = ("filename", "profile", "kube_version", "node_features")
+AUDIT_SHARED = ("filename", "profile", "kube_version", "node_features", "images", "images_required",
+                "images_cache", "insecure_registry", "platform")
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
@@ -142,6 +143,17 @@ def _setting_option(name: str, help: str, *short: str, **kwargs):
                    "above and inline control overrides; flags win over it.")
 @_setting_option("verify", "Fail (exit 2) when a hardened pod template misses the profile's PSS level "
                            "and is not a reported exception.", is_flag=True)
+@_setting_option("images", "Read each image's config for its user and exposed ports: off (the default), "
+                           "registry (the distribution API, cached on disk) or a folder of config JSON "
+                           "files with an index.json (see docs/images.md).", metavar="off|registry|DIR")
+@_setting_option("images_required", "With --images: an image config that cannot be read is an error "
+                                    "(exit 2), not a warning.", is_flag=True)
+@_setting_option("images_cache", "With --images registry: the cache folder (default: "
+                                 "$XDG_CACHE_HOME/k8s-harden/images).", metavar="DIR")
+@_setting_option("insecure_registry", "With --images registry: registries to reach over plain HTTP "
+                                      "(comma list).", metavar="HOST[:PORT]")
+@_setting_option("platform", "With --images registry: the platform taken from a multi-arch image. "
+                             "Default: linux/amd64.", metavar="OS/ARCH")
 @click.option("--check", is_flag=True,
               help="Write no manifests; exit 1 if any change would be made (with --diff: print it).")
 @click.option("--diff", is_flag=True, help="Print a unified diff per input file instead of manifests.")
@@ -285,8 +297,18 @@ AUDIT_FORMATS = ("text", "json", "sarif")
 @click.option("--node-features", default=None, metavar="LIST|none",
               help="What the cluster's Linux nodes have, for the kubelet/ predictions: a comma list "
                    "of appArmor, unprivilegedPortSysctl, or none. Default: the profile's.")
+@click.option("--images", default=None, metavar="off|registry|DIR",
+              help="Also predict from each image's config what the profile's uid would break "
+                   "(rule group image/); as k8s-harden's --images.")
+@click.option("--images-required", is_flag=True, default=None,
+              help="An image config that cannot be read is an error (exit 2).")
+@click.option("--images-cache", default=None, metavar="DIR", help="As k8s-harden's --images-cache.")
+@click.option("--insecure-registry", default=None, metavar="HOST[:PORT]",
+              help="As k8s-harden's --insecure-registry.")
+@click.option("--platform", default=None, metavar="OS/ARCH", help="As k8s-harden's --platform.")
 @click.pass_context
-def audit_cmd(ctx: click.Context, filename, level, kube_version, format, profile, node_features):
+def audit_cmd(ctx: click.Context, filename, level, kube_version, format, profile, node_features,
+              **image_opts):
     """Check every pod template against the Pod Security Standards and the admission rules;
     write nothing back.
 
@@ -303,12 +325,18 @@ def audit_cmd(ctx: click.Context, filename, level, kube_version, format, profile
     profile = profile if profile is not None else before.get("profile")
     kube_version = kube_version if kube_version is not None else before.get("kube_version")
     node_features = node_features if node_features is not None else before.get("node_features")
+    image_opts = {k: v if v is not None else before.get(k) for k, v in image_opts.items()}
     try:
         version, notes = parse_kube_version(kube_version or "latest")
         for note in notes:
             click.echo(f"k8s-harden audit: note: {note}", err=True)
         features = parse_node_features(node_features) if node_features is not None else None
-        report = audit.audit_sources(read_inputs(filename), level, version, profile, features)
+        from .options import image_settings
+
+        images = image_settings(image_opts["images"], bool(image_opts["images_required"]),
+                                image_opts["images_cache"], image_opts["insecure_registry"],
+                                image_opts["platform"])
+        report = audit.audit_sources(read_inputs(filename), level, version, profile, features, images)
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
     if not report.documents:

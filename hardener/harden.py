@@ -83,10 +83,39 @@ def _where(doc: Document | None) -> str:
     return f"{text.source}, document {text.index_in_source}{item}"
 
 
+def _image_facts(ctx: PodContext, profile: Profile, result: ResourceResult) -> None:
+    """What the images say, before any control plans (--images): the containers whose
+    image runs as a non-zero uid the manifest leaves open take it (`ctx.from_image`, and
+    they count as chosen, as a uid the manifest chose: RunAsGroup and FsGroup then keep the
+    image's group, which its files were built for); a config that could not be had is a
+    warning; a Windows image's user is a Windows account name, not a uid (a note)."""
+    sets_uid = "runAsUser" in ctx.active
+    for c in ctx.containers():
+        img = ctx.image(c)
+        if img is None:
+            continue
+        if not hasattr(img, "user"):
+            result.warnings.append(Warning("images", f"image {img.reference}: config not read: {img.reason}; "
+                                           "its user and ports are unknown", c.name, image=img.reference))
+            continue
+        if ctx.is_windows or img.windows:
+            if img.user and sets_uid:
+                result.skipped.append(Skip("runAsUser", f"Windows image {img.reference}: its user "
+                                           f"{img.user!r} is a Windows account, not a Linux uid",
+                                           c.name, kind=NOT_APPLICABLE))
+            continue
+        user = ctx.image_user(c)
+        if (sets_uid and user is not None and user.kind == "uid"
+                and ctx.keeps_identity(c, "runAsUser") is None):
+            ctx.from_image[c.pointer] = user
+
+
 def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[int, int],
-                    document: int, result: ResourceResult, doc: Document | None = None) -> str | None:
+                    document: int, result: ResourceResult, doc: Document | None = None,
+                    images: dict | None = None) -> str | None:
     """Plan every enabled control on one pod template, applying changes as they come.
-    Returns the PSS level the hardened template meets (None for an opted-out template)."""
+    Returns the PSS level the hardened template meets (None for an opted-out template).
+    `images`: image reference -> ImageConfig or Failure (--images)."""
     skip_all, skip_containers, skip_controls = _opt_outs(pt, document, doc)
     if skip_all:
         result.skipped.append(Skip("*", f"opt-out annotation {names.SKIP}", kind=OPT_OUT))
@@ -95,11 +124,15 @@ def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[in
     caps = profile.controls.get("capabilities")
     ctx = PodContext(pt, kube, conflicts, skip_controls, skip_containers, document, _where(doc),
                      allowed_adds=frozenset(caps["allowAdd"]) if caps else frozenset(),
-                     active=frozenset(profile.controls) - skip_controls, level=profile.level)
+                     active=frozenset(profile.controls) - skip_controls, level=profile.level,
+                     images=images,
+                     on_image_root=profile.controls.get("runAsUser", {}).get("onImageRoot", "warn"))
     first = len(result.skipped)
+    if images:
+        _image_facts(ctx, profile, result)
     ctx.chosen = frozenset(
         c.pointer for c in ctx.containers(opted_out=True)
-        if (podspec.integer(podspec.effective(c.sc, ctx.pod_sc, "runAsUser")) or 0) > 0)
+        if (podspec.integer(podspec.effective(c.sc, ctx.pod_sc, "runAsUser")) or 0) > 0) | set(ctx.from_image)
     for name in sorted(skip_containers & {c.name for c in ctx.containers(opted_out=True)}):
         result.skipped.append(Skip("*", f"opt-out annotation {names.SKIP_CONTAINERS}", name,
                                    kind=OPT_OUT))
@@ -217,11 +250,12 @@ def _weakest_pss(so_far: dict | None, before: str, after: str) -> dict:
 
 def harden_document(data: Any, document: int, profile: Profile, table: WorkloadTable,
                     kube: tuple[int, int], assess: bool = False,
-                    doc: Document | None = None) -> list[ResourceResult]:
+                    doc: Document | None = None, images: dict | None = None) -> list[ResourceResult]:
     """Harden every pod template in a loaded document (in place); one result per resource.
     With `assess`, each result records the PSS level met before and after. `doc`, the
     :class:`~hardener.yamlio.Document` the data came from, lets input errors name its file,
-    its index within that file and the line (without it: the `document` index alone)."""
+    its index within that file and the line (without it: the `document` index alone).
+    `images`: the stream's image configs (--images), by reference."""
     results: dict[str, ResourceResult] = {}
     for pt in find_pod_templates(data, table):
         res = results.get(pt.resource_pointer)
@@ -237,7 +271,7 @@ def harden_document(data: Any, document: int, profile: Profile, table: WorkloadT
             continue
         before = pss_level(pt, kube) if assess else None
         first = len(res.skipped)
-        after = harden_template(pt, data, profile, kube, document, res, doc)
+        after = harden_template(pt, data, profile, kube, document, res, doc, images)
         res.template_skips[pt.pointer] = res.skipped[first:]
         if assess and not res.extra.get("malformed"):
             if after is None:  # opted out: never evaluated

@@ -49,6 +49,13 @@ SETTINGS = (
     Setting("name_prefix", "--name-prefix", "namePrefix", "name-prefix", "a name part"),
     Setting("node_features", "--node-features", "nodeFeatures", "node-features", "a feature list"),
     Setting("verify", "--verify", "verify", "verify", "true or false", flag_only=True),
+    Setting("images", "--images", "images", "images", "off, registry or a folder"),
+    Setting("images_required", "--images-required", "imagesRequired", "images-required", "true or false",
+            flag_only=True),
+    Setting("images_cache", "--images-cache", "imagesCache", "images-cache", "a folder"),
+    Setting("insecure_registry", "--insecure-registry", "insecureRegistry", "insecure-registry",
+            "a list of HOST[:PORT]"),
+    Setting("platform", "--platform", "platform", "platform", "OS/ARCH[/VARIANT]"),
 )
 BINDINGS = ("namespace", "cluster")
 
@@ -63,14 +70,58 @@ class Options(Record):
     should know about the settings (stderr)."""
 
     _fields = ("profile", "kube", "emit", "force", "binding", "namespace", "name_prefix", "assess",
-               "verify", "notes")
+               "verify", "notes", "images")
 
     def __init__(self, profile: Profile, kube: tuple[int, int], emit: str = "auto", force: bool = False,
                  binding: str = "namespace", namespace: str | None = None, name_prefix: str | None = None,
-                 assess: bool = True, verify: bool = False, notes: tuple[str, ...] = ()) -> None:
+                 assess: bool = True, verify: bool = False, notes: tuple[str, ...] = (),
+                 images: "ImageSettings | None" = None) -> None:
         self.profile, self.kube, self.emit, self.force, self.binding = profile, kube, emit, force, binding
         self.namespace, self.name_prefix, self.assess, self.verify, self.notes = (
             namespace, name_prefix, assess, verify, notes)
+        self.images = images  # None: --images off
+
+
+class ImageSettings(Record):
+    """How to find image configs (hardener.images): `mode` registry or a folder's path;
+    `required` turns a config that cannot be had into an error; `cache` the cache folder
+    (None: the default); `insecure` the registries spoken to over plain HTTP; `platform`
+    (os, arch, variant) picked from a multi-arch index."""
+
+    _fields = ("mode", "required", "cache", "insecure", "platform")
+
+    def __init__(self, mode: str, required: bool = False, cache: str | None = None,
+                 insecure: frozenset[str] = frozenset(),
+                 platform: tuple[str, str, str | None] = ("linux", "amd64", None)) -> None:
+        self.mode, self.required, self.cache, self.insecure, self.platform = (
+            mode, required, cache, insecure, platform)
+
+
+def image_settings(images: str | None, required: bool = False, cache: str | None = None,
+                   insecure: str | None = None, platform: str | None = None) -> ImageSettings | None:
+    """The --images options checked (None: off). Raises UsageError."""
+    import os
+    import re
+
+    mode = (images or "off").strip()
+    if mode == "off":
+        return None
+    if mode != "registry":
+        if not os.path.isdir(mode):
+            raise UsageError(f"--images: must be off, registry or a folder of image configs; {mode!r} "
+                             "is no folder")
+        if not os.path.isfile(os.path.join(mode, "index.json")):
+            raise UsageError(f"--images {mode}: the folder has no index.json (a JSON object mapping "
+                             "each image reference to a config file in the folder)")
+    hosts = frozenset(h.strip() for h in (insecure or "").split(",") if h.strip())
+    bad = sorted(h for h in hosts if not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?", h))
+    if bad:
+        raise UsageError(f"--insecure-registry: {', '.join(bad)}: must be HOST or HOST:PORT (comma list)")
+    parts = (platform or "linux/amd64").strip().split("/")
+    if not (2 <= len(parts) <= 3 and all(re.fullmatch(r"[a-z0-9_]+", p) for p in parts)):
+        raise UsageError(f"--platform: {platform!r}: must be OS/ARCH or OS/ARCH/VARIANT, e.g. linux/arm64")
+    return ImageSettings(mode, bool(required), cache or None, hosts,
+                         (parts[0], parts[1], parts[2] if len(parts) == 3 else None))
 
 
 def parse_node_features(value: str | list) -> frozenset[str]:
@@ -132,6 +183,8 @@ def build_options(*, config=None, assess: bool = True, **given: Any) -> Options:
     binding = values["binding"] or "namespace"
     if binding not in BINDINGS:
         raise UsageError(f"--binding: must be namespace or cluster, got {binding!r}")
+    images = image_settings(values["images"], bool(values["images_required"]), values["images_cache"],
+                            values["insecure_registry"], values["platform"])
     return Options(profile, kube, values["emit"] or _emit_text(profile.emit), bool(values["force"]),
                    binding, values["namespace"], values["name_prefix"], assess, bool(values["verify"]),
-                   notes)
+                   notes, images)

@@ -82,6 +82,11 @@ def harden_documents(docs: list[yamlio.Document], opts: Options,
     soon as it is known, and the document lets its text go."""
     table = WorkloadTable(opts.profile.workloads)
     results: list[ResourceResult] = []
+    images = None
+    if opts.images is not None:
+        from .images.lookup import resolve_stream  # only runs with --images pay for it
+
+        images = resolve_stream(docs, table, opts.images)
     for doc in docs:
         if doc.root != "mapping" or not (table.may_contain(doc.kind, doc.api_version)
                                          or table.may_hide(doc.kind, doc.api_version, doc.text)):
@@ -97,7 +102,7 @@ def harden_documents(docs: list[yamlio.Document], opts: Options,
 
             data = doc.data = json_copy(data)
         found = harden_document(data, doc.index, opts.profile, table, opts.kube, opts.assess or opts.verify,
-                                doc=doc)
+                                doc=doc, images=images)
         for r in found:
             r.source, r.source_index = (doc.parent or doc).source, (doc.parent or doc).index_in_source
         results.extend(found)

@@ -35,7 +35,8 @@ def as_json(results: list[ResourceResult], documents: int, extra: dict | None = 
                          "reason": c.reason} for c in r.changes],
             "skipped": [{"control": s.control, "container": s.container, "kind": s.kind,
                          "check": s.check, "reason": s.reason} for s in r.skipped],
-            "warnings": [{"control": w.control, "container": w.container, "message": w.message}
+            "warnings": [{"control": w.control, "container": w.container, "message": w.message,
+                          **({"image": w.image} if getattr(w, "image", None) else {})}
                          for w in r.warnings],
         }
         if r.pointer:

@@ -76,12 +76,14 @@ class Skip(Record):
 class Warning(Record):
     """What hardening could not make safe to predict: the change is made, and this is what
     may still break (an image that expects another user, writes to its root filesystem,
-    ...). Separate from Skip: nothing was left out."""
+    ...). Separate from Skip: nothing was left out. `image`: the image reference a
+    prediction from its config (--images) is about."""
 
-    __slots__ = _fields = ("control", "message", "container")
+    __slots__ = _fields = ("control", "message", "container", "image")
 
-    def __init__(self, control: str, message: str, container: str | None = None) -> None:
-        self.control, self.message, self.container = control, message, container
+    def __init__(self, control: str, message: str, container: str | None = None,
+                 image: str | None = None) -> None:
+        self.control, self.message, self.container, self.image = control, message, container, image
 
 
 class ResourceResult(Record):

@@ -581,6 +581,10 @@ STAGES = (
      ["kube/__init__.py", "kube/workloads.py", "kube/crds.py", "kube/shape.py", "kube/podspec.py", "kube/pointer.py",
       "kube/names.py",
       "kube/versions.py", "kube/kubelet.py", "kube/nodes.py"]),
+    ("image facts", "with --images: each image's config (user, exposed ports) from a registry, "
+                    "the disk cache or a folder, fetched once per run before planning",
+     ["images/__init__.py", "images/lookup.py", "images/reference.py", "images/registry.py",
+      "images/auth.py", "images/cache.py"]),
     ("plan", "the profile and its controls yield changes and skips as data",
      ["profile.py", "controls/__init__.py", "controls/base.py", "controls/context.py", "controls/*.py",
       "results.py", "record.py"]),

@@ -85,7 +85,10 @@ def test_a_true_k8s_harden_version_variable_does_not_replace_the_run():
 def test_every_setting_can_be_given_in_a_config(form, tmp_path):
     values = {"profile": "strict", "kube_version": "1.24", "emit": "psp,rbac", "force": True,
               "binding": "cluster", "namespace": "apps", "name_prefix": "team-a",
-              "node_features": "appArmor,unprivilegedPortSysctl", "verify": False}
+              "node_features": "appArmor,unprivilegedPortSysctl", "verify": False,
+              "images": str(tmp_path), "images_required": True, "images_cache": "/var/cache/images",
+              "insecure_registry": "127.0.0.1:5000,reg.local", "platform": "linux/arm64"}
+    (tmp_path / "index.json").write_text("{}")
     assert set(values) == {s.name for s in SETTINGS}, "a new setting needs a value here"
     by_name = {s.name: s for s in SETTINGS}
     if form == "hardener":
@@ -104,8 +107,11 @@ def test_every_setting_can_be_given_in_a_config(form, tmp_path):
     assert (opts.profile.name, opts.kube, opts.emit, opts.force, opts.binding, opts.namespace,
             opts.name_prefix, "appArmor" in opts.profile.controls) == (
         "strict", (1, 24), "psp,rbac", True, "cluster", "apps", "team-a", True)
+    assert (opts.images.mode, opts.images.required, opts.images.cache, opts.images.insecure,
+            opts.images.platform) == (str(tmp_path), True, "/var/cache/images",
+                                      frozenset({"127.0.0.1:5000", "reg.local"}), ("linux", "arm64", None))
     r = cli("--config", str(config), "--profile", "restricted", "--report", "json",
-            "--emit", "none", "--kube-version", "1.30", input=SEED)  # flags win over the config
+            "--emit", "none", "--kube-version", "1.30", "--images", "off", input=SEED)  # flags win over the config
     assert r.returncode == 0, r.stderr
     assert not [d for d in load_all(r.stdout.decode()) if d["kind"] == "ClusterRoleBinding"]
 

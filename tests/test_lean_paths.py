@@ -45,6 +45,19 @@ def test_a_default_run_imports_neither_policy_nor_jsonpatch_nor_the_audit():
     assert not {"jsonpatch", "jsonpointer", "hashlib", "difflib", "hardener.config"} & mods
 
 
+def test_a_default_run_imports_nothing_of_the_images():
+    """--images off (the default): no image module, no HTTP client, no threads (#15)."""
+    mods = _modules_after_run()
+    assert not {m for m in mods if m.startswith("hardener.images")}
+    assert not {"urllib.request", "http.client", "concurrent.futures", "hashlib"} & mods
+    assert not {m for m in _modules_after_run("--images", "off") if m.startswith("hardener.images")}
+
+
+def test_a_run_with_images_imports_them(tmp_path):
+    (tmp_path / "index.json").write_text("{}")
+    assert "hardener.images.lookup" in _modules_after_run("--images", str(tmp_path))
+
+
 def test_a_run_that_emits_policy_still_does():
     assert "hardener.policy" in _modules_after_run("--emit", "vap")
 

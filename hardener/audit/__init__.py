@@ -32,6 +32,7 @@ from ..harden import harden_document
 from ..kube.pointer import field_path as _field
 from ..kube.pointer import resolve as _resolve
 from ..kube.podspec import CONTAINER_LISTS
+from ..kube.podspec import containers as podspec_containers
 from ..kube.workloads import WorkloadTable, find_pod_templates, reported
 from ..profile import Profile, load_profile
 from ..results import CONFLICT
@@ -182,16 +183,16 @@ class AuditReport:
 
 
 def audit_sources(sources, level: str = "restricted", version: tuple[int, int] = pss.LATEST,
-                  profile: str | Profile | None = None, node_features=None) -> AuditReport:
+                  profile: str | Profile | None = None, node_features=None, images=None) -> AuditReport:
     """Audit `hardener.inputs.Source` inputs (see :func:`audit_documents`)."""
     from ..pipeline import read
 
-    return audit_documents(read(sources).documents, level, version, profile, node_features)
+    return audit_documents(read(sources).documents, level, version, profile, node_features, images)
 
 
 def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
                     version: tuple[int, int] = pss.LATEST,
-                    profile: str | Profile | None = None, node_features=None) -> AuditReport:
+                    profile: str | Profile | None = None, node_features=None, images=None) -> AuditReport:
     """Evaluate every pod template in the documents (a stream's, or a ResourceList's items,
     whose lines are found in the list's text).
 
@@ -201,7 +202,9 @@ def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
     what would not work once started). `profile` (a name, a path or a loaded
     :class:`Profile`) adds the profile's controls as the `profile/` rule group; without it
     only those, with the workload table (CRDs) of the built-in `restricted` profile.
-    `node_features` (names of hardener.profile.NODE_FEATURES) default to the profile's."""
+    `node_features` (names of hardener.profile.NODE_FEATURES) default to the profile's.
+    `images` (options.ImageSettings) adds the `image/` group: what the profile (restricted
+    without one) would break given each image's config, and the configs not read."""
     from ..kube.admission import NodeFeatures, check
 
     if level not in ("baseline", "restricted"):
@@ -213,6 +216,11 @@ def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
                          unprivileged_port_sysctl="unprivilegedPortSysctl" in prof.node_features)
     with_profile = profile is not None
     table = WorkloadTable(prof.workloads)
+    configs = None
+    if images is not None:
+        from ..images.lookup import resolve_stream
+
+        configs = resolve_stream(docs, table, images)
     lines: dict[int, Lines] = {}
     resources: list[Resource] = []
     unaudited: list[tuple] = []
@@ -266,7 +274,9 @@ def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
                                           _resolve(data, path[len(prefix):]), a.message, "",
                                           line, exact, severity=a.severity, reference=a.source))
         if with_profile:
-            _profile_findings(data, data_doc, prof, table, version, prefix, templates, where)
+            _profile_findings(data, data_doc, prof, table, version, prefix, templates, where, configs)
+        if configs:
+            _image_findings(data, data_doc, prof, table, version, prefix, templates, where, configs)
     controls = list(prof.controls) if with_profile else []
     documents = sum(1 for d in docs if d.root != "empty")
     return AuditReport(level, version, prof.name if with_profile else None, documents, resources, controls,
@@ -295,15 +305,18 @@ def _with_rules(profile: Profile, fail_only: str | None) -> Profile:
 
     controls = {cid: {**opts, "conflicts": keep(profile.rule(cid), cid)}
                 for cid, opts in profile.controls.items()}
+    if controls.get("runAsUser", {}).get("onImageRoot") == "fail" and fail_only != "runAsUser":
+        controls["runAsUser"]["onImageRoot"] = "warn"  # the audit reports the prediction
     return profile.replace(controls=controls, conflicts=keep(profile.conflicts, None))
 
 
-def _plan(data: Any, doc: yamlio.Document, profile: Profile, table: WorkloadTable, version: tuple[int, int]):
+def _plan(data: Any, doc: yamlio.Document, profile: Profile, table: WorkloadTable, version: tuple[int, int],
+          images: dict | None = None):
     """Harden a copy: (results, conflicts as (result, Skip) pairs)."""
     index = doc.index
 
     def harden(prof: Profile):
-        return harden_document(copy.deepcopy(data), index, prof, table, version, doc=doc)
+        return harden_document(copy.deepcopy(data), index, prof, table, version, doc=doc, images=images)
 
     try:
         return harden(profile), []
@@ -325,8 +338,46 @@ def _plan(data: Any, doc: yamlio.Document, profile: Profile, table: WorkloadTabl
     return results, conflicts
 
 
-def _profile_findings(data, doc, profile, table, version, prefix, templates, where) -> None:
-    results, conflicts = _plan(data, doc, profile, table, version)
+#: The rules of the image/ group (--images): what an image's config predicts.
+IMAGE_RULES = {
+    "image/user": ("the image expects another user",
+                   "The image's config runs it as root or as a named user; the profile's uid would "
+                   "replace it, and an image that owns its files as that user, chowns them or "
+                   "switches user at start fails with \"permission denied\"."),
+    "image/config": ("the image's config could not be read",
+                     "Without the config the image's user and ports are unknown: the profile's uid "
+                     "is applied blind."),
+}
+
+
+def _image_findings(data, doc, profile, table, version, prefix, templates, where, configs) -> None:
+    """The hardener's image warnings (a copy hardened with the profile) as findings:
+    warnings, since only running the image settles them."""
+    results, _ = _plan(data, doc, _with_rules(profile, None), table, version, configs)
+    for r in results:
+        for w in r.warnings:
+            if not w.image and w.control != "images":
+                continue
+            for pt in r.templates:
+                refs = [(ln, i) for ln, i, c in podspec_containers(pt.template.get("spec") or {})
+                        if str(c.get("name", "")) == w.container]
+                if refs and pt.pointer in templates:
+                    res, t = templates[pt.pointer]
+                    path = f"{t.pointer}/spec/{refs[0][0]}/{refs[0][1]}"
+                    line, exact = where.line(path)
+                    check = "config" if w.control == "images" else "user"
+                    fix = ("set the uid the image expects (securityContext.runAsUser) or opt out with "
+                           "k8s-harden.io/skip-controls: runAsUser") if check == "user" else (
+                           "make the image's config readable (credentials, --insecure-registry) or "
+                           "list it in the --images folder")
+                    t.findings.append(Finding("image", check, None, res, t.pointer, w.container, path,
+                                              w.image, w.message, fix, line, exact, severity="warning",
+                                              reference="the image's config"))
+                    break
+
+
+def _profile_findings(data, doc, profile, table, version, prefix, templates, where, configs=None) -> None:
+    results, conflicts = _plan(data, doc, profile, table, version, configs)
 
     owners = {pt.pointer: pt for r in results for pt in r.templates}
 

@@ -143,20 +143,28 @@ def sarif_rules(report: AuditReport) -> list[dict[str, Any]]:
                            "security-severity": "8.0" if lvl == "baseline" else "6.0"},
         })
     from ..kube.admission import RULES
+    from . import IMAGE_RULES
+
+    def listed(rid: str, title: str, text: str, kind: str, level: str, tags: list[str], precision: str,
+               severity: str) -> dict:
+        """A rule of a table of (title, text) by id: the admission rules, the image rules."""
+        return {"id": rid, "name": rid.split("/", 1)[1],
+                "shortDescription": {"text": f"{kind}: {title}"},
+                "fullDescription": {"text": text},
+                "help": {"text": text, "markdown": f"**{title}** (`{rid}`)\n\n{text}"},
+                "defaultConfiguration": {"level": level},
+                "properties": {"tags": ["security", "kubernetes", *tags], "precision": precision,
+                               "security-severity": severity}}
 
     for rid, (title, text) in RULES.items():
         group = rid.split("/")[0]
         what = {"api": "the API server rejects", "kubelet": "the kubelet refuses",
                 "runtime": "does not work once started"}[group]
-        rules.append({
-            "id": rid, "name": rid.split("/", 1)[1],
-            "shortDescription": {"text": f"Admission ({what}): {title}"},
-            "fullDescription": {"text": text},
-            "help": {"text": text, "markdown": f"**{title}** (`{rid}`)\n\n{text}"},
-            "defaultConfiguration": {"level": "error"},
-            "properties": {"tags": ["security", "kubernetes", "k8s-harden-admission", group],
-                           "precision": "high", "security-severity": "5.0"},
-        })
+        rules.append(listed(rid, title, text, f"Admission ({what})", "error", ["k8s-harden-admission", group],
+                            "high", "5.0"))
+    if any(f.group == "image" for f in report.findings):
+        rules += [listed(rid, title, text, "Image config (--images)", "warning", ["k8s-harden-images"],
+                         "medium", "3.0") for rid, (title, text) in IMAGE_RULES.items()]
     seen = set(report.profile_controls) | {f.check for f in report.findings if f.group == "profile"}
     for cid in [c for c in CONTROLS if c in seen]:
         text = _first_paragraph(CONTROLS[cid].__doc__) or cid

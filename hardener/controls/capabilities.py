@@ -113,9 +113,13 @@ spec:
                     yield ctx.conflict(self.id, f"capabilities.add {adds[i]}", c.name)
             wanted = []
             ports = low_ports(c.container)
+            why = f"listens on port {min(ports)}" if ports else ""
+            if not ports:
+                ports = ctx.image_ports(c)
+                why = f"its image {c.container.get('image')} exposes port {min(ports)}" if ports else ""
             if (opts["netBindService"] and "NET_BIND_SERVICE" in allowed and ports
                     and "NET_BIND_SERVICE" not in added_caps(c.sc)):
-                wanted.append(("NET_BIND_SERVICE", f"listens on port {min(ports)}"))
+                wanted.append(("NET_BIND_SERVICE", why))
             if added_all and ctx.will_run_as_root(c):
                 why = ("runs as root: keeps what file ownership and user switching need "
                        "(drop ALL alone would leave uid 0 unable to chown or chmod)")
@@ -149,7 +153,8 @@ class UnprivilegedPortStart(Control):
     """Let non-root processes bind the low ports the pod declares: NET_BIND_SERVICE alone
     does not reach a non-root process (no ambient capabilities), so set the namespaced,
     PSS-safe pod sysctl `net.ipv4.ip_unprivileged_port_start` (safe from 1.22) to the
-    lowest such port. Not with hostNetwork (the sysctl would be the node's)."""
+    lowest such port (with `--images`, an image's exposed port counts when the container
+    declares none). Not with hostNetwork (the sysctl would be the node's)."""
 
     id = "unprivilegedPortStart"
     scope = "pod"
@@ -171,7 +176,8 @@ spec:
 """
 
     def plan(self, ctx, opts):
-        ports = [p for c in ctx.containers() if not ctx.will_run_as_root(c) for p in low_ports(c.container)]
+        ports = [p for c in ctx.containers() if not ctx.will_run_as_root(c)
+                 for p in low_ports(c.container) or ctx.image_ports(c)]
         if not ports:
             return
         lowest = min(ports)

@@ -39,6 +39,11 @@ class ContainerRef(Record):
         return podspec.mapping(self.container.get("securityContext"))
 
 
+def _user_text(user) -> str:
+    """How a report names an image's user: `user root (the default)`, `user 'nginx'`."""
+    return "no user: root" if not user.text else f"user {user.text!r}"
+
+
 class PodContext(Record):
     """What a control sees of one pod template: live data, pointers, target version, rules.
 
@@ -47,21 +52,27 @@ class PodContext(Record):
     lets a container keep in `add`; `active`: the controls that plan on this template (the
     profile's, less the opted-out ones); `level`: the Pod Security Standards level the profile
     claims; `chosen`: pointers of the containers that run as a non-zero uid the manifest chose
-    (read before any change)."""
+    (read before any change), or their image does (`from_image`: pointer -> ImageUser);
+    `images`: image reference -> ImageConfig or Failure (None: --images off);
+    `on_image_root`: runAsUser's onImageRoot (warn, keep or fail)."""
 
     _fields = ("template", "kube", "conflicts", "skip_controls", "skip_containers", "document", "where",
-               "allowed_adds", "active", "level", "chosen", "_root_kept", "_needs_root", "_refs", "_windows",
-               "_lists")
+               "allowed_adds", "active", "level", "chosen", "images", "on_image_root", "from_image",
+               "_root_kept", "_needs_root", "_refs", "_windows", "_lists")
     _hidden = frozenset(("_root_kept", "_needs_root", "_refs", "_windows", "_lists"))
 
     def __init__(self, template: PodTemplate, kube: tuple[int, int], conflicts: dict[str, str],
                  skip_controls: frozenset = frozenset(), skip_containers: frozenset = frozenset(),
                  document: int = 0, where: str = "", allowed_adds: frozenset = frozenset(),
                  active: frozenset = frozenset(), level: str = "restricted",
-                 chosen: frozenset = frozenset(), _root_kept: dict | None = None,
+                 chosen: frozenset = frozenset(), images: dict | None = None, on_image_root: str = "warn",
+                 from_image: dict | None = None, _root_kept: dict | None = None,
                  _needs_root: dict | None = None, _refs: dict | None = None,
                  _windows: bool | None = None) -> None:
         self.template, self.kube, self.conflicts = template, kube, conflicts
+        self.images, self.on_image_root = images, on_image_root
+        self.from_image = {} if from_image is None else from_image
+        self._image_users: dict = {}  # pointer -> ImageUser | None, decided on the manifest as written
         self.skip_controls, self.skip_containers, self.document, self.where = (
             skip_controls, skip_containers, document, where)
         self.allowed_adds, self.active, self.level, self.chosen = allowed_adds, active, level, chosen
@@ -195,7 +206,7 @@ class PodContext(Record):
         if kept:
             return (f"adds {', '.join(sorted(kept))}: capabilities never reach a non-root process "
                     "(no ambient capabilities)")
-        ports = low_ports(c.container)
+        ports = low_ports(c.container) or self.image_ports(c)
         if ports and not self.port_sysctl_works(min(ports)):
             return (f"listens on port {min(ports)}, which a non-root process cannot bind here "
                     f"({self.port_sysctl_blocker(min(ports))})")
@@ -273,10 +284,49 @@ class PodContext(Record):
     def keeps_identity(self, c: ContainerRef, control: str) -> str | None:
         """Why pod-level identity defaults of `control` must not reach this container, or
         None: an explicit root setting kept (unless `control`'s rule overrides it), a job
-        that needs root (:meth:`needs_root`), or an opt-out."""
+        that needs root (:meth:`needs_root`), an image that runs as root or a named user
+        under `onImageRoot: keep`, or an opt-out."""
         if self.rule(control) != "override" and self.root_kept(c):
             return "keeps running as root (explicit setting kept)"
-        return self.needs_root(c)
+        why = self.needs_root(c)
+        if why is None and self.on_image_root == "keep":
+            user = self.image_user(c)
+            if user is not None and user.kind != "uid":
+                return (f"keeps the user its image {c.container.get('image')} runs as "
+                        f"({_user_text(user)}; runAsUser.onImageRoot: keep)")
+        return why
+
+    # ---- what the image says (--images)
+    def image(self, c: ContainerRef):
+        """The container's ImageConfig or Failure; None with --images off or no image."""
+        ref = c.container.get("image")
+        return self.images.get(ref) if self.images and isinstance(ref, str) else None
+
+    def image_user(self, c: ContainerRef):
+        """The image's user (hardener.images.ImageUser) when it decides who a Linux
+        container runs as: its config at hand, a Linux pod and image, no uid in the manifest
+        (decided once, on the manifest as written, like :meth:`needs_root`)."""
+        if c.pointer in self._image_users:
+            return self._image_users[c.pointer]
+        img = self.image(c)
+        user = None
+        if (img is not None and hasattr(img, "user") and not img.windows and not self.is_windows
+                and podspec.effective(c.sc, self.pod_sc, "runAsUser") is None):
+            from ..images import parse_user
+
+            user = parse_user(img.user)
+        self._image_users[c.pointer] = user
+        return user
+
+    def image_ports(self, c: ContainerRef) -> list[int]:
+        """The ports below 1024 the image exposes, when the manifest declares no
+        containerPort for the container (declared ports say what it listens on)."""
+        img = self.image(c)
+        if img is None or not getattr(img, "ports", ()) or img.windows or self.is_windows:
+            return []
+        declared = [p for p in podspec.sequence(c.container.get("ports"))
+                    if isinstance(p, dict) and p.get("containerPort") is not None]
+        return [] if declared else list(img.ports)
 
 
     # ---- building changes

@@ -119,7 +119,11 @@ spec:
 class RunAsUser(Control):
     """Set a numeric `runAsUser` (seed: 1000): `runAsNonRoot` alone fails on images whose
     user is a name, and uid 0 is refused by PSS restricted. An explicit non-zero uid
-    stays: any non-root uid is as strict as the profile's."""
+    stays: any non-root uid is as strict as the profile's. With `--images`, a container
+    whose image runs as a non-zero numeric uid gets that uid instead (the image was built
+    for it); one whose image runs as root or a named user gets the profile's uid and a
+    warning that it may break, or, by `onImageRoot`, keeps its identity (`keep`) or stops
+    the run (`fail`). An image's uid 0 is never written."""
 
     id = "runAsUser"
     scope = "pod"
@@ -134,23 +138,70 @@ spec:
   - name: app
     image: nginx:1.27
 """
-    options = {"value": Option(1000, is_int(1), "the uid to run as")}
+    options = {"value": Option(1000, is_int(1), "the uid to run as"),
+               "onImageRoot": Option("warn", one_of("warn", "keep", "fail"),
+                                     "with --images, a container whose image runs as root or a named "
+                                     "user: warn (set the uid, warn), keep (leave its identity, report "
+                                     "it) or fail (exit 2)")}
 
     def plan(self, ctx, opts):
-        before = {c.pointer: podspec.effective(c.sc, ctx.pod_sc, "runAsUser") for c in ctx.containers()}
+        containers = list(ctx.containers())
+        before = {c.pointer: podspec.effective(c.sc, ctx.pod_sc, "runAsUser") for c in containers}
+        for c in containers:
+            user = ctx.from_image.get(c.pointer)
+            if user is not None and before[c.pointer] is None:
+                yield ctx.set(self.id, c.path + ("securityContext", "runAsUser"), user.uid,
+                              f"uid {user.uid} from the image {c.container.get('image')}", c.name)
+        if ctx.images and opts["onImageRoot"] == "fail":
+            self._fail_on_image_root(ctx, containers, before)
         yield from _identity(ctx, self.id, "runAsUser", opts["value"], _is_zero,
                              "run as a fixed non-root uid")
-        for c in ctx.containers():
-            if before[c.pointer] is None and podspec.effective(c.sc, ctx.pod_sc, "runAsUser") is not None:
+        for c in containers:
+            if (before[c.pointer] is not None or c.pointer in ctx.from_image
+                    or podspec.effective(c.sc, ctx.pod_sc, "runAsUser") is None):
+                continue
+            user = ctx.image_user(c)
+            if user is not None:
+                image = c.container.get("image")
+                yield Warning(self.id, f"image {image} expects {_image_user(user)}: now runs as uid "
+                              f"{opts['value']}; predicted to fail if it needs that user (files "
+                              "owned by it, a chown or a user switch at start)", c.name, image=image)
+            else:
                 yield Warning(self.id, f"image default user unknown: now runs as uid {opts['value']}; "
                               "an image that needs root, or owns its files as another uid, will fail",
                               c.name)
+
+    def _fail_on_image_root(self, ctx, containers, before) -> None:
+        """onImageRoot: fail: the profile's uid would go to a container whose image runs as
+        root or a named user."""
+        from ..errors import ConflictError
+
+        for c in containers:
+            user = ctx.image_user(c)
+            if (before[c.pointer] is None and user is not None and user.kind != "uid"
+                    and ctx.keeps_identity(c, self.id) is None):
+                res = ctx.template
+                ns = f"{res.namespace}/" if res.namespace else ""
+                raise ConflictError(
+                    f"{ctx.where or f'document {ctx.document}'}: {res.api_version} {res.kind} {ns}{res.name}: "
+                    f"container {c.name!r}: image {c.container.get('image')} runs as {_image_user(user)}, "
+                    "not a non-zero uid (runAsUser.onImageRoot: fail)")
+
+
+def _image_user(user) -> str:
+    if not user.text:
+        return "root (no user set)"
+    return f"user {user.text!r}" + (" (root)" if user.kind == "root" else " (a name: root or a uid unknown here)")
 
 
 class RunAsGroup(Control):
     """Set a numeric primary group `runAsGroup` (seed: 3000) instead of the image's (often 0),
     except on containers whose uid the manifest chose: they keep their image's group (an
-    explicit group 0 still conflicts)."""
+    explicit group 0 still conflicts). A container that runs as its image's uid
+    (`--images`) counts as one whose uid the manifest chose: it gets the image's group when
+    the image names a non-zero one (`1001:1001`), else keeps the group the image gives it
+    (`1001`, `1001:0`): a group of ours would be a second identity its files do not know,
+    and a group 0 is never written."""
 
     id = "runAsGroup"
     scope = "pod"
@@ -168,6 +219,11 @@ spec:
     options = {"value": Option(3000, is_int(1), "the gid to run as")}
 
     def plan(self, ctx, opts):
+        for c in ctx.containers():
+            user = ctx.from_image.get(c.pointer)
+            if (user is not None and user.gid and podspec.effective(c.sc, ctx.pod_sc, "runAsGroup") is None):
+                yield ctx.set(self.id, c.path + ("securityContext", "runAsGroup"), user.gid,
+                              f"gid {user.gid} from the image {c.container.get('image')}", c.name)
         # a container running as a uid the manifest chose (Bitnami's 1001, ...) keeps its
         # image's group: the image was built for that identity, often with files writable by
         # group 0, and a group of ours would name a second identity
