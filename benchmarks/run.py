@@ -278,7 +278,7 @@ def stages(stream: Path) -> list[tuple[str, float]]:
         table = WorkloadTable(opts.profile.workloads)
         for d in loadable:
             if table.may_contain(d.kind):
-                d.load()
+                d.load(keep_node=True)  # as the CLI's one-pass path loads (nodes kept to render)
         t2 = time.process_time()
         results = harden_documents(docs, opts)
         t3 = time.process_time()

@@ -328,7 +328,6 @@ class PodContext(Record):
                     if isinstance(p, dict) and p.get("containerPort") is not None]
         return [] if declared else list(img.ports)
 
-
     # ---- building changes
     def set(self, control: str, path_parts: tuple, value: Any, reason: str,
             container: str | None = None) -> Change:

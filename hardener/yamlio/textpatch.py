@@ -130,15 +130,19 @@ _MEMO: dict = {}  # renderings of scalars and keys: the same few values recur in
 _MEMO_MAX = 10_000  # a stream of many distinct values must not grow it without bound
 
 
+def _memoised(table: dict, key: tuple, make: Callable[[], Any]) -> Any:
+    """table[key], made once (the table is emptied past _MEMO_MAX entries)."""
+    hit = table.get(key)
+    if hit is None:
+        if len(table) > _MEMO_MAX:
+            table.clear()
+        hit = table[key] = make()
+    return hit
+
+
 def _scalar_lines(value: Any) -> list[str]:
     if type(value) in (str, int, float, bool, type(None)):
-        key = ("v", type(value), value)
-        hit = _MEMO.get(key)
-        if hit is None:
-            if len(_MEMO) > _MEMO_MAX:
-                _MEMO.clear()
-            hit = _MEMO[key] = tuple(_scalar_lines_uncached(value))
-        return list(hit)
+        return list(_memoised(_MEMO, ("v", type(value), value), lambda: tuple(_scalar_lines_uncached(value))))
     return _scalar_lines_uncached(value)
 
 
@@ -152,13 +156,7 @@ def _scalar_lines_uncached(value: Any) -> list[str]:
 
 
 def _key_text(key: Any) -> str:
-    memo = ("k", type(key), key)
-    hit = _MEMO.get(memo)
-    if hit is None:
-        if len(_MEMO) > _MEMO_MAX:
-            _MEMO.clear()
-        hit = _MEMO[memo] = _key_text_uncached(key)
-    return hit
+    return _memoised(_MEMO, ("k", type(key), key), lambda: _key_text_uncached(key))
 
 
 def _key_text_uncached(key: Any) -> str:
@@ -205,16 +203,12 @@ _PROVEN: dict = {}  # ("v" | "k", type, value) -> whether its rendering reads ba
 
 
 def _reads_back(memo: tuple, text: str, want: Any) -> bool:
-    hit = _PROVEN.get(memo)
-    if hit is None:
-        if len(_PROVEN) > _MEMO_MAX:
-            _PROVEN.clear()
+    def read() -> bool:
         try:
-            hit = _same(load_text(text), want)
+            return _same(load_text(text), want)
         except Exception:  # noqa: BLE001 - not provable: the careful path reads it back
-            hit = False
-        _PROVEN[memo] = hit
-    return hit
+            return False
+    return _memoised(_PROVEN, memo, read)
 
 
 def _proves(value: Any) -> bool:
@@ -224,14 +218,9 @@ def _proves(value: Any) -> bool:
     which the writer makes."""
     cls = value.__class__
     if cls is dict and value:
-        # the same few securityContext mappings are inserted in every document
-        memo = ("p", repr(value))  # repr tells 1 from 1.0, True and "1"
-        hit = _PROVEN.get(memo)
-        if hit is None:
-            if len(_PROVEN) > _MEMO_MAX:
-                _PROVEN.clear()
-            hit = _PROVEN[memo] = _proves_mapping(value)
-        return hit
+        # the same few securityContext mappings are inserted in every document; repr tells
+        # 1 from 1.0, True and "1"
+        return _memoised(_PROVEN, ("p", repr(value)), lambda: _proves_mapping(value))
     if cls is list:
         return bool(value) and all(map(_proves, value))
     if cls not in (str, int, float, bool, type(None)) or (cls is str and ("\n" in value or "\r" in value)):
@@ -643,12 +632,8 @@ class _Patcher:
         (`proven`: see :meth:`_proves_insertion`)."""
         if pos < len(self.text) or self.text.endswith("\n"):
             # the same few securityContext blocks are inserted into every document
-            memo = ("b", repr(value), col, self.step, self.seq_indent, self.lb)  # repr: 1 is not 1.0
-            text = _MEMO.get(memo)
-            if text is None:
-                if len(_MEMO) > _MEMO_MAX:
-                    _MEMO.clear()
-                text = _MEMO[memo] = "".join(line + self.lb for line in self._block(value, col))
+            text = _memoised(_MEMO, ("b", repr(value), col, self.step, self.seq_indent, self.lb),
+                             lambda: "".join(line + self.lb for line in self._block(value, col)))
             return self._edit(pos, pos, text, proven)
         lines = self._block(value, col)
         final = self.lb if _ends_in_multiline_string(value) else ""  # keep the literal's break
