@@ -66,6 +66,13 @@ class InsertCheck:
         monkeypatch.setattr(textpatch._Patcher, "insert", insert)
 
 
+def _fresh_memos(monkeypatch):
+    """Empty renderings and proofs for a test that breaks the renderer: what it renders
+    must not stay memoised for the tests after it."""
+    monkeypatch.setattr(textpatch, "_MEMO", {})
+    monkeypatch.setattr(textpatch, "_PROVEN", {})
+
+
 def _harden(path, profile="restricted", lean=False):
     """`lean`: the CLI's path, where documents keep their nodes until rendered."""
     text = path.read_text(encoding="utf-8", errors="surrogateescape")
@@ -113,10 +120,11 @@ def test_every_proven_edit_reads_back_as_planned(monkeypatch, profile):
 
 
 def test_the_check_catches_a_wrong_proof(monkeypatch):
-    """A proof that trusted a key's rendering without reading it back once: `on` written
+    """A proof that trusted a block's rendering without reading it back: `on` written
     plainly is a YAML 1.1 boolean. The check must see the wrong result."""
     check = ProofCheck(monkeypatch)
-    monkeypatch.setattr(textpatch, "_proves", lambda value: True)
+    _fresh_memos(monkeypatch)
+    monkeypatch.setattr(textpatch._Patcher, "_block_reads_back", lambda self, added: True)
     monkeypatch.setattr(textpatch, "_key_text", lambda key: key)
     text = "a:\n  s: 1\nb: 1\n"
     result = textpatch.patch_text(text, [{"op": "add", "path": "/a/on", "value": 1}])
@@ -191,3 +199,18 @@ def test_other_ops_are_left_to_the_diff(monkeypatch, text, ops):
     if new is not None:
         assert textpatch.patch_text(text, ops, new, root=root, rebuild=rebuild) == textpatch.patch_text(text, ops, new)
     assert check.direct == 0
+
+
+def test_a_block_that_does_not_read_back_is_not_proven(monkeypatch):
+    """The proof's own read-back: a key rendering YAML 1.1 misreads (`on` unquoted) makes the
+    block unproven, so the whole result is read back (and refused: re-emitted instead)."""
+    check = ProofCheck(monkeypatch)
+    _fresh_memos(monkeypatch)
+    monkeypatch.setattr(textpatch, "_key_text", lambda key: key)
+    text = "a:\n  s: 1\nb: 1\n"
+    root, _ = textpatch.compose_text(text)
+    assert textpatch._Patcher(text, root)._block_reads_back({"on": 1}) is False
+    assert textpatch._Patcher(text, root)._block_reads_back({"off_": 1}) is True
+    assert textpatch.patch_text(text, [{"op": "add", "path": "/a/on", "value": 1}]) is None
+    assert check.proven == 0
+

@@ -199,40 +199,21 @@ def _plain_text(text: str) -> bool:
     return text.isascii() and text.count("\r") == text.count("\r\n")
 
 
-_PROVEN: dict = {}  # ("v" | "k", type, value) -> whether its rendering reads back as itself
+_PROVEN: dict = {}  # (the block's repr, indent step, list offset) -> whether it reads back as itself
 
 
-def _reads_back(memo: tuple, text: str, want: Any) -> bool:
-    def read() -> bool:
-        try:
-            return _same(load_text(text), want)
-        except Exception:  # noqa: BLE001 - not provable: the careful path reads it back
-            return False
-    return _memoised(_PROVEN, memo, read)
-
-
-def _proves(value: Any) -> bool:
-    """Is `value`, written by :meth:`_Patcher._block`, known to read back as itself? Non-empty
-    mappings with string keys and lists, down to one-line scalars, each of whose renderings
-    (`k: SCALAR`, `KEY: null`) was read back once: block structure is then only indentation,
-    which the writer makes."""
+def _plain_shape(value: Any) -> bool:
+    """Non-empty mappings with string keys and non-empty lists, down to one-line scalars
+    (str, int, float, bool, null): what :meth:`_Patcher._block` writes as lines of keys,
+    dashes and scalars only, no block scalar among them."""
     cls = value.__class__
-    if cls is dict and value:
-        # the same few securityContext mappings are inserted in every document; repr tells
-        # 1 from 1.0, True and "1"
-        return _memoised(_PROVEN, ("p", repr(value)), lambda: _proves_mapping(value))
+    if cls is dict:
+        return bool(value) and all(k.__class__ is str and _plain_shape(v) for k, v in value.items())
     if cls is list:
-        return bool(value) and all(map(_proves, value))
-    if cls not in (str, int, float, bool, type(None)) or (cls is str and ("\n" in value or "\r" in value)):
-        return False
-    lines = _scalar_lines(value)
-    return len(lines) == 1 and _reads_back(("v", cls, value), "k: " + lines[0], {"k": value})
-
-
-def _proves_mapping(value: dict) -> bool:
-    """:func:`_proves` of a non-empty mapping: string keys whose renderings read back."""
-    return all(key.__class__ is str and _reads_back(("k", str, key), _key_text(key) + ": null", {key: None})
-               and _proves(item) for key, item in value.items())
+        return bool(value) and all(map(_plain_shape, value))
+    if cls is str:
+        return "\n" not in value and "\r" not in value
+    return cls in (int, float, bool, type(None))
 
 
 # --------------------------------------------------------------------------- node helpers
@@ -418,6 +399,7 @@ class _Patcher:
         #: :meth:`_proves_insertion`); any other edit clears it, and the result is then
         #: loaded again and compared with the planned data
         self.proven = self.plain_nodes and _plain_text(text)
+        self._keys: dict[int, dict] = {}  # id of a mapping node -> key text -> value node (insert)
 
     def patch(self, old: Any, new: Any) -> str:
         self._diff(self.root, old, new, None)
@@ -477,17 +459,18 @@ class _Patcher:
             self._insert_block(pos, added, self._column(node.value[0][0].start_mark.index), True)
         return self._apply_edits() if self.proven else None
 
-    @staticmethod
-    def _child_node(node: yaml.Node, part: str) -> Any:
+    def _child_node(self, node: yaml.Node, part: str) -> Any:
         """The node at `part` below `node`: None when a block mapping has no such key; False
         when `node` is anything else than a non-empty block mapping, or a list item (an
         insertion there is the diff's), or a key spelled `part` is not a string."""
         cls = node.__class__
         if cls is yaml.MappingNode and not node.flow_style and node.value:
-            for key, value in node.value:
-                if key.value == part:
-                    return value if key.tag == _STR_TAG else False
-            return None
+            keys = self._keys.get(id(node))
+            if keys is None:  # each op walks from the root: index a mapping's keys once
+                # (every key is a scalar: the survey refused the rest)
+                keys = self._keys[id(node)] = {key.value: (value if key.tag == _STR_TAG else False)
+                                               for key, value in reversed(node.value)}
+            return keys.get(part)
         if cls is yaml.SequenceNode and not node.flow_style and part.isdigit() and part.isascii():
             i = int(part)
             return node.value[i] if i < len(node.value) and str(i) == part else False
@@ -723,18 +706,32 @@ class _Patcher:
 
         It is when the lines go in where no value of the mapping goes on (`pos` starts a line
         after its last leaf, and that leaf is no block scalar, whose kept trailing lines would
-        move), and every key and scalar written is one whose rendering was read back once
-        (:func:`_proves`): a block mapping's entries are the lines at its keys' column up to
-        the first line of less indentation, and a line at that column after its last entry is
-        a new entry of it (the parser's rule for block mappings, yaml.parser
-        parse_block_mapping_key)."""
+        move), and the new lines are keys, dashes and one-line scalars (:func:`_plain_shape`)
+        that, read alone, give `added` (:meth:`_block_reads_back`, once per block and
+        layout): a block mapping's entries are the lines at its keys' column up to the
+        first line of less indentation, and a line at that column after its last entry is a
+        new entry of it (the parser's rule for block mappings, yaml.parser
+        parse_block_mapping_key), so lines that read as `added` alone read as `added` there."""
         last = node
         while last.__class__ is not yaml.ScalarNode and not last.flow_style and last.value:
             last = last.value[-1][1] if last.__class__ is yaml.MappingNode else last.value[-1]
         if last.__class__ is yaml.ScalarNode and last.style in ("|", ">"):
             return False
         return (0 < pos < len(self.text) or self.text.endswith("\n")) and self.text[pos - 1] == "\n" \
-            and _proves(added)
+            and self._block_reads_back(added)
+
+    def _block_reads_back(self, added: dict) -> bool:
+        """Are the lines :meth:`_block` writes for `added` of :func:`_plain_shape`, and do
+        they (at column 0; at any other column they are the same lines, indented alike) load
+        as `added`? Decided once per block and layout; repr tells 1 from 1.0, True and "1"."""
+        def read() -> bool:
+            if not _plain_shape(added):
+                return False
+            try:
+                return _same(load_text("".join(line + "\n" for line in self._block(added, 0))), added)
+            except Exception:  # noqa: BLE001 - not provable: the careful path reads it back
+                return False
+        return _memoised(_PROVEN, (repr(added), self.step, self.seq_indent), read)
 
     def _diff_flow_mapping(self, node: yaml.MappingNode, entries: list, old: dict, new: dict,
                            added: dict, slot: tuple | None) -> None:
