@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import krm, yamlio
+from . import yamlio
 from .errors import HardenError
 from .harden import harden_document, verify
 from .inputs import Source
@@ -187,12 +187,13 @@ def write_stream(bom: str, docs: list[yamlio.Document], results: list[ResourceRe
 
 class Stream(Record):
     """What the reader hands on: the documents to harden (a ResourceList's items, or the
-    stream's documents) and how the input was shaped."""
+    stream's documents) and how the input was shaped (`resource_list`: the
+    krm.ResourceList the input was, or None)."""
 
     _fields = ("bom", "documents", "resource_list")
 
     def __init__(self, bom: str, documents: list[yamlio.Document],
-                 resource_list: "krm.ResourceList | None" = None) -> None:
+                 resource_list: Any = None) -> None:
         self.bom, self.documents, self.resource_list = bom, documents, resource_list
 
     @property
@@ -204,7 +205,11 @@ class Stream(Record):
 def read(sources: list[Source]) -> Stream:
     """Split the sources into one stream; a ResourceList becomes its items."""
     bom, docs = yamlio.split_sources(sources)
-    rl = krm.read(docs)
+    rl = None
+    if any(d.kind == "ResourceList" for d in docs):  # only a KRM function's input pays for krm
+        from . import krm
+
+        rl = krm.read(docs)
     return Stream(bom, rl.items if rl else docs, rl)
 
 

@@ -42,7 +42,7 @@ def _modules_after_run(*args: str) -> set[str]:
 def test_a_default_run_imports_neither_policy_nor_jsonpatch_nor_the_audit():
     mods = _modules_after_run()
     assert not {m for m in mods if m.startswith(("hardener.policy", "hardener.audit", "hardener.kube.admission"))}
-    assert not {"jsonpatch", "jsonpointer", "hashlib", "difflib", "hardener.config"} & mods
+    assert not {"jsonpatch", "jsonpointer", "hashlib", "difflib", "hardener.config", "hardener.krm"} & mods
 
 
 def test_a_default_run_imports_nothing_of_the_images():
