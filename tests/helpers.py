@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -78,3 +79,60 @@ def without_nulls(value):
     if isinstance(value, list):
         return [without_nulls(v) for v in value if v is not None]
     return value
+
+
+class ProofChecks:
+    """Reads back what yamlio/textpatch does not: wraps `_Patcher.patch` (a result it calls
+    proven is loaded again and compared with the planned data) and `_Patcher.insert` (each
+    text written straight from the nodes is compared with the diff's text for the same
+    document, and read back). Counts `proven`, `careful` (read back by textpatch itself) and
+    `direct`; `wrong` collects (result, what it should be). `setattr_`: how to install the
+    wrappers (pytest's monkeypatch.setattr, or :func:`proofs_read_back`'s)."""
+
+    def __init__(self, setattr_) -> None:
+        from hardener import yamlio
+        from hardener.yamlio import textpatch
+        from hardener.yamlio.load import rebuild
+
+        self.proven = self.careful = self.direct = 0
+        self.wrong: list[tuple] = []
+        patch, insert = textpatch._Patcher.patch, textpatch._Patcher.insert
+
+        def checked_patch(patcher, old, new):
+            result = patch(patcher, old, new)
+            if patcher.proven:
+                self.proven += 1
+                if not textpatch._same(yamlio.load_text(result), new):
+                    self.wrong.append((result, new))
+            else:
+                self.careful += 1
+            return result
+
+        def checked_insert(patcher, ops, new):
+            result = insert(patcher, ops, new)
+            if result is not None:
+                self.direct += 1
+                careful = textpatch._Patcher(patcher.text, patcher.root).patch(rebuild(patcher.root), new)
+                if result != careful or not textpatch._same(yamlio.load_text(result), new):
+                    self.wrong.append((result, careful))
+            return result
+
+        setattr_(textpatch._Patcher, "patch", checked_patch)
+        setattr_(textpatch._Patcher, "insert", checked_insert)
+
+
+@contextmanager
+def proofs_read_back():
+    """:class:`ProofChecks` installed for the block (for a hypothesis test, where pytest's
+    monkeypatch fixture does not fit); the real methods are back afterwards."""
+    saved = []
+
+    def set_(obj, name, value):
+        saved.append((obj, name, obj.__dict__[name]))
+        setattr(obj, name, value)
+
+    try:
+        yield ProofChecks(set_)
+    finally:
+        for obj, name, value in reversed(saved):
+            setattr(obj, name, value)

@@ -4,8 +4,9 @@ and the examples otherwise).
 
 For every input: no exception other than HardenError (the CLI's exit 2, where stdout stays
 empty); on success the output parses again, the CLI's one-pass path writes the same bytes,
-hardening it again changes nothing (idempotence), and a run that changed nothing gives the
-input back byte for byte. A differential test holds
+every edit textpatch proves by construction reads back as planned all the same, hardening it
+again changes nothing (idempotence), and a run that changed nothing gives the input back
+byte for byte. A differential test holds
 yamlio's fast text splitter to the libyaml event splitter it stands in for.
 
 CI runs a bounded number of examples (about 20 s). Longer runs:
@@ -31,6 +32,7 @@ from hypothesis import strategies as st
 import hardener.yamlio.split  # noqa: F401 - the splitters, compared below
 from hardener import yamlio
 from hardener.errors import HardenError
+from tests.helpers import proofs_read_back
 
 #: A `kind:` sniffer for the oracle, which has only text.
 KIND_RE = re.compile(r"^kind:[ \t]*['\"]?([A-Za-z0-9]+)", re.M)
@@ -77,6 +79,12 @@ def outcome_or_error(text: str):
 
 
 def check(text: str) -> None:
+    with proofs_read_back() as proofs:
+        _check(text)
+    assert not proofs.wrong, f"a proven edit does not read back as planned: {proofs.wrong[0]}"
+
+
+def _check(text: str) -> None:
     code, outcome = outcome_or_error(text)
     if code == 2:
         event("exit 2")
