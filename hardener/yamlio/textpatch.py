@@ -20,12 +20,13 @@ whole patch, and values an operation sets to what they already were keep their t
 Everything else stays byte for byte, and inserted lines use the document's line breaks.
 The result is loaded again and must equal the patched data — unless every edit is one whose
 result is known by construction (new keys after the last line of a block mapping, in plain
-ASCII text without aliases, merge keys or tags, each scalar and key rendering read back once:
-:meth:`_Patcher._proves_insertion`), which is what hardening a manifest mostly does. When it
-does not, or when an edit is not one this module knows to make safely (a change at or beside a node an alias
-shares — its marks are the anchor's —, merge keys, explicit `? ` keys, ...), the answer is
-None and the caller re-emits the document. Anchors and aliases elsewhere in the document
-stay as they are.
+ASCII text without aliases, merge keys or tags, the inserted lines read back once per block:
+:meth:`_Patcher._proves_insertion`), which is what hardening a manifest mostly does; ops that
+only add such keys are then written straight from the loader's nodes (:meth:`_Patcher.insert`).
+When the read-back differs, or when an edit is not one this module knows to make safely (a
+change at or beside a node an alias shares — its marks are the anchor's —, merge keys,
+explicit `? ` keys, ...), the answer is None and the caller re-emits the document. Anchors
+and aliases elsewhere in the document stay as they are.
 """
 
 from __future__ import annotations
