@@ -97,6 +97,10 @@ class ImageSettings(Record):
             mode, required, cache, insecure, platform)
 
 
+#: Settings that only mean something with --images registry or a folder.
+_IMAGE_ONLY = ("images_required", "images_cache", "insecure_registry", "platform")
+
+
 def image_settings(images: str | None, required: bool = False, cache: str | None = None,
                    insecure: str | None = None, platform: str | None = None) -> ImageSettings | None:
     """The --images options checked (None: off). Raises UsageError."""
@@ -185,6 +189,10 @@ def build_options(*, config=None, assess: bool = True, **given: Any) -> Options:
         raise UsageError(f"--binding: must be namespace or cluster, got {binding!r}")
     images = image_settings(values["images"], bool(values["images_required"]), values["images_cache"],
                             values["insecure_registry"], values["platform"])
+    if images is None:
+        unused = [s.flag for s in SETTINGS if s.name in _IMAGE_ONLY and values[s.name]]
+        if unused:  # said, not silently ignored
+            notes += (f"{', '.join(unused)} without --images: no image is read (--images is off)",)
     return Options(profile, kube, values["emit"] or _emit_text(profile.emit), bool(values["force"]),
                    binding, values["namespace"], values["name_prefix"], assess, bool(values["verify"]),
                    notes, images)

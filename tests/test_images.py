@@ -370,6 +370,15 @@ def test_images_off_is_todays_output(folder):
     assert run(text, folder)[0].output != off
 
 
+def test_image_settings_without_images_are_said_not_ignored():
+    """--images-required (or a cache, an insecure registry, a platform) with --images off
+    reads nothing: the run says so in a note instead of passing over it silently."""
+    opts = build_options(emit="none", images_required=True, platform="linux/arm64")
+    assert opts.images is None
+    assert any("--images-required, --platform without --images" in n for n in opts.notes)
+    assert not any("--images" in n for n in build_options(emit="none").notes)
+
+
 def test_a_bad_index_json_is_a_clear_error(folder):
     (folder / "index.json").write_text('["a"]')
     with pytest.raises(HardenError, match="index.json must be a JSON object"):
