@@ -110,6 +110,9 @@ def test_the_check_catches_a_wrong_proof(monkeypatch):
     # no line break at the end; aliases; other edit kinds
     ("a:\n  s: 1", [{"op": "add", "path": "/a/t", "value": 1}]),
     ("x: &x 1\na:\n  s: *x\nb: 1\n", [{"op": "add", "path": "/a/t", "value": 1}]),
+    # keys that do not start their line: an explicit `? key`, a key on the `---` line
+    ("m:\n  ? a\n  : 1\nz: 2\n", [{"op": "add", "path": "/m/x", "value": 1}]),
+    ("--- a: 1\nb: 2\n", [{"op": "add", "path": "/x", "value": 1}]),
     # merge keys: the constructor splices the merged nodes into the mapping
     ("a: {b: 1}\nc:\n  <<: {d: 1}\n", [{"op": "add", "path": "/c/e", "value": 1}]),
     ("a: {b: 1}\nc:\n  !!merge x: {d: 1}\n", [{"op": "add", "path": "/c/e", "value": 1}]),
@@ -179,3 +182,27 @@ def test_a_block_that_does_not_read_back_is_not_proven(monkeypatch):
     assert textpatch.patch_text(text, [{"op": "add", "path": "/a/on", "value": 1}]) is None
     assert check.proven == 0
 
+
+
+def test_an_explicit_key_is_never_proven(monkeypatch):
+    """`? a` / `: 1`: the key's column is not the mapping's, and new keys written there would
+    be more indented than the `:` line (invalid YAML). Neither path proves it; the read-back
+    refuses the edit (the document is re-emitted instead)."""
+    check = ProofCheck(monkeypatch)
+    text = "m:\n  ? a\n  : 1\nz: 2\n"
+    root, _ = textpatch.compose_text(text)
+    new = {"m": {"a": 1, "x": 1}, "z": 2}
+    ops = [{"op": "add", "path": "/m/x", "value": 1}]
+    assert textpatch.patch_text(text, ops, new, root=root, rebuild=rebuild) is None
+    assert textpatch.patch_text(text, ops, new) is None
+    assert check.proven == check.direct == 0
+
+
+def test_an_anchored_key_is_proven_at_the_anchor_column(monkeypatch):
+    check = ProofCheck(monkeypatch)
+    text = "m:\n  &k a: 1\nz: 2\n"
+    root, _ = textpatch.compose_text(text)
+    new = {"m": {"a": 1, "x": 1}, "z": 2}
+    result = textpatch.patch_text(text, [{"op": "add", "path": "/m/x", "value": 1}], new, root=root,
+                                  rebuild=rebuild)
+    assert result == "m:\n  &k a: 1\n  x: 1\nz: 2\n" and check.direct == 1 and not check.wrong

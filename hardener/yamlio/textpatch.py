@@ -718,8 +718,27 @@ class _Patcher:
             last = last.value[-1][1] if last.__class__ is yaml.MappingNode else last.value[-1]
         if last.__class__ is yaml.ScalarNode and last.style in ("|", ">"):
             return False
+        if not self._keys_start_lines(node):
+            return False
         return (0 < pos < len(self.text) or self.text.endswith("\n")) and self.text[pos - 1] == "\n" \
             and self._block_reads_back(added)
+
+    def _keys_start_lines(self, node: yaml.MappingNode) -> bool:
+        """Does every key of the block mapping stand at the start of its line, at one column
+        (the first may follow the dashes of compact list items, `- - key:`)? Not an explicit
+        `? key`, a key after an anchor, or one on a `---` line: the column of such a key is
+        not the mapping's."""
+        col = -1
+        for i, (key, _) in enumerate(node.value):
+            start = key.start_mark.index
+            line = self._line_start(start)
+            before = self.text[line:start]
+            if before.strip(" ") if i else before.strip(" -"):
+                return False
+            if col >= 0 and start - line != col:
+                return False
+            col = start - line
+        return True
 
     def _block_reads_back(self, added: dict) -> bool:
         """Are the lines :meth:`_block` writes for `added` of :func:`_plain_shape`, and do
