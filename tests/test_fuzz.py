@@ -451,3 +451,45 @@ def test_security_context_of_the_wrong_type_is_left_and_reported():
     assert {s.reason for s in r.skipped} == {
         "malformed: securityContext is a list, must be a mapping (at /spec/securityContext)",
         "malformed: securityContext is a list, must be a mapping (at /spec/containers/0/securityContext)"}
+
+
+@st.composite
+def spelled_workload(draw) -> str:
+    """A Deployment whose mappings spell their keys every way YAML allows (plain, quoted,
+    anchored, explicit `? key`, compact `- key:`), with comments at any indentation,
+    last values of every style (block scalars, multi-line plain and flow), indentless or
+    indented lists and CRLF: the layouts around which the text edit inserts new keys."""
+    def key(name: str) -> str:
+        style = draw(st.sampled_from(["plain"] * 4 + ["single", "double", "anchor", "explicit"]))
+        return {"plain": f"{name}:", "single": f"'{name}':", "double": f'"{name}":',
+                "anchor": f"&k{draw(st.integers(0, 9))} {name}:", "explicit": f"? {name}\n{{pad}}:"}[style]
+
+    def last_value() -> str:
+        return draw(st.sampled_from([" x", " 'x'", " |\n{pad}  a\n", " |+\n{pad}  a\n\n", " >-\n{pad}  a\n",
+                                     " a\n{pad}  b", " [a,\n{pad}  b]", " {a: 1}", "", " # c", " 80"]))
+
+    def entry(pad: str, name: str, value: str) -> str:
+        k = key(name).replace("{pad}", pad)
+        return f"{pad}{k}{value.replace('{pad}', pad)}"
+
+    step = draw(st.sampled_from([2, 4]))
+    dash = draw(st.sampled_from(["", " " * step]))  # indentless or indented lists
+    c_pad = " " * (step * 3) + dash + "  "
+    container = [f"{' ' * (step * 3)}{dash}- " + key("name").replace("{pad}", c_pad) + " app",
+                 entry(c_pad, "image", " nginx")]
+    if draw(st.booleans()):
+        container.append(draw(st.sampled_from([f"{c_pad}# a comment", f"{c_pad[:-2]}# c", "# col 0"])))
+    container.append(entry(c_pad, draw(st.sampled_from(["args", "workingDir", "x"])), last_value()))
+    lines = ["apiVersion: apps/v1", "kind: Deployment", entry("", "metadata", ""),
+             entry(" " * step, "name", " web"), "spec:", f"{' ' * step}template:",
+             entry(" " * (step * 2), "spec", ""), entry(" " * (step * 3), "containers", ""), *container]
+    if draw(st.booleans()):
+        lines.append(entry(" " * (step * 3), "dnsPolicy", last_value()))
+    text = "\n".join(lines) + "\n"
+    return text.replace("\n", "\r\n") if draw(st.booleans()) else text
+
+
+@fuzz(300)
+@given(spelled_workload())
+def test_fuzz_key_spellings_around_insertions(text):
+    check(text)
