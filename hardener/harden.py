@@ -83,7 +83,7 @@ def _where(doc: Document | None) -> str:
     return f"{text.source}, document {text.index_in_source}{item}"
 
 
-def _image_facts(ctx: PodContext, profile: Profile, result: ResourceResult) -> None:
+def _image_facts(ctx: PodContext, result: ResourceResult) -> None:
     """What the images say, before any control plans (--images): the containers whose
     image runs as a non-zero uid the manifest leaves open take it (`ctx.from_image`, and
     they count as chosen, as a uid the manifest chose: RunAsGroup and FsGroup then keep the
@@ -129,7 +129,7 @@ def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[in
                      on_image_root=profile.controls.get("runAsUser", {}).get("onImageRoot", "warn"))
     first = len(result.skipped)
     if images:
-        _image_facts(ctx, profile, result)
+        _image_facts(ctx, result)
     ctx.chosen = frozenset(
         c.pointer for c in ctx.containers(opted_out=True)
         if (podspec.integer(podspec.effective(c.sc, ctx.pod_sc, "runAsUser")) or 0) > 0) | set(ctx.from_image)

@@ -88,8 +88,7 @@ def harden_documents(docs: list[yamlio.Document], opts: Options,
 
         images = resolve_stream(docs, table, opts.images)
     for doc in docs:
-        if doc.root != "mapping" or not (table.may_contain(doc.kind, doc.api_version)
-                                         or table.may_hide(doc.kind, doc.api_version, doc.text)):
+        if not table.may_hold(doc):
             if spool is not None:
                 spool.write(doc.text.encode("utf-8", "surrogateescape"))
                 doc.text = ""
@@ -279,13 +278,17 @@ def _nothing_to_emit(docs: list[yamlio.Document], opts: Options) -> bool:
     return True
 
 
+def _policy_stages_run(docs: list[yamlio.Document], opts: Options) -> bool:
+    """Is there a policy stage to run: `--emit` is not none, and something to emit?"""
+    return (opts.emit or "").strip() != "none" and not _nothing_to_emit(docs, opts)
+
+
 def policy_stages(docs: list[yamlio.Document], results: list[ResourceResult],
                   opts: Options) -> tuple[list[str], set[int], list[str]]:
-    """The policy stages: label the Namespace documents (their results are appended to
-    `results`), then the generated admission objects, the indexes of the documents they
-    replace (what an earlier pass generated) and notes for the user."""
-    if (opts.emit or "").strip() == "none" or _nothing_to_emit(docs, opts):
-        return [], set(), []
+    """The policy stages (when :func:`_policy_stages_run`): label the Namespace documents
+    (their results are appended to `results`), then the generated admission objects, the
+    indexes of the documents they replace (what an earlier pass generated) and notes for
+    the user."""
     from . import policy  # only runs that emit policy objects pay for the package
 
     run = policy.prepare(docs, results, opts)
@@ -311,15 +314,16 @@ def run_stream(stream: Stream, opts: Options, lean: bool = False, count_changes:
     Outcome.spooled says whether it did (then Outcome.pieces is empty)."""
     docs = stream.documents
     rendered: dict[int, str] | None = None
-    if lean and stream.resource_list is None and not opts.verify and (
-            (opts.emit or "").strip() == "none" or _nothing_to_emit(docs, opts)):
+    if lean and stream.resource_list is None and not opts.verify and not _policy_stages_run(docs, opts):
         rendered = {}
     else:
         spool = None
     if spool is not None:
         spool.write(stream.bom.encode("utf-8"))
     results = harden_documents(docs, opts, rendered, count_changes, spool)
-    extra, dropped, notes = policy_stages(docs, results, opts)
+    # a lean run has no policy stage; any other decides on the documents as hardening left them
+    policy = rendered is None and _policy_stages_run(docs, opts)
+    extra, dropped, notes = policy_stages(docs, results, opts) if policy else ([], set(), [])
     if dropped and not _generated_changed(docs, dropped, extra):
         extra, dropped = [], set()  # an earlier pass's objects are current: they stay as they are
     changed = any(r.changes for r in results) or bool(extra) or bool(dropped)

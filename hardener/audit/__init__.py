@@ -226,9 +226,7 @@ def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
     unaudited: list[tuple] = []
     for data_doc in docs:
         text_doc, prefix = data_doc.parent or data_doc, data_doc.pointer
-        if data_doc.root != "mapping" or not (table.may_contain(data_doc.kind, data_doc.api_version)
-                                              or table.may_hide(data_doc.kind, data_doc.api_version,
-                                                                data_doc.text)):
+        if not table.may_hold(data_doc):
             continue
         data = data_doc.load()
         for resource, at, skip in reported(data, table):

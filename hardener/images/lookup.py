@@ -159,8 +159,7 @@ def stream_images(docs: list, table: Any) -> dict[str, list[str]]:
 
     used: dict[str, list[str]] = {}
     for doc in docs:
-        if doc.root != "mapping" or not (table.may_contain(doc.kind, doc.api_version)
-                                         or table.may_hide(doc.kind, doc.api_version, doc.text)):
+        if not table.may_hold(doc):
             continue
         was_loaded = doc.loaded
         data = doc.load()

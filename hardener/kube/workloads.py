@@ -84,6 +84,13 @@ class WorkloadTable:
             return any(k == kind for _, k in crds.KEYS)
         return (api_group(api_version), kind) in crds.KEYS
 
+    def may_hold(self, doc: Any) -> bool:
+        """Could this document of the split stream (a yamlio.Document, not loaded yet) hold a
+        pod template to harden or report: a mapping of a kind the table may contain, or a
+        custom resource that may hide one?"""
+        return doc.root == "mapping" and (self.may_contain(doc.kind, doc.api_version)
+                                          or self.may_hide(doc.kind, doc.api_version, doc.text))
+
     def may_hide(self, kind: str | None, api_version: str | None, text: str) -> bool:
         """Could a document the table does not know hold a pod template the unknown-kind walk
         should report? A custom resource whose text names `containers`."""
