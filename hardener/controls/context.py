@@ -39,11 +39,6 @@ class ContainerRef(Record):
         return podspec.mapping(self.container.get("securityContext"))
 
 
-def _user_text(user) -> str:
-    """How a report names an image's user: `user root (the default)`, `user 'nginx'`."""
-    return "no user: root" if not user.text else f"user {user.text!r}"
-
-
 class PodContext(Record):
     """What a control sees of one pod template: live data, pointers, target version, rules.
 
@@ -156,14 +151,17 @@ class PodContext(Record):
         """Decide a conflict by `fail` (raise) or return the Skip to report for `keep`
         (`check`: the PSS check the kept setting fails, when the control knows it)."""
         if self.rule(control) == "fail":
-            res = self.template
-            ns = f"{res.namespace}/" if res.namespace else ""
             where = f"container {container!r}: " if container else ""
-            raise ConflictError(
-                f"{self.where or f'document {self.document}'}: "
-                f"{res.api_version} {res.kind} {ns}{res.name}: "
-                f"{where}{what} conflicts with control {control} (rule: fail)")
+            raise self.failure(f"{where}{what} conflicts with control {control} (rule: fail)")
         return Skip(control, f"kept: {what}", container, kind=CONFLICT, setting=what, check=check)
+
+    def failure(self, message: str) -> ConflictError:
+        """The error that stops the run over this template: `message` after where the
+        resource is ("FILE, document N: apps/v1 Deployment ns/name: ...")."""
+        res = self.template
+        ns = f"{res.namespace}/" if res.namespace else ""
+        return ConflictError(f"{self.where or f'document {self.document}'}: "
+                             f"{res.api_version} {res.kind} {ns}{res.name}: {message}")
 
     def root_kept(self, c: ContainerRef) -> bool:
         """True when this container keeps running as root because the profile keeps an
@@ -292,8 +290,8 @@ class PodContext(Record):
         if why is None and self.on_image_root == "keep":
             user = self.image_user(c)
             if user is not None and user.kind != "uid":
-                return (f"keeps the user its image {c.container.get('image')} runs as "
-                        f"({_user_text(user)}; runAsUser.onImageRoot: keep)")
+                return (f"keeps the user its image {c.container.get('image')} runs as: "
+                        f"{user.describe()} (runAsUser.onImageRoot: keep)")
         return why
 
     # ---- what the image says (--images)

@@ -163,7 +163,7 @@ spec:
             user = ctx.image_user(c)
             if user is not None:
                 image = c.container.get("image")
-                yield Warning(self.id, f"image {image} expects {_image_user(user)}: now runs as uid "
+                yield Warning(self.id, f"image {image} expects {user.describe()}: now runs as uid "
                               f"{opts['value']}; predicted to fail if it needs that user (files "
                               "owned by it, a chown or a user switch at start)", c.name, image=image)
             else:
@@ -174,24 +174,12 @@ spec:
     def _fail_on_image_root(self, ctx, containers, before) -> None:
         """onImageRoot: fail: the profile's uid would go to a container whose image runs as
         root or a named user."""
-        from ..errors import ConflictError
-
         for c in containers:
             user = ctx.image_user(c)
             if (before[c.pointer] is None and user is not None and user.kind != "uid"
                     and ctx.keeps_identity(c, self.id) is None):
-                res = ctx.template
-                ns = f"{res.namespace}/" if res.namespace else ""
-                raise ConflictError(
-                    f"{ctx.where or f'document {ctx.document}'}: {res.api_version} {res.kind} {ns}{res.name}: "
-                    f"container {c.name!r}: image {c.container.get('image')} runs as {_image_user(user)}, "
-                    "not a non-zero uid (runAsUser.onImageRoot: fail)")
-
-
-def _image_user(user) -> str:
-    if not user.text:
-        return "root (no user set)"
-    return f"user {user.text!r}" + (" (root)" if user.kind == "root" else " (a name: root or a uid unknown here)")
+                raise ctx.failure(f"container {c.name!r}: image {c.container.get('image')} runs as "
+                                  f"{user.describe()}, not a non-zero uid (runAsUser.onImageRoot: fail)")
 
 
 class RunAsGroup(Control):

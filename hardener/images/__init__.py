@@ -60,6 +60,13 @@ class ImageUser(Record):
     def __init__(self, kind: str, uid: int | None, gid: int | None, text: str) -> None:
         self.kind, self.uid, self.gid, self.text = kind, uid, gid, text
 
+    def describe(self) -> str:
+        """How the report names a user that is not a non-zero uid: `root (no user set)`,
+        `user 'root' (root)`, `user 'nginx' (a name: root or a uid unknown here)`."""
+        if not self.text:
+            return "root (no user set)"
+        return f"user {self.text!r}" + (" (root)" if self.kind == "root" else " (a name: root or a uid unknown here)")
+
 
 def _number(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and int(text) <= MAX_UID else None
