@@ -30,8 +30,7 @@ class Setting(FrozenRecord):
 
     def __init__(self, name: str, flag: str, config_field: str, configmap_key: str, metavar: str,
                  flag_only: bool = False) -> None:
-        for field, v in zip(self._fields, (name, flag, config_field, configmap_key, metavar, flag_only)):
-            object.__setattr__(self, field, v)
+        self._init(name, flag, config_field, configmap_key, metavar, flag_only)
 
     @property
     def envvar(self) -> str:

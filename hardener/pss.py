@@ -60,8 +60,7 @@ class Violation(FrozenRecord):
 
     def __init__(self, check: str, level: str, container: str | None, path: str, value: object,
                  message: str, fix: str) -> None:
-        for name, v in zip(self._fields, (check, level, container, path, value, message, fix)):
-            object.__setattr__(self, name, v)
+        self._init(check, level, container, path, value, message, fix)
 
 
 class Check(FrozenRecord):
@@ -71,8 +70,7 @@ class Check(FrozenRecord):
     __slots__ = _fields = ("id", "level", "title", "description", "versions")
 
     def __init__(self, id: str, level: str, title: str, description: str, versions: tuple) -> None:  # noqa: A002
-        for name, v in zip(self._fields, (id, level, title, description, versions)):
-            object.__setattr__(self, name, v)
+        self._init(id, level, title, description, versions)
 
     def __iter__(self):
         return (getattr(self, f) for f in self._fields)

@@ -28,9 +28,14 @@ class Record:
 
 class FrozenRecord(Record):
     """A record that cannot change once made, hashed by its fields: a frozen dataclass.
-    `__init__` sets its fields with ``object.__setattr__``."""
+    `__init__` sets its fields with :meth:`_init`."""
 
     __slots__ = ()
+
+    def _init(self, *values: Any) -> None:
+        """Set the fields, in `_fields` order: the one way past :meth:`__setattr__`."""
+        for name, value in zip(self._fields, values, strict=True):
+            object.__setattr__(self, name, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"cannot assign to field {name!r}")

@@ -423,3 +423,13 @@ def test_crd_hardening_is_idempotent(data, profile):
     twice = harden(once.output, profile)
     assert twice.output == once.output
     assert not any(r.changes for r in twice.results)
+
+
+def test_every_podset_says_why_it_has_no_pod_level_in_words():
+    """A PodSet without `unsupported` in crds.yaml takes the default reason, a string (the
+    slot's class attribute is a descriptor, not a default: it once stood in the table)."""
+    from hardener.kube import crds
+
+    podsets = [p for e in crds.table().values() for p in e.pods]
+    assert podsets and all(isinstance(p.unsupported, str) and p.unsupported for p in podsets)
+    assert any(p.unsupported == crds.NO_POD_LEVEL for p in podsets)

@@ -24,9 +24,7 @@ class Option(FrozenRecord):
     __slots__ = _fields = ("default", "check", "doc")
 
     def __init__(self, default: Any, check: Callable[[Any], str | None], doc: str = "") -> None:
-        object.__setattr__(self, "default", default)
-        object.__setattr__(self, "check", check)
-        object.__setattr__(self, "doc", doc)
+        self._init(default, check, doc)
 
 
 def one_of(*allowed: Any) -> Callable[[Any], str | None]:

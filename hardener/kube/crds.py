@@ -43,9 +43,8 @@ KEYS = frozenset({
 CONTAINER_KEYS = ("initContainers", "containers", "ephemeralContainers")
 
 
-def _frozen(obj: Any, **fields: Any) -> None:
-    for name, value in fields.items():
-        object.__setattr__(obj, name, value)
+#: Why a pod of a PodSet without a pod-level securityContext cannot take pod-level settings.
+NO_POD_LEVEL = "this resource has no pod-level securityContext"
 
 
 class PodSet(FrozenRecord):
@@ -58,9 +57,8 @@ class PodSet(FrozenRecord):
 
     def __init__(self, at: tuple[str, ...], containers: dict | None = None, pod_level: tuple[str, ...] = (),
                  metadata: str | None = None, volumes: str | None = None,
-                 unsupported: str = "this resource has no pod-level securityContext") -> None:
-        _frozen(self, at=at, containers={} if containers is None else containers, pod_level=pod_level,
-                metadata=metadata, volumes=volumes, unsupported=unsupported)
+                 unsupported: str = NO_POD_LEVEL) -> None:
+        self._init(at, {} if containers is None else containers, pod_level, metadata, volumes, unsupported)
 
 
 class Entry(FrozenRecord):
@@ -72,14 +70,13 @@ class Entry(FrozenRecord):
     def __init__(self, kind: str, group: str | None, pod_templates: tuple[str, ...] = (),
                  pods: tuple[PodSet, ...] = (), report: tuple[tuple[str, str], ...] = (),
                  restrictions: str | None = None, source: str = "") -> None:
-        _frozen(self, kind=kind, group=group, pod_templates=pod_templates, pods=pods, report=report,
-                restrictions=restrictions, source=source)
+        self._init(kind, group, pod_templates, pods, report, restrictions, source)
 
 
 def _podset(d: dict) -> PodSet:
     return PodSet(tuple(d["at"]), {k: tuple(d[k]) for k in CONTAINER_KEYS if d.get(k)},
                   tuple(d.get("podLevel") or ()), d.get("metadata"), d.get("volumes"),
-                  d.get("unsupported") or PodSet.unsupported)
+                  d.get("unsupported") or NO_POD_LEVEL)
 
 
 def _path() -> Path:

@@ -41,8 +41,7 @@ class Problem(FrozenRecord):
     __slots__ = _fields = ("path", "message", "source", "in_template")
 
     def __init__(self, path: str, message: str, source: str, in_template: bool = True) -> None:
-        for name, v in zip(self._fields, (path, message, source, in_template)):
-            object.__setattr__(self, name, v)
+        self._init(path, message, source, in_template)
 
 
 def _kind_of(value: Any) -> str:
