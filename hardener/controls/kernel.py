@@ -326,7 +326,7 @@ spec:
     example_options = {"conflicts": "override"}
 
     def plan(self, ctx, opts):
-        if (ctx.level != "restricted" and ctx.kube >= (1, 35)
+        if (ctx.level != "restricted" and ctx.kube >= versions.PSS_USERNS
                 and ctx.spec.get("hostUsers") is False):
             return  # check_procMount.go procMount1_35baseline
         for c in ctx.containers():
@@ -337,7 +337,8 @@ spec:
                 yield ctx.set(self.id, c.path + ("securityContext", "procMount"), "Default",
                               f"override procMount: {value}", c.name)
             else:
-                check = "procMount_restricted" if ctx.level == "restricted" and ctx.kube >= (1, 35) else "procMount"
+                check = ("procMount_restricted" if ctx.level == "restricted" and ctx.kube >= versions.PSS_USERNS
+                         else "procMount")
                 yield ctx.conflict(self.id, f"procMount: {value}", c.name, check=check)
 
 

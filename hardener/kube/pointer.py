@@ -27,7 +27,7 @@ def unescape(token: str) -> str:
     return token.replace("~1", "/").replace("~0", "~")
 
 
-def _index(token: str, size: int, op: str) -> int:
+def _index(token: str, op: str) -> int:
     """A list index token: `0` or digits without a leading zero (RFC 6901)."""
     if not token.isdigit() or not token.isascii() or (token[0] == "0" and token != "0"):
         raise PatchError(f"{op}: {token!r} is not a list index")
@@ -46,12 +46,12 @@ def apply_op(data: Any, op: str, pointer: str, value: Any = None) -> None:
         parts = [unescape(t) for t in parts]
     parent = data
     for token in parts[:-1]:
-        if type(parent) is dict or isinstance(parent, dict):
+        if isinstance(parent, dict):
             if token not in parent:
                 raise PatchError(f"{op}: no member {token!r} on the way to {pointer}")
             parent = parent[token]
         elif isinstance(parent, list):
-            i = _index(token, len(parent), op)
+            i = _index(token, op)
             if i >= len(parent):
                 raise PatchError(f"{op}: index {i} out of range on the way to {pointer}")
             parent = parent[i]
@@ -73,7 +73,7 @@ def apply_op(data: Any, op: str, pointer: str, value: Any = None) -> None:
         if op == "add" and last == "-":
             parent.append(value)
             return
-        i = _index(last, len(parent), op)
+        i = _index(last, op)
         if op == "add":
             if i > len(parent):
                 raise PatchError(f"add: index {i} out of range at {pointer}")
@@ -108,7 +108,7 @@ def join(base: str, *parts: Any) -> str:
     """`base` extended by each part, escaped (ints become list indexes)."""
     for p in parts:
         s = p if type(p) is str else str(p)
-        base += "/" + (s.replace("~", "~0").replace("/", "~1") if "~" in s or "/" in s else s)
+        base += "/" + (escape(s) if "~" in s or "/" in s else s)
     return base
 
 

@@ -27,6 +27,7 @@ MAP_V1BETA1: Version = (1, 34)  # MutatingAdmissionPolicy v1beta1 (feature gate 
 MAP_V1: Version = (1, 36)  # MutatingAdmissionPolicy admissionregistration.k8s.io/v1, on by default
 POD_OS: Version = (1, 24)  # spec.os and validateWindows/validateLinux (IdentifyPodOS on by default)
 HOST_SYSCTL_API: Version = (1, 29)  # ValidateHostSysctl: no net sysctl with hostNetwork (#118705)
+PSS_USERNS: Version = (1, 35)  # PSS relaxes user-namespaced pods (relaxPolicyForUserNamespacePod)
 APPARMOR_HARD_REJECT: Version = (1, 31)  # the kubelet fails pods it cannot confine (was: Pending)
 
 _SERVER_RE = re.compile(r"^v?(\d+)\.(\d+)(?:[.+-].*)?$")

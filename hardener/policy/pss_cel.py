@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .. import pss
 from ..kube import names
+from ..kube.versions import PSS_USERNS
 from .cel import every as _every
 from .cel import has_path as _has
 from .cel import string as _str
@@ -64,7 +65,7 @@ def _windows_exempt(expr: str, version) -> str:
 
 def _userns_relaxed(expr: str, version) -> str:
     # the 1.35 revisions: hostUsers: false (helpers.go relaxPolicyForUserNamespacePod)
-    return f"(has({S}.hostUsers) && {S}.hostUsers == false) || ({expr})" if version >= (1, 35) else expr
+    return f"(has({S}.hostUsers) && {S}.hostUsers == false) || ({expr})" if version >= PSS_USERNS else expr
 
 
 def check(cid: str, version: tuple[int, int]) -> tuple[str, str]:

@@ -4,7 +4,8 @@ strings, alias bombs refused, errors with the document and the line in the input
 from __future__ import annotations
 
 import gc
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -191,18 +192,30 @@ class _AliasBomb(ValueError):
     """Aliases expand to more than MAX_EXPANDED_NODES nodes."""
 
 
+@contextmanager
+def _loader(text: str) -> Iterator[Any]:
+    """A loader of `text`, with the cyclic GC off while it works: building a large acyclic
+    tree, the collector only costs time."""
+    loader = _SafeLoader(text)
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield loader
+    finally:
+        loader.dispose()
+        if gc_was_on:
+            gc.enable()
+
+
 def _compose_and_build(text: str, aliases: bool, line_offset: int = 0) -> tuple[Any, Any, bool]:
     """The one load core: (node tree, data, whether the fast builder built it) of one YAML
-    document. With `aliases` false the
-    fast builder is tried first; with it true the expanded size is checked first. Raises
+    document. With `aliases` false the fast builder is tried first; with it true the
+    expanded size is checked first. Raises
     yaml.YAMLError, ValueError (a node that contains itself), _AliasBomb, RecursionError.
     `line_offset` (the lines of the file before `text`) goes into the lines that messages
     name in their text; the marks stay relative to `text`."""
-    loader = _SafeLoader(text)
-    loader.line_offset = line_offset
-    gc_was_on = gc.isenabled()
-    gc.disable()  # building a large acyclic tree: the cyclic collector only costs time
-    try:
+    with _loader(text) as loader:
+        loader.line_offset = line_offset
         node = loader.get_single_node()
         if node is None:
             return None, None, False
@@ -215,10 +228,6 @@ def _compose_and_build(text: str, aliases: bool, line_offset: int = 0) -> tuple[
             except (_Slow, RecursionError):
                 pass
         return node, loader.construct_document(node), False
-    finally:
-        loader.dispose()
-        if gc_was_on:
-            gc.enable()
 
 
 def rebuild(node: Any) -> Any:
@@ -226,15 +235,8 @@ def rebuild(node: Any) -> Any:
     builder built, which leaves the nodes as they were composed; the standard constructor
     rearranges merge keys), built again: a changed document's "before", without a second
     parse."""
-    loader = _SafeLoader("")
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    try:
+    with _loader("") as loader:
         return _build(node, loader)
-    finally:
-        loader.dispose()
-        if gc_was_on:
-            gc.enable()
 
 
 def load_document(doc: Document, keep_node: bool = False) -> Any:
