@@ -634,9 +634,10 @@ def gen_architecture() -> str:
 # --------------------------------------------------------------------------- development
 def gen_tests() -> str:
     rows = []
-    for path in sorted((REPO / "tests").glob("test_*.py")) + sorted((REPO / "tests" / "e2e").glob("test_*.py")):
-        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
-        rows.append([f"`{path.relative_to(REPO).as_posix()}`", prose(first_paragraph(doc)) or "—"])
+    for folder in ("", "e2e", "server"):
+        for path in sorted((REPO / "tests" / folder).glob("test_*.py")):
+            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+            rows.append([f"`{path.relative_to(REPO).as_posix()}`", prose(first_paragraph(doc)) or "—"])
     return table(["tests", "what"], rows)
 
 
