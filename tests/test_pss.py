@@ -247,6 +247,20 @@ def test_host_ports():
     assert check(spec) == set()
 
 
+def test_host_network_ports_are_host_ports():
+    """pkg/apis/core/v1/defaults.go SetDefaults_Pod (defaultHostNetworkPorts): with
+    hostNetwork the API server sets each unset hostPort of containers and init containers
+    to containerPort, and PSA judges the defaulted pod — found by the real 1.37 server
+    (tests/server/test_server_vap.py) where this mirror had passed node-exporter's ports."""
+    spec = copy.deepcopy(hardened_spec())
+    spec["hostNetwork"] = True
+    spec["containers"][0]["ports"] = [{"containerPort": 9100}]
+    out = [v for v in evaluate(None, spec, "baseline") if v.check == "hostPorts"]
+    assert [(v.path, v.value) for v in out] == [("/spec/containers/0/ports/0/containerPort", 9100)]
+    spec["hostNetwork"] = False
+    assert check(spec) == set()
+
+
 # --------------------------------------------------------------------------- AppArmor
 
 

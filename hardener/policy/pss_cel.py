@@ -83,8 +83,12 @@ def check(cid: str, version: tuple[int, int]) -> tuple[str, str]:
     if cid == "hostPathVolumes":
         return f"!has({S}.volumes) || {S}.volumes.all(v, !has(v.hostPath))", "hostPath volumes are forbidden"
     if cid == "hostPorts":
-        return (_every("!has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0)"),
-                "hostPorts are forbidden")
+        # with hostNetwork the API server defaults hostPort to containerPort in a pod's
+        # containers and init containers (pss._host_ports): any port there is a host port
+        defaulted = (f"!(has({S}.hostNetwork) && {S}.hostNetwork) || ({S}.containers + "
+                     f"(has({S}.initContainers) ? {S}.initContainers : [])).all(c, !has(c.ports) || size(c.ports) == 0)")
+        return (_every("!has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0)")
+                + f" && ({defaulted})", "hostPorts are forbidden")
     if cid == "appArmorProfile":
         prefix = _str(names.APPARMOR_CONTAINER_PREFIX)
         annotations = (f"{A}.all(k, !k.startsWith({prefix}) || {A}[k] == '' || {A}[k] == 'runtime/default'"

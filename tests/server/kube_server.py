@@ -193,6 +193,8 @@ class KubeServer:
         self.kubeconfig = root / "kubeconfig"
         self._write_kubeconfig(self.kubeconfig, "admin", ADMIN_TOKEN)
         self._resources: dict[tuple[str, str], tuple[str, bool]] | None = None
+        #: the Warning headers of the last successful request (admission warnings)
+        self.warnings: list[str] = []
         if self.minor < 25:
             # a PSP cluster's "privileged" policy, unbound: usable by system:masters (the
             # tests' admin) only, so PodSecurityPolicy judges just the tests that act as a
@@ -234,6 +236,7 @@ class KubeServer:
         try:
             with urllib.request.urlopen(req, context=self._ssl, timeout=60) as r:
                 out = r.read()
+                self.warnings = r.headers.get_all("Warning") or []
         except urllib.error.HTTPError as e:
             payload = e.read()
             try:

@@ -88,6 +88,11 @@ def pod_of(resource: dict, template: dict, name: str) -> dict:
 def prepare(server: KubeServer, namespace: str, docs: list) -> None:
     """What the pods refer to and a controller manager would have made: the namespace, its
     service accounts, the PriorityClasses named."""
+    server.namespace(namespace, service_accounts=sorted(referenced(server, docs)))
+
+
+def referenced(server: KubeServer, docs: list) -> set[str]:
+    """Create the PriorityClasses the pod templates name; return their service accounts."""
     accounts = {"default"}
     for d in docs:
         for pt in find_pod_templates(d, TABLE):
@@ -103,7 +108,7 @@ def prepare(server: KubeServer, namespace: str, docs: list) -> None:
                                     "metadata": {"name": pc}, "value": 1000})
                 except ApiError as e:
                     assert e.status == 409, e
-    server.namespace(namespace, service_accounts=sorted(accounts))
+    return accounts
 
 
 def answers(server: KubeServer, text: str, namespace: str) -> dict[tuple, frozenset | str]:

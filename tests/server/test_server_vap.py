@@ -1,0 +1,173 @@
+"""The emitted ValidatingAdmissionPolicy on a real API server (1.30 and newer): its Pod Security
+checks give `audit`'s verdict, the hardened output of the same profile is admitted by it
+(down to the pods the controllers create), and its exemptions let nothing else in.
+
+The policies are the CLI's own output (`--emit vap`), installed for real; only the name is
+made unique per test (a replaced policy takes a moment to reach the server's policy cache)
+and, for the verdict comparison, the binding's action is Warn so every failing validation
+comes back as a warning instead of the first one as a denial.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import time
+import uuid
+from functools import lru_cache
+
+import pytest
+
+from helpers import harden, invoke, load_all
+from kube_server import ADMIN_TOKEN, DEPLOYER, KUBE_VERSIONS, ApiError, KubeServer, count
+from test_server_admission import STREAMS, TABLE, _items, _minor, _name, pod_of, referenced
+
+from hardener.kube.workloads import find_pod_templates
+
+VAP_VERSIONS = [v for v in KUBE_VERSIONS if int(v.split(".")[1]) >= 30]
+PSS_CHECK = re.compile(r"PSS (?:baseline|restricted) check (\w+):")
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+PRIVILEGED_POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe"},
+                  "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": {"privileged": True}}]}}
+_installed: dict[str, list[dict]] = {}
+
+
+def policy_objects(text: str) -> tuple[list[dict], list[dict]]:
+    """(the stream's documents, the VAP and its binding) of a CLI output."""
+    docs = _items(load_all(text))
+    policy = [d for d in docs if d.get("kind", "").startswith("ValidatingAdmissionPolicy")]
+    return [d for d in docs if d not in policy], policy
+
+
+def install(server: KubeServer, policy: list[dict], probe_namespace: str, action: str = "Deny") -> str:
+    """Install the policy objects under a fresh name (replacing the previous test's) and wait
+    until the server enforces them; returns the name."""
+    name = f"{policy[0]['metadata']['name']}-{uuid.uuid4().hex[:6]}"
+    objs = copy.deepcopy(policy)
+    for o in objs:
+        o["metadata"]["name"] = name
+        if o["kind"].endswith("Binding"):
+            o["spec"]["policyName"] = name
+            o["spec"]["validationActions"] = [action]
+    for old in _installed.pop(server.version, []):
+        path = server.path_of(old, None)
+        try:
+            server.request("DELETE", f"{path}/{old['metadata']['name']}")
+        except ApiError as e:
+            assert e.status == 404, e
+    for o in objs:
+        server.create(o, dry_run=False)
+    _installed[server.version] = objs
+    server.namespace(probe_namespace) if not _exists(server, probe_namespace) else None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        said = " ".join(_verdict(server, PRIVILEGED_POD, probe_namespace))
+        if f"'{name}'" in said and not any(f"'{o['metadata']['name']}'" in said for o in policy):
+            return name
+        time.sleep(0.2)
+    pytest.fail(f"policy {name} not enforced after 30 s", pytrace=False)
+
+
+def _exists(server: KubeServer, namespace: str) -> bool:
+    try:
+        server.request("GET", f"/api/v1/namespaces/{namespace}")
+        return True
+    except ApiError:
+        return False
+
+
+def _verdict(server: KubeServer, body: dict, namespace: str, token: str = ADMIN_TOKEN) -> list[str]:
+    """The policy's say on a dry-run create: its warnings, or its denial."""
+    try:
+        server.create(body, namespace, token=token, field_validation="Ignore")
+        return [w for w in server.warnings if "ValidatingAdmissionPolicy" in w]
+    except ApiError as e:
+        return [e.message]
+
+
+# --------------------------------------------------------------------------- the verdict
+
+def audit_checks(text: str, level: str, version: str) -> dict[tuple, set]:
+    """(kind, namespace, name, template pointer) -> the PSS checks `audit` says fail."""
+    result = invoke("audit", "--format", "json", "--level", level, "--kube-version", _minor(version), input=text)
+    assert result.exit_code in (0, 1), result.output
+    report = json.loads(result.stdout)
+    out: dict[tuple, set] = {}
+    for r in report["resources"]:
+        for t in r["podTemplates"]:
+            out[(r["kind"], r["namespace"] or "", r["name"], t["pointer"])] = set()
+    for f in report["findings"]:
+        if f["group"] == "pss":
+            out.setdefault((f["kind"], f["namespace"] or "", f["name"], f["podTemplate"]), set()).add(f["check"])
+    return out
+
+
+@lru_cache(maxsize=None)
+def hardened(name: str, version: str, profile: str = "restricted") -> str:
+    path = next(p for p in STREAMS if _name(p) == name)
+    return harden(path.read_text(), profile=profile, kube=_minor(version)).output
+
+
+def disagreements(server: KubeServer, text: str, level: str, namespace: str) -> list:
+    """Templates where the policy's failing PSS checks differ from audit's."""
+    expected = audit_checks(text, level, server.version)
+    seen: dict[tuple, int] = {}
+    found = []
+    for i, doc in enumerate(_items(load_all(text))):
+        meta = doc.get("metadata") or {}
+        for j, pt in enumerate(find_pod_templates(doc, TABLE)):
+            key = (doc.get("kind"), meta.get("namespace") or "", meta.get("name"), pt.pointer)
+            seen[key] = seen.get(key, 0) + 1
+            said = _verdict(server, pod_of(pt.resource, pt.template, f"pod-{i}-{j}"), namespace)
+            if any("ValidatingAdmissionPolicy" not in s for s in said):
+                count("VAP verdict", server.version, "pods the API rejects before admission")
+                continue
+            got = {m.group(1) for s in said for m in PSS_CHECK.finditer(s)}
+            if key in expected and seen[key] == 1:
+                count("VAP verdict", server.version, "pods compared")
+                if got != expected[key]:
+                    found.append((key, {"server": sorted(got), "audit": sorted(expected[key])}))
+                else:
+                    count("VAP verdict", server.version, "pods agreeing")
+    return found
+
+
+@pytest.fixture(scope="module", params=VAP_VERSIONS)
+def server(request, cluster) -> KubeServer:
+    return cluster.server(request.param)
+
+
+@pytest.mark.parametrize("level", ["baseline", "restricted"])
+def test_the_policys_pss_verdict_is_audits_on_the_corpus_before_and_after_hardening(server, level):
+    _, policy = policy_objects(harden(CONFIGMAP, profile=level, kube=_minor(server.version), emit="vap",
+                                      namespace=f"verdict-{level}").output)
+    ns = f"verdict-{level}"
+    server.namespace(ns, service_accounts=["default"])
+    install(server, policy, ns, action="Warn")
+    found = []
+    for path in STREAMS:
+        for text in (path.read_text(), hardened(_name(path), server.version)):
+            for sa in referenced(server, _items(load_all(text))):
+                server.service_account(ns, sa)
+            found += [(_name(path), *d) for d in disagreements(server, text, level, ns)]
+    assert found == []
+
+
+def test_the_verdict_comparison_fails_when_a_check_is_flipped(newest):
+    """Flip one check of the emitted policy (hostPorts accepts any port): a pod with a hostPort
+    now passes on the server where audit fails it, and the comparison reports it."""
+    if int(newest.version.split(".")[1]) < 30:
+        pytest.skip("no VAP before 1.30")
+    _, policy = policy_objects(harden(CONFIGMAP, kube=_minor(newest.version), emit="vap",
+                                      namespace="verdict-flipped").output)
+    flipped = copy.deepcopy(policy)
+    for v in flipped[0]["spec"]["validations"]:
+        if "check hostPorts" in v["message"]:
+            v["expression"] = "true"
+    newest.namespace("verdict-flipped")
+    install(newest, flipped, "verdict-flipped", action="Warn")
+    text = ("apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: web\n"
+            "    image: nginx\n    ports: [{containerPort: 80, hostPort: 80}]\n")
+    found = disagreements(newest, text, "baseline", "verdict-flipped")
+    assert found and "hostPorts" in found[0][1]["audit"] and "hostPorts" not in found[0][1]["server"]
