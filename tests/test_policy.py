@@ -887,3 +887,33 @@ def test_helm4_input_gives_generated_objects_a_chart_file():
     plain = generated(harden((CORPUS / "ingress-nginx.yaml").read_text(), kube="1.24").output)
     assert all("postrenderer.helm.sh/postrender-filename" not in (o["metadata"].get("annotations") or {})
                for o in plain)
+
+
+def test_vap_exemptions_are_cut_below_the_servers_expression_limit():
+    """A 1.37 API server refused the policy of Tekton's examples: one exemption expression of
+    106,288 code points ("expression code point size exceeds limit", 100000). Match conditions
+    are ANDed, so the exemptions are cut into several (tests/server/test_server_vap.py creates
+    the policy on the real server)."""
+    from hardener.policy.vap import EXPRESSION_LIMIT
+
+    from helpers import CORPUS
+
+    out = harden((CORPUS / "crds-tekton.yaml").read_text(), kube="1.37", emit="vap", namespace="apps").output
+    policy = next(d for d in helpers.load_all(out) if d and d.get("kind") == "ValidatingAdmissionPolicy")
+    exemptions = [c["expression"] for c in policy["spec"]["matchConditions"]
+                  if c["name"].startswith("not-a-reported-exception")]
+    assert len(exemptions) > 1
+    assert max(len(e) for e in exemptions) < EXPRESSION_LIMIT
+    assert len(policy["spec"]["matchConditions"]) <= 64  # validation.go: at most 64 matchConditions
+
+
+def test_vap_exemption_matches_a_generated_name():
+    """A workload with only generateName (an Argo Workflow) is exempt under the names the API
+    server generates from it (generateName + 5 characters), never under the empty name."""
+    text = ("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: steps-}\nspec:\n"
+            "  entrypoint: main\n  templates:\n  - name: main\n    container:\n      image: busybox\n"
+            "      securityContext: {privileged: true}\n")
+    out = harden(text, kube="1.37", emit="vap", namespace="apps").output
+    policy = next(d for d in helpers.load_all(out) if d and d.get("kind") == "ValidatingAdmissionPolicy")
+    expr = next(c["expression"] for c in policy["spec"]["matchConditions"] if c["name"] == "not-a-reported-exception")
+    assert "o.name.matches('^steps\\\\-[a-z0-9]{5}$')" in expr and "o.name == ''" not in expr

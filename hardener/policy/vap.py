@@ -37,9 +37,9 @@ def vap_objects(workloads: list[Workload], env: Envelope, naming: Naming, namesp
     name = naming.name(opts.profile.name)
     spec: dict[str, Any] = {"failurePolicy": "Fail", "matchConstraints": {"resourceRules": _resource_rules()}}
     spec["matchConditions"] = [{"name": "create-or-pod-template-change", "expression": _template_changed()}]
-    if exempt:
-        spec["matchConditions"].append({"name": "not-a-reported-exception",
-                                        "expression": exemption_expression(exempt)})
+    for i, expr in enumerate(exemption_expressions(exempt)):
+        spec["matchConditions"].append({"name": "not-a-reported-exception" + (f"-{i + 1}" if i else ""),
+                                        "expression": expr})
     sidecars = sidecar_expression(workloads)
     spec["variables"] = [{"name": n, "expression": sidecars if n == "exemptContainers" else e}
                          for n, e in CEL_VARIABLES]
@@ -219,18 +219,38 @@ def _created_by(owner_kind: str) -> str:
     return f"request.userInfo.username in {_cel_list([f'system:serviceaccount:kube-system:{sa}', CONTROLLER_MANAGER])}"
 
 
+def _generate_name(w: Workload) -> str | None:
+    """The workload's metadata.generateName when it has no name (Argo Workflows, Jobs made by
+    tools): its objects are named by the API server, `generateName` + 5 random characters
+    (k8s.io/apiserver pkg/storage/names: SimpleNameGenerator)."""
+    if w.result.name or not w.result.templates:
+        return None
+    meta = w.result.templates[0].resource.get("metadata")
+    gn = meta.get("generateName") if isinstance(meta, dict) else None
+    return gn if isinstance(gn, str) and gn else None
+
+
+def _names(field: str, w: Workload, suffix: str = "") -> str:
+    """CEL: `field` is the workload's name (with `suffix`, a regex: the name its controller
+    gives a child), or one the API server generated from its generateName."""
+    gn = _generate_name(w)
+    if gn is None and not suffix:
+        return f"{field} == {_cel_str(w.result.name)}"
+    base = re.escape(w.result.name) if gn is None else re.escape(gn) + "[a-z0-9]{5}"
+    return f"{field}.matches({_cel_str('^' + base + ('-' + suffix if suffix else '') + '$')})"
+
+
 def _owned_by(w: Workload) -> list[str]:
     """CEL terms over an owner reference `o`: `w` itself, or the ReplicaSet/Job it creates —
     each only when the request comes from the controller that creates such objects, so a
     pod's author cannot claim the owner by writing the reference."""
-    kind, name = _cel_str(w.result.kind), _cel_str(w.result.name)
-    owners = [f"(o.kind == {kind} && o.name == {name} && {_created_by(w.result.kind)})"]
+    kind = _cel_str(w.result.kind)
+    owners = [f"(o.kind == {kind} && {_names('o.name', w)} && {_created_by(w.result.kind)})"]
     child = {"Deployment": ("ReplicaSet", "[a-z0-9]+"), "CronJob": ("Job", "[0-9]+")}.get(w.result.kind)
     if child is None and w.result.kind not in BUILTIN_WORKLOADS:  # CRDs like Rollouts own ReplicaSets
         child = ("ReplicaSet", "[a-z0-9]+")
     if child:
-        pattern = _cel_str(f"^{re.escape(w.result.name)}-{child[1]}$")
-        owners.append(f"(o.kind == '{child[0]}' && o.name.matches({pattern}) && {_created_by(child[0])})")
+        owners.append(f"(o.kind == '{child[0]}' && {_names('o.name', w, child[1])} && {_created_by(child[0])})")
     return owners
 
 
@@ -280,16 +300,44 @@ def sidecar_expression(workloads: list[Workload]) -> str:
     return f"object.kind == 'Pod' && has(object.metadata.ownerReferences) ? ({expr}) : []"
 
 
+#: The API server refuses a policy whose CEL expression is longer than this many code points
+#: (the parser's expression size limit as the apiserver configures cel-go; a 1.37 server
+#: answered "expression code point size exceeds limit: size: 106288, limit 100000"); the
+#: exemptions are cut well below it.
+EXPRESSION_LIMIT = 100_000
+_CHUNK = EXPRESSION_LIMIT // 2
+
+
+def exemption_expressions(exempt: list[Workload]) -> list[str]:
+    """The `not-a-reported-exception` match conditions: CEL that is false for an exception
+    workload, the ReplicaSets/Jobs its controller creates and their pods — each only while
+    it runs the stream's images for it. Match conditions are ANDed, so `!(a || b)` may be
+    cut into `!(a)`, `!(b)`: as many as keep each under the server's expression limit (a
+    stream with many exceptions, Tekton's examples, exceeded it in one)."""
+    out, chunk = [], []
+    for term in _exemption_terms(exempt):
+        if chunk and sum(len(t) + 4 for t in chunk) + len(term) > _CHUNK:
+            out.append("!(" + " || ".join(chunk) + ")")
+            chunk = []
+        chunk.append(term)
+    if chunk:
+        out.append("!(" + " || ".join(chunk) + ")")
+    return out
+
+
 def exemption_expression(exempt: list[Workload]) -> str:
-    """CEL that is false for an exception workload, the ReplicaSets/Jobs its controller
-    creates and their pods — each only while it runs the stream's images for it."""
+    """All exemptions in one expression (for tests that evaluate it as one)."""
+    return "!(" + " || ".join(_exemption_terms(exempt)) + ")"
+
+
+def _exemption_terms(exempt: list[Workload]) -> list[str]:
     terms = []
     for w in sorted(exempt, key=lambda w: (w.namespace, w.result.kind, w.result.name)):
-        kind, name = _cel_str(w.result.kind), _cel_str(w.result.name)
-        term = (f"((object.kind == {kind} && object.metadata.name == {name})"
+        kind = _cel_str(w.result.kind)
+        term = (f"((object.kind == {kind} && {_names('object.metadata.name', w)})"
                 f" || (has(object.metadata.ownerReferences) && object.metadata.ownerReferences"
                 f".exists(o, {' || '.join(_owned_by(w))}))) && {_own_images(w, opted_out_containers(w))}")
         if w.namespace:
             term = f"request.namespace == {_cel_str(w.namespace)} && ({term})"
         terms.append(f"({term})")
-    return "!(" + " || ".join(terms) + ")"
+    return terms

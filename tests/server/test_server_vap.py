@@ -171,3 +171,88 @@ def test_the_verdict_comparison_fails_when_a_check_is_flipped(newest):
             "    image: nginx\n    ports: [{containerPort: 80, hostPort: 80}]\n")
     found = disagreements(newest, text, "baseline", "verdict-flipped")
     assert found and "hostPorts" in found[0][1]["audit"] and "hostPorts" not in found[0][1]["server"]
+
+
+# --------------------------------------------------------------------------- own output
+
+#: kind -> (the child kind its controller creates, that controller's service account, the
+#: child's name suffix); then the pod, created by the child's controller
+#: (plugin/pkg/auth/authorizer/rbac/bootstrappolicy/controller_policy.go names them)
+CHILDREN = {"Deployment": ("ReplicaSet", "deployment-controller", "-5d4f8c7b9"),
+            "CronJob": ("Job", "cronjob-controller", "-29012345")}
+POD_CREATORS = {"ReplicaSet": "replicaset-controller", "Job": "job-controller", "DaemonSet": "daemon-set-controller",
+                "StatefulSet": "statefulset-controller", "ReplicationController": "replication-controller"}
+
+
+def _owner(kind: str, name: str) -> dict:
+    api = {"ReplicaSet": "apps/v1", "Deployment": "apps/v1", "DaemonSet": "apps/v1", "StatefulSet": "apps/v1",
+           "Job": "batch/v1", "CronJob": "batch/v1", "ReplicationController": "v1"}.get(kind, "example.com/v1")
+    return {"apiVersion": api, "kind": kind, "name": name, "uid": str(uuid.uuid4()), "controller": True}
+
+
+def controller_requests(server: KubeServer, doc: dict) -> list[tuple[str, dict, str]]:
+    """(who, body, token) for the object and what its controllers create from it: the
+    ReplicaSet of a Deployment, the Job of a CronJob, then each pod with its owner reference,
+    each created by the controller's own service account."""
+    kind, meta = doc.get("kind"), doc.get("metadata") or {}
+    # a generateName is completed by the API server: 5 random characters (SimpleNameGenerator)
+    name = meta.get("name") or f"{meta.get('generateName') or 'x-'}a1b2c"
+    out = [("admin", doc, ADMIN_TOKEN)]
+    owner_kind, owner_name = kind, name
+    if kind in CHILDREN:
+        child_kind, creator, suffix = CHILDREN[kind]
+        template = doc["spec"]["jobTemplate"] if kind == "CronJob" else None
+        child = {"apiVersion": "batch/v1" if child_kind == "Job" else "apps/v1", "kind": child_kind,
+                 "metadata": {"name": name + suffix, "ownerReferences": [_owner(kind, name)]},
+                 "spec": copy.deepcopy(template["spec"] if template else doc["spec"])}
+        if child_kind == "ReplicaSet":
+            child["spec"].pop("strategy", None)
+            child["spec"].pop("revisionHistoryLimit", None)
+            child["spec"].pop("progressDeadlineSeconds", None)
+        out.append((creator, child, server.token_for("kube-system", creator)))
+        owner_kind, owner_name = child_kind, name + suffix
+    for j, pt in enumerate(find_pod_templates(doc, TABLE)):
+        pod = pod_of(pt.resource, pt.template, f"{owner_name}-p{j}")
+        pod["metadata"]["ownerReferences"] = [_owner(owner_kind, owner_name)]
+        creator = POD_CREATORS.get(owner_kind)
+        if kind == "Pod":
+            continue
+        out.append((creator or "an operator", pod,
+                    server.token_for("kube-system", creator) if creator else ADMIN_TOKEN))
+    return out
+
+
+def denials(server: KubeServer, docs: list[dict], default_ns: str) -> list:
+    """Every denial by the policy of the stream's objects and of what their controllers create."""
+    found = []
+    for doc in docs:
+        ns = (doc.get("metadata") or {}).get("namespace") or default_ns
+        if server.path_of(doc, ns) is None and doc.get("kind") not in ("Pod",) and not list(
+                find_pod_templates(doc, TABLE)):
+            continue
+        for who, body, token in controller_requests(server, doc):
+            if server.path_of(body, ns) is None:
+                continue
+            said = _verdict(server, body, ns, token)
+            count("VAP own output", server.version, "requests")
+            if any("denied request" in s for s in said):
+                found.append((who, body["kind"], body["metadata"].get("name"), said))
+    return found
+
+
+@pytest.mark.parametrize("name", [_name(p) for p in STREAMS])
+def test_the_hardened_output_is_admitted_by_its_own_policy(server, name):
+    path = next(p for p in STREAMS if _name(p) == name)
+    out = harden(path.read_text(), kube=_minor(server.version), emit="vap", namespace="apps").output
+    docs, policy = policy_objects(out)
+    if not policy:
+        pytest.skip("no pod template: no policy emitted")
+    namespaces = {"apps"} | {(d.get("metadata") or {}).get("namespace") for d in docs} - {None, ""}
+    accounts = referenced(server, docs)
+    for ns in sorted(namespaces):
+        if not _exists(server, ns):
+            server.namespace(ns)
+        for sa in accounts:
+            server.service_account(ns, sa)
+    install(server, policy, "apps")
+    assert denials(server, docs, "apps") == []
