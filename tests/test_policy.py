@@ -655,7 +655,7 @@ def test_vap_covers_the_profile_controls_and_scopes_to_the_stream_namespaces():
     assert binding["spec"]["matchResources"]["namespaceSelector"] == {"matchExpressions": [
         {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["ns"]}]}
     rules = {r for rule in vap["spec"]["matchConstraints"]["resourceRules"] for r in rule["resources"]}
-    assert rules == {"pods", "podtemplates", "replicationcontrollers", "deployments", "statefulsets",
+    assert rules == {"pods", "pods/ephemeralcontainers", "podtemplates", "replicationcontrollers", "deployments", "statefulsets",
                      "daemonsets", "replicasets", "jobs", "cronjobs"}
 
 

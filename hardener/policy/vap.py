@@ -67,20 +67,27 @@ def _exception(w: Workload, env: Envelope, validated: set) -> bool:
 
 
 def _template_changed() -> str:
-    """CEL: CREATE, or an UPDATE that changes the pod template. The deployment controller
-    scales and annotates workloads with UPDATEs: a workload created before the policy, or
-    outside the stream, must go on scaling (its pods are checked when they are created)."""
+    """CEL: CREATE, or an UPDATE that changes the pod template (of a pod: its spec). The
+    deployment controller scales and annotates workloads with UPDATEs, controllers relabel
+    and adopt pods: a workload or pod created before the policy, or outside the stream, must
+    go on working (it is checked when its pod template changes)."""
     return ("request.operation != 'UPDATE' || oldObject == null || "
-            f"({_template_expression('object')}) != ({_template_expression('oldObject')})")
+            "(object.kind == 'Pod' ? object.spec != oldObject.spec : "
+            f"({_template_expression('object')}) != ({_template_expression('oldObject')}))")
 
 
 def _resource_rules() -> list[dict]:
-    """Pods on CREATE; the built-in workload kinds (from the workload table) on CREATE and UPDATE."""
+    """Pods on CREATE and UPDATE, and their ephemeral containers (a subresource, matched only
+    when named: `kubectl debug` adds a container to a running pod by an UPDATE of
+    pods/ephemeralcontainers, and an UPDATE of a pod may replace its images — both let a
+    privileged container into an exempt pod when unmatched, as a real 1.37 server showed);
+    the built-in workload kinds (from the workload table) on CREATE and UPDATE."""
     groups: dict[str, list[str]] = {}
     for kind, (api_groups, _) in BUILTIN_WORKLOADS.items():
         if kind != "Pod":
             groups.setdefault(api_groups[0], []).append(kind.lower() + "s")
-    rules = [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]
+    rules = [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+              "resources": ["pods", "pods/ephemeralcontainers"]}]
     for group, resources in sorted(groups.items()):
         rules.append({"apiGroups": [group], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
                       "resources": sorted(resources)})
@@ -261,12 +268,15 @@ def _images_of(w: Workload) -> list[str]:
 
 def _own_images(w: Workload, sidecars: frozenset) -> str:
     """CEL: every container of the object's pod (template) runs an image of the stream's
-    `w` (or is one of its opted-out sidecars, whose image the mesh chooses)."""
+    `w` (or is one of its opted-out sidecars, whose image the mesh chooses), and it has no
+    ephemeral container: no template has one, so each was added to a running pod by someone
+    (`kubectl debug`), and the exemption is the workload's, not theirs."""
     t = f"({_template_expression('object')})"
     listed = _cel_list(_images_of(w))
     names_ok = f" || c.name in {_cel_list(sorted(sidecars))}" if sidecars else ""
-    return (f"(!has({t}.spec) || ({t}.spec.containers + (has({t}.spec.initContainers) ? {t}.spec.initContainers"
-            f" : [])).all(c, (has(c.image) && c.image in {listed}){names_ok}))")
+    return (f"(!has({t}.spec) || (({t}.spec.containers + (has({t}.spec.initContainers) ? {t}.spec.initContainers"
+            f" : [])).all(c, (has(c.image) && c.image in {listed}){names_ok})"
+            f" && (!has({t}.spec.ephemeralContainers) || size({t}.spec.ephemeralContainers) == 0)))")
 
 
 def opted_out_containers(w: Workload) -> frozenset:

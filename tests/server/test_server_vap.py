@@ -256,3 +256,152 @@ def test_the_hardened_output_is_admitted_by_its_own_policy(server, name):
             server.service_account(ns, sa)
     install(server, policy, "apps")
     assert denials(server, docs, "apps") == []
+
+
+# --------------------------------------------------------------------------- bypass attempts
+
+EXEMPT_STREAM = """\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: apps}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      hostNetwork: true
+      hostPID: true
+      containers:
+      - name: agent
+        image: quay.io/prometheus/node-exporter:v1.8.2
+        securityContext: {privileged: true}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: apps}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+"""
+AGENT_IMAGE = "quay.io/prometheus/node-exporter:v1.8.2"
+DEPLOYER_ROLE = [
+    {"apiGroups": ["apps"], "resources": ["deployments", "daemonsets", "replicasets"],
+     "verbs": ["get", "create", "update", "patch"]},
+    {"apiGroups": [""], "resources": ["pods", "pods/ephemeralcontainers"], "verbs": ["get", "create", "update", "patch"]},
+]
+
+
+def _privileged_pod(name: str, **meta) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, **meta},
+            "spec": {"hostNetwork": True, "hostPID": True,
+                     "containers": [{"name": "agent", "image": AGENT_IMAGE, "securityContext": {"privileged": True}}]}}
+
+
+@pytest.fixture(scope="module")
+def exempt_setup(server):
+    """The exempt DaemonSet and the hardened Deployment with their pods, created for real (the
+    pods by their controllers), the stream's policy enforced, and a deployer who may create
+    and update workloads and pods in the namespace (RBAC)."""
+    out = harden(EXEMPT_STREAM, kube=_minor(server.version), emit="vap").output
+    docs, policy = policy_objects(out)
+    assert "not-a-reported-exception" in json.dumps(policy), "the DaemonSet must be a reported exception"
+    server.namespace("apps")
+    server.request("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/apps/roles",
+                   {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "deployer"},
+                    "rules": DEPLOYER_ROLE})
+    server.request("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/apps/rolebindings",
+                   {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                    "metadata": {"name": "deployer"},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployer"},
+                    "subjects": [{"kind": "User", "name": DEPLOYER[0]}]})
+    install(server, policy, "apps")
+    pods = {}
+    for doc in docs:
+        for who, body, token in controller_requests(server, doc):
+            created = server.create(body, "apps", dry_run=False, token=token)
+            pods[doc["metadata"]["name"]] = created
+    return server, pods
+
+
+def _attempt(server: KubeServer, method: str, path: str, body: dict) -> str:
+    """A request as the RBAC-limited deployer: '' if admitted, else the server's answer."""
+    try:
+        server.request(method, path, body, token=DEPLOYER[1])
+        return ""
+    except ApiError as e:
+        return e.message
+
+
+def bypass_attempts(server: KubeServer, pods: dict) -> dict[str, tuple[str, str, dict]]:
+    """Ways to get a privileged pod in through the exempt DaemonSet `agent`."""
+    ds = server.request("GET", "/apis/apps/v1/namespaces/apps/daemonsets/agent")
+    ds_evil = copy.deepcopy(ds)
+    ds_evil["spec"]["template"]["spec"]["containers"][0]["image"] = "evil.example/miner:1"
+    agent_pod, web_pod = pods["agent"], pods["web"]
+    ephemeral = {"name": "debug", "image": AGENT_IMAGE, "targetContainerName": agent_pod["spec"]["containers"][0]["name"],
+                 "securityContext": {"privileged": True}}
+    on_agent = copy.deepcopy(agent_pod)
+    on_agent["spec"]["ephemeralContainers"] = [ephemeral]
+    on_web = copy.deepcopy(web_pod)
+    on_web["spec"]["ephemeralContainers"] = [{**ephemeral, "targetContainerName": "web"}]
+    evil_image = copy.deepcopy(agent_pod)
+    evil_image["spec"]["containers"][0]["image"] = "evil.example/miner:1"
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "agent"},
+                  "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                           "template": {"metadata": {"labels": {"app": "agent"}},
+                                        "spec": _privileged_pod("x")["spec"]}}}
+    dry = "?dryRun=All"
+    pods_path = "/api/v1/namespaces/apps/pods"
+    return {
+        "image: the DaemonSet updated to another image": (
+            "PUT", "/apis/apps/v1/namespaces/apps/daemonsets/agent" + dry, ds_evil),
+        "image: a Deployment of the same name and image": (
+            "POST", "/apis/apps/v1/namespaces/apps/deployments" + dry, deployment),
+        "labels: a pod with the exempt pods' labels and image": (
+            "POST", pods_path + dry, _privileged_pod("agent-x", labels={"app": "agent"})),
+        "names: a pod named like the DaemonSet's pods": (
+            "POST", pods_path + dry, _privileged_pod("agent-abcde")),
+        "names: a pod named as the DaemonSet": (
+            "POST", pods_path + dry, _privileged_pod("agent")),
+        "owner references: a pod claiming the DaemonSet as its controller": (
+            "POST", pods_path + dry, _privileged_pod("agent-owned", ownerReferences=[_owner("DaemonSet", "agent")])),
+        "ephemeralcontainers: a privileged debug container in the exempt pod": (
+            "PUT", f"{pods_path}/{agent_pod['metadata']['name']}/ephemeralcontainers" + dry, on_agent),
+        "ephemeralcontainers: a privileged debug container in a hardened pod": (
+            "PUT", f"{pods_path}/{web_pod['metadata']['name']}/ephemeralcontainers" + dry, on_web),
+        "pod UPDATE: the exempt pod's image replaced": (
+            "PUT", f"{pods_path}/{agent_pod['metadata']['name']}" + dry, evil_image),
+    }
+
+
+def test_the_exemptions_let_no_privileged_pod_in_by_another_way(exempt_setup):
+    server, pods = exempt_setup
+    admitted = {}
+    for what, (method, path, body) in bypass_attempts(server, pods).items():
+        answer = _attempt(server, method, path, body)
+        count("VAP bypass", server.version, "attempts")
+        if "ValidatingAdmissionPolicy" in answer and "denied request" in answer:
+            count("VAP bypass", server.version, "denied by the policy")
+        else:
+            admitted[what] = answer or "admitted"
+    assert admitted == {}
+
+
+def test_the_deployer_may_deploy_what_the_policy_admits(exempt_setup):
+    """The denials above are the policy's, not RBAC's: the same user creates a hardened pod
+    and a debug container that is hardened too."""
+    server, pods = exempt_setup
+    web = copy.deepcopy(pods["web"])
+    hardened_pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-by-hand"},
+                    "spec": {k: v for k, v in web["spec"].items() if k not in ("nodeName",)}}
+    assert _attempt(server, "POST", "/api/v1/namespaces/apps/pods?dryRun=All", hardened_pod) == ""
+    sc = copy.deepcopy(web["spec"]["containers"][0]["securityContext"])
+    web["spec"]["ephemeralContainers"] = [{"name": "debug", "image": "busybox", "targetContainerName": "web",
+                                           "securityContext": sc}]
+    path = f"/api/v1/namespaces/apps/pods/{web['metadata']['name']}/ephemeralcontainers?dryRun=All"
+    assert _attempt(server, "PUT", path, web) == ""
