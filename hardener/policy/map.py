@@ -359,7 +359,7 @@ class Cel:
         root = "[]"
         if "ALL" in drop and o["rootAdd"]:
             root = (f"(!{drops_raw(c)}.exists(d, {norm('d')} == 'ALL') && {self.runs_as_root(c)} ? "
-                    f"{lst(o['rootAdd'])}.filter(r, !({adds_norm(c)}.exists(a, a == r))) : [])")
+                    f"{lst(o['rootAdd'])}.filter(cap, !({adds_norm(c)}.exists(a, a == cap))) : [])")
         wanted = f"({nbs} + {root})"
         caps = f"{sc(c)}.capabilities"
         # spelling: the first drop of each wanted capability spelled otherwise; adds spelled CAP_x / lower case
@@ -482,14 +482,20 @@ def _volume_name(path: str) -> str:
 def _each_container(body) -> str:
     """Ops of `body(container, path)` for every container the policy changes: one pass over
     `variables.refs` (list name and index of each), so the CEL is written once."""
-    c = "object.spec[r.list][r.i]"
+    # the container by a test on the list's name: the API server's CEL types object.spec by
+    # its schema, which cannot be indexed with a string (cel-python could)
+    c = " : ".join(f"r.list == {s(lname)} ? object.spec.{lname}[r.i]" for lname in LISTS[:-1]) \
+        + f" : object.spec.{LISTS[-1]}[r.i]"
+    c = f"({c})"
     path = "'/spec/' + r.list + '/' + string(r.i)"
     return f"variables.refs.map(r, {body(c, path)}).flatten()"
 
 
+#: (list name, index) of every container the policy changes. The values are dyn: the API
+#: server's CEL (cel-go) refuses a map literal with values of two types, which cel-python took.
 REFS = ("refs", " + ".join(
     f"(has(object.spec.{lname}) ? lists.range(size(object.spec.{lname})).filter(i, "
-    f"!(object.spec.{lname}[i].name in variables.skipContainers)).map(i, {{'list': {s(lname)}, 'i': i}}) : [])"
+    f"!(object.spec.{lname}[i].name in variables.skipContainers)).map(i, {{'list': dyn({s(lname)}), 'i': dyn(i)}}) : [])"
     for lname in LISTS))
 
 
