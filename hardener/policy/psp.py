@@ -47,7 +47,9 @@ def psp_plans(workloads: list[Workload], env: Envelope, naming: Naming, opts: Op
                         key=lambda wb: (wb[0].result.kind, wb[0].result.name, wb[0].namespace))
     plans = []
     if fitting:
-        spec, ann = psp_spec(usage_of((t for w in fitting for t in w.templates), opts.kube), env, opts.kube)
+        usage = usage_of((t for w in fitting for t in w.templates), opts.kube)
+        usage.volumes |= set().union(*(w.usage.volumes for w in fitting))  # claim templates' PVCs
+        spec, ann = psp_spec(usage, env, opts.kube)
         plans.append(PolicyPlan(naming.name("restricted"), spec, ann, _subjects(fitting)))
     shared = Counter((w.result.kind, w.result.name) for w, _ in exceptions)
     for w, bad in exceptions:

@@ -35,8 +35,13 @@ def collect_workloads(results: list[ResourceResult], opts: Options) -> list[Work
             continue
         sas = sorted({str(_get(t, "spec", "serviceAccountName") or _get(t, "spec", "serviceAccount") or "default")
                       for t in templates})
-        out.append(Workload(r, r.namespace or opts.namespace or "", tuple(sas),
-                            usage_of(templates, opts.kube), templates))
+        usage = usage_of(templates, opts.kube)
+        if any(_claims(pt.resource) for pt in r.templates):
+            # the StatefulSet controller gives each pod a persistentVolumeClaim volume per
+            # claim template (stateful_set_utils.go updateStorage): the pods use that source
+            # though the template names none (a 1.24 server's PSP refused them otherwise)
+            usage.volumes.add("persistentVolumeClaim")
+        out.append(Workload(r, r.namespace or opts.namespace or "", tuple(sas), usage, templates))
     return out
 
 
@@ -55,3 +60,10 @@ def namespace_docs(docs: list[yamlio.Document]) -> dict[str, yamlio.Document]:
             if isinstance(name, str) and name:
                 out.setdefault(name, d)
     return out
+
+
+def _claims(resource) -> bool:
+    """The resource declares volumeClaimTemplates (a StatefulSet, or a CRD shaped like one)."""
+    spec = resource.get("spec") if isinstance(resource, dict) else None
+    claims = spec.get("volumeClaimTemplates") if isinstance(spec, dict) else None
+    return isinstance(claims, list) and bool(claims)
