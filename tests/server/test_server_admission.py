@@ -212,3 +212,15 @@ def test_the_judge_fails_on_what_the_server_rejects(newest):
     _, missed = judge(before, before, predicted)
     assert missed == predicted
     assert judge(after, after, set()) == ({}, set())
+
+
+def test_kubectl_applies_a_hardened_chart_to_the_real_server(newest, kubectl):
+    """The user's own pipe, `k8s-harden | kubectl apply --dry-run=server -f -`, against the
+    real server: every object of the hardened podinfo chart is accepted."""
+    from helpers import CORPUS
+
+    newest.service_account("default", "default")
+    out = harden((CORPUS / "podinfo.yaml").read_text(), kube=_minor(newest.version)).output
+    proc = newest.kubectl(kubectl, "apply", "--dry-run=server", "-f", "-", input=out)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("(server dry run)") == len([d for d in load_all(out) if d])
