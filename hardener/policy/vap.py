@@ -335,11 +335,6 @@ def exemption_expressions(exempt: list[Workload]) -> list[str]:
     return out
 
 
-def exemption_expression(exempt: list[Workload]) -> str:
-    """All exemptions in one expression (for tests that evaluate it as one)."""
-    return "!(" + " || ".join(_exemption_terms(exempt)) + ")"
-
-
 def _exemption_terms(exempt: list[Workload]) -> list[str]:
     terms = []
     for w in sorted(exempt, key=lambda w: (w.namespace, w.result.kind, w.result.name)):
