@@ -250,8 +250,17 @@ def _report(outcome, kind: str, notes: list[str]) -> None:
 @click.pass_context
 def profiles_cmd(ctx: click.Context):
     """List the built-in profiles with one-line descriptions."""
-    if ctx.invoked_subcommand:
-        return
+    if not ctx.invoked_subcommand:
+        _list_profiles()
+
+
+@profiles_cmd.command("list")
+def profiles_list():
+    """List the built-in profiles (the same as `k8s-harden profiles`)."""
+    _list_profiles()
+
+
+def _list_profiles() -> None:
     from .profile import builtin_names, load_profile
 
     for name in builtin_names():

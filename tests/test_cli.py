@@ -118,6 +118,9 @@ def test_profiles_list_and_show():
     assert r.exit_code == 0
     names = [line.split()[0] for line in r.stdout.splitlines()]
     assert names == ["baseline", "restricted", "strict"]
+    # issue #23: a new user typed `profiles list`; both spellings list the same
+    listed = invoke("profiles", "list")
+    assert listed.exit_code == 0 and listed.stdout == r.stdout
     r = invoke("profiles", "show", "strict")
     shown = load_all(r.stdout)[0]
     assert shown["conflicts"] == "fail"
