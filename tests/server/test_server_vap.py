@@ -63,6 +63,9 @@ def install(server: KubeServer, policy: list[dict], probe_namespace: str, action
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         said = " ".join(_verdict(server, PRIVILEGED_POD, probe_namespace))
+        if "violates PodSecurity" in said:
+            # PodSecurity runs before the policy: a namespace left labelled by another test
+            pytest.fail(f"namespace {probe_namespace} enforces Pod Security labels: {said}", pytrace=False)
         if f"'{name}'" in said and not any(f"'{o['metadata']['name']}'" in said for o in policy):
             return name
         time.sleep(0.2)
@@ -235,7 +238,7 @@ def denials(server: KubeServer, docs: list[dict], default_ns: str) -> list:
                 continue
             said = _verdict(server, body, ns, token)
             count("VAP own output", server.version, "requests")
-            if any("denied request" in s for s in said):
+            if any("denied request" in s or "violates PodSecurity" in s for s in said):
                 found.append((who, body["kind"], body["metadata"].get("name"), said))
     return found
 
