@@ -807,6 +807,21 @@ def evaluate(pod_metadata: dict | None, pod_spec: dict | None, level: str = "res
     return out
 
 
+def evaluate_check(cid: str, pod_metadata: dict | None, pod_spec: dict | None,
+                   version: tuple[int, int] | str = LATEST) -> list[Violation]:
+    """One check, as registered at `version`, whatever the level: the policy's controls
+    that reuse a check's CEL (seLinux types, procMount, sysctls) are judged by it."""
+    v = min(parse_policy_version(version), LATEST)
+    check = CHECKS[cid]
+    fn = None
+    for minimum, f, _ in check.versions:
+        if minimum <= v:
+            fn = f
+    if fn is None:
+        return []
+    return [Violation(cid, check.level, *found) for found in fn(_Pod(pod_metadata, pod_spec))]
+
+
 def meets(pod_metadata, pod_spec, version=LATEST) -> str:
     """The strictest level ("restricted", "baseline" or "privileged") the template passes."""
     return assess(pod_metadata, pod_spec, None, version)[0]

@@ -55,8 +55,9 @@ UNFIXABLE = "unfixable"  # fixing would change what the workload does (a volume 
 UNFIXED = "unfixed"  # a PSS check of the profile's level no control of the profile fixes
 UNSUPPORTED = "unsupported"  # the resource's controller does not accept the setting (a CRD)
 UNKNOWN_WORKLOAD = "unknown-workload"  # looks like a pod template in a kind no table knows
+KEPT_IDENTITY = "kept-identity"  # a uid the manifest chose keeps its image's group: no second identity
 SKIP_KINDS = (OPT_OUT, CONFLICT, HOST_ACCESS, NOT_APPLICABLE, BLOCKED, MALFORMED, UNFIXABLE,
-              UNFIXED, UNSUPPORTED, UNKNOWN_WORKLOAD)
+              UNFIXED, UNSUPPORTED, UNKNOWN_WORKLOAD, KEPT_IDENTITY)
 
 
 class Skip(Record):

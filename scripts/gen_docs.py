@@ -492,7 +492,8 @@ def gen_vap_checks() -> str:
     seen: dict[tuple[str, str], set[str]] = {}
     for name in names:
         profile = load_profile(name)
-        for control, _, message in cel_validations(Envelope.of(profile, LATEST)):
+        for key, _, message in cel_validations(Envelope.of(profile, LATEST)):
+            control = key if key.startswith("pss:") else key.split(":", 1)[0]
             prefix = f"k8s-harden profile {profile.name}, "
             what = message[len(prefix):].split(": ", 1)[1]  # after `CONTROL: ` / `PSS LEVEL check ID: `
             seen.setdefault((control, what), set()).add(name)

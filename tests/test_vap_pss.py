@@ -264,10 +264,14 @@ def test_an_injected_opted_out_sidecar_is_admitted_in_the_workloads_pods_only():
 def test_an_exceptions_exemption_cannot_be_claimed_by_a_pods_author():
     hardened, cel = mesh_policy()
     agent = pod_from(hardened, "DaemonSet", "DaemonSet", "agent")
-    assert not cel.matches(agent, "shop", user=DS_CONTROLLER)  # the exception's own pods: left out
+    assert cel.failures(agent, "shop", user=DS_CONTROLLER) == []  # the exception's own pods: admitted
     # the owner reference written by someone else, or a pod running another image: checked
     assert cel.matches(agent, "shop", user="alice") and cel.failures(agent, "shop", user="alice")
     other_image = copy.deepcopy(agent)
     other_image["spec"]["containers"][0]["image"] = "attacker/tool:1"
     assert cel.matches(other_image, "shop", user=DS_CONTROLLER)
     assert cel.failures(other_image, "shop", user=DS_CONTROLLER)
+    # the exemption is hostNetwork's alone: the agent's own pod made privileged is denied
+    privileged = copy.deepcopy(agent)
+    privileged["spec"]["containers"][0]["securityContext"]["privileged"] = True
+    assert cel.failures(privileged, "shop", user=DS_CONTROLLER)

@@ -6,7 +6,7 @@ from typing import Any, Callable, Iterator
 
 from ..kube import podspec, versions
 from ..kube.nodes import WINDOWS_ROOT_USER
-from ..results import NOT_APPLICABLE, Change, Skip, Warning
+from ..results import KEPT_IDENTITY, NOT_APPLICABLE, Change, Skip, Warning
 from .base import Control, Option, is_int, is_int_list, one_of
 from .context import PodContext
 
@@ -207,9 +207,11 @@ spec:
     options = {"value": Option(3000, is_int(1), "the gid to run as")}
 
     def plan(self, ctx, opts):
+        from_image = set()
         for c in ctx.containers():
             user = ctx.from_image.get(c.pointer)
             if (user is not None and user.gid and podspec.effective(c.sc, ctx.pod_sc, "runAsGroup") is None):
+                from_image.add(c.pointer)
                 yield ctx.set(self.id, c.path + ("securityContext", "runAsGroup"), user.gid,
                               f"gid {user.gid} from the image {c.container.get('image')}", c.name)
         # a container running as a uid the manifest chose (Bitnami's 1001, ...) keeps its
@@ -217,6 +219,13 @@ spec:
         # group 0, and a group of ours would name a second identity
         yield from _identity(ctx, self.id, "runAsGroup", opts["value"], _is_zero,
                              "run with a non-root primary group", leave=ctx.chose_uid)
+        for c in ctx.containers():
+            if (ctx.chose_uid(c) and c.pointer not in from_image
+                    and podspec.effective(c.sc, ctx.pod_sc, "runAsGroup") is None):
+                uid = podspec.effective(c.sc, ctx.pod_sc, "runAsUser")
+                source = f"uid {uid} is the manifest's" if uid is not None else "its uid is its image's"
+                yield Skip(self.id, f"kept the image's group: {source}, and a group of ours would be a "
+                           "second identity its files do not know", c.name, kind=KEPT_IDENTITY)
 
 
 class FsGroup(Control):
@@ -262,6 +271,8 @@ spec:
                 groups = {podspec.integer(podspec.effective(c.sc, ctx.pod_sc, "runAsGroup"))
                           for c in ctx.containers()}
                 if len(groups) != 1 or not next(iter(groups)):
+                    yield Skip(self.id, "kept the volumes' ownership: every uid is the manifest's and its "
+                               "containers share no non-root group to own them by", kind=KEPT_IDENTITY)
                     return
                 value, why = groups.pop(), "volumes owned by the group the containers run as"
             yield ctx.set(self.id, ("spec", "securityContext", "fsGroup"), value, why)

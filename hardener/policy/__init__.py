@@ -28,7 +28,8 @@ profile's envelope (:class:`Envelope`: no host namespaces, host paths, host port
 privileged containers, the profile's capabilities, identity, seccomp/AppArmor, read-only
 root, only restricted volume types and safe sysctls). Exceptions never widen the restricted
 policy: each gets its own PodSecurityPolicy allowing exactly what it uses, bound only to its
-own service accounts, and is left out of the ValidatingAdmissionPolicy's match. Its policy
+own service accounts; the ValidatingAdmissionPolicy exempts it from exactly the checks it
+fails, in the containers that fail them (:mod:`.exemptions`). Its policy
 carries the annotations ``k8s-harden.io/exception-for`` (the workload) and
 ``k8s-harden.io/exception-reasons`` (what it uses beyond the envelope).
 
@@ -143,7 +144,7 @@ def generate(run: PolicyRun) -> list[str]:
         if "rbac" in kinds:
             objects += rbac_objects(plans, naming, opts)
     if "vap" in kinds:
-        objects += vap_objects(workloads, env, naming, stream_namespaces(docs, workloads, opts), opts)
+        objects += vap_objects(workloads, env, naming, stream_namespaces(docs, workloads, opts), opts, run.notes)
     if "map" in kinds:
         objects += map_objects(workloads, naming, stream_namespaces(docs, workloads, opts), opts)
     filename = helm4_filename(docs)

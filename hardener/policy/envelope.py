@@ -47,28 +47,35 @@ PSS_ONLY_RULES = ("volumes",)
 
 def violations(u: Usage, env: Envelope) -> list[tuple[str, str]]:
     """(control id, what) for everything `u` uses beyond the envelope; empty when it fits."""
-    return [(control, what) for control, bad, what in rules(u, env) if bad]
+    return [(control_of(key), what) for key, bad, what in rules(u, env) if bad]
+
+
+def control_of(key: str) -> str:
+    """The control of a rule key: `hostAccess:hostPath` -> `hostAccess`."""
+    return key.split(":", 1)[0]
 
 
 def rules(u: Usage, env: Envelope) -> list[tuple[str, Any, str]]:
-    """(control id or PSS_ONLY_RULES entry, truthy when `u` breaks it, what) for every rule
-    of the envelope: one or more per control of the registry (a test holds them together)."""
+    """(key, truthy when `u` breaks it, what) for every rule of the envelope: one or more
+    per control of the registry (a test holds them together). The key is the control id or
+    a PSS_ONLY_RULES entry, with `:<part>` where the ValidatingAdmissionPolicy checks the
+    parts of a control apart (its exemptions are per part: `hostAccess:hostPath`)."""
     odd_volumes = u.volumes - set(pss.RESTRICTED_ALLOWED_VOLUMES) - {"hostPath"}  # hostPath: host access
     extra_caps = u.added_caps - env.allowed_caps
     kept_caps = set(env.required_drop) - (u.dropped_caps or set())
     unsafe_sysctls = u.sysctls - env.safe_sysctls
     se_linux = env.profile.controls.get("seLinux", {}).get("options")
     return [
-        ("hostAccess", u.host_network, "hostNetwork"),
-        ("hostAccess", u.host_pid, "hostPID"),
-        ("hostAccess", u.host_ipc, "hostIPC"),
-        ("hostAccess", u.host_process, "Windows HostProcess"),
-        ("hostAccess", u.host_paths, "hostPath " + _join(u.host_paths)),
-        ("hostAccess", u.host_ports, "hostPort " + _join(u.host_ports)),
+        ("hostAccess:namespaces", u.host_network, "hostNetwork"),
+        ("hostAccess:namespaces", u.host_pid, "hostPID"),
+        ("hostAccess:namespaces", u.host_ipc, "hostIPC"),
+        ("hostAccess:hostProcess", u.host_process, "Windows HostProcess"),
+        ("hostAccess:hostPath", u.host_paths, "hostPath " + _join(u.host_paths)),
+        ("hostAccess:hostPorts", u.host_ports, "hostPort " + _join(u.host_ports)),
         ("privileged", u.privileged, "privileged container"),
         ("volumes", odd_volumes, "volume types " + _join(odd_volumes)),
-        ("capabilities", extra_caps, "adds " + _join(extra_caps)),
-        ("capabilities", kept_caps, "does not drop " + _join(kept_caps)),
+        ("capabilities:add", extra_caps, "adds " + _join(extra_caps)),
+        ("capabilities:drop", kept_caps, "does not drop " + _join(kept_caps)),
         ("allowPrivilegeEscalation", env.has("allowPrivilegeEscalation") and u.escalation,
          "allowPrivilegeEscalation not false"),
         ("runAsNonRoot", env.has("runAsNonRoot") and not u.non_root, "runAsNonRoot not true"),
@@ -81,7 +88,7 @@ def rules(u: Usage, env: Envelope) -> list[tuple[str, Any, str]]:
             not _confined(u.seccomp) or (env.kube < PSP_REMOVED and u.pod_seccomp_unset)),
          "seccomp unset or unconfined"),
         ("appArmor", env.has("appArmor") and not _confined(u.apparmor), "AppArmor unset or unconfined"),
-        ("seLinux", env.has("seLinux") and se_linux and u.se_linux_unset, "seLinuxOptions unset"),
+        ("seLinux:options", env.has("seLinux") and se_linux and u.se_linux_unset, "seLinuxOptions unset"),
         ("readOnlyRootFilesystem", env.has("readOnlyRootFilesystem") and not u.read_only_root,
          "writable root filesystem"),
         ("unprivilegedPortStart", False, "(the sysctl it sets is safe)"),

@@ -84,9 +84,11 @@ def check(cid: str, version: tuple[int, int]) -> tuple[str, str]:
         return f"!has({S}.volumes) || {S}.volumes.all(v, !has(v.hostPath))", "hostPath volumes are forbidden"
     if cid == "hostPorts":
         # with hostNetwork the API server defaults hostPort to containerPort in a pod's
-        # containers and init containers (pss._host_ports): any port there is a host port
-        defaulted = (f"!(has({S}.hostNetwork) && {S}.hostNetwork) || ({S}.containers + "
-                     f"(has({S}.initContainers) ? {S}.initContainers : [])).all(c, !has(c.ports) || size(c.ports) == 0)")
+        # containers and init containers (pss._host_ports): any port there is a host port.
+        # Over variables.containers, ephemeral ones too: they never have ports (validation.go
+        # validateEphemeralContainers forbids the field), and so an exemption that leaves
+        # a container out leaves it out of both halves
+        defaulted = f"!(has({S}.hostNetwork) && {S}.hostNetwork) || " + _every("!has(c.ports) || size(c.ports) == 0")
         return (_every("!has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0)")
                 + f" && ({defaulted})", "hostPorts are forbidden")
     if cid == "appArmorProfile":

@@ -8,10 +8,9 @@ from typing import Any
 from .. import pss
 from ..controls import CONTROLS
 from ..kube import names
-from ..kube.podspec import containers as containers_of
 from ..kube.workloads import BUILTIN_WORKLOADS
 from ..options import Options
-from .envelope import Envelope, violations
+from .envelope import Envelope
 from .naming import Naming, binding_scope
 from . import pss_cel
 from .cel import every as _every
@@ -19,31 +18,33 @@ from .cel import has_path
 from .cel import string as _cel_str
 from .cel import strings as _cel_list
 from .pss_cel import pss_validations
+from .exemptions import PSS_KEY, Exemption, exemptions, match_term, owned_by
 from .stream import Workload
 
 LINUX_ONLY = frozenset(cid for cid, c in CONTROLS.items() if c.linux_only)
 
 
 def vap_objects(workloads: list[Workload], env: Envelope, naming: Naming, namespaces: list[str],
-                opts: Options) -> list[dict]:
-    """A ValidatingAdmissionPolicy checking the profile's controls on pods and on the
-    built-in workload kinds' templates, bound to the stream's namespaces (never the system
-    ones); exceptions (and the ReplicaSets/Jobs and pods they own) are left out by a match
-    condition."""
+                opts: Options, notes: list[str] | None = None) -> list[dict]:
+    """A ValidatingAdmissionPolicy checking the profile's controls and PSS level on pods and
+    on the built-in workload kinds' templates, bound to the stream's namespaces (never the
+    system ones). What a hardened workload still fails is exempted check by check and
+    container by container (:mod:`.exemptions`), and said in `notes`."""
     scope = binding_scope(namespaces, "vap", "reject")
     checks = cel_validations(env)
-    validated = {control for control, _, _ in checks}
-    exempt = [w for w in workloads if _exception(w, env, validated)]
+    found = exemptions(workloads, env, {key for key, _, _ in checks}, LINUX_ONLY)
+    variable_of = _exempt_variables(found)
     name = naming.name(opts.profile.name)
     spec: dict[str, Any] = {"failurePolicy": "Fail", "matchConstraints": {"resourceRules": _resource_rules()}}
     spec["matchConditions"] = [{"name": "create-or-pod-template-change", "expression": _template_changed()}]
-    for i, expr in enumerate(exemption_expressions(exempt)):
-        spec["matchConditions"].append({"name": "not-a-reported-exception" + (f"-{i + 1}" if i else ""),
-                                        "expression": expr})
     sidecars = sidecar_expression(workloads)
     spec["variables"] = [{"name": n, "expression": sidecars if n == "exemptContainers" else e}
                          for n, e in CEL_VARIABLES]
-    spec["validations"] = [{"expression": expr, "message": msg, "reason": "Forbidden"} for _, expr, msg in checks]
+    spec["variables"] += [{"name": var, "expression": match_term(w, _template_expression("object"),
+                                                                  opted_out_containers(w))}
+                          for w, var in variable_of.values()]
+    spec["validations"] = [{"expression": _exempted(expr, [e for e in found if e.key == key], variable_of),
+                            "message": msg, "reason": "Forbidden"} for key, expr, msg in checks]
     policy = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
               "metadata": naming.metadata(name), "spec": spec}
     binding = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
@@ -51,19 +52,52 @@ def vap_objects(workloads: list[Workload], env: Envelope, naming: Naming, namesp
                "spec": {"policyName": name, "validationActions": ["Deny"],
                         "matchResources": {"namespaceSelector": {"matchExpressions": [
                             {"key": names.NAMESPACE_NAME_LABEL, "operator": "In", "values": scope}]}}}}
+    if notes is not None:
+        notes += exemption_notes(found)
     return [policy, binding]
 
 
-def _exception(w: Workload, env: Envelope, validated: set) -> bool:
-    """A workload the policy must leave out: a hardened template that still fails a check of
-    the profile's PSS level (each one a reported skip), or uses more than a validated control
-    allows (Linux-only controls pass pods with spec.os.name windows, as PSA's checks do)."""
-    from ..kube.nodes import psa_windows
+def _exempt_variables(found: list[Exemption]) -> dict[int, tuple[Workload, str]]:
+    """id(workload) -> (workload, the policy variable naming its objects and pods:
+    match_term), for each workload with an exemption, in the stream's order."""
+    out: dict[int, tuple[Workload, str]] = {}
+    for e in found:
+        out.setdefault(id(e.workload), (e.workload, f"exempt{len(out)}"))
+    return out
 
-    if any(pss.evaluate(t.get("metadata"), t.get("spec"), env.profile.level, env.kube) for t in w.templates):
-        return True
-    windows = all(psa_windows(t.get("spec") or {}) for t in w.templates)
-    return any(c in validated and not (windows and c in LINUX_ONLY) for c, _ in violations(w.usage, env))
+
+def _exempted(expr: str, found: list[Exemption], variable_of: dict[int, tuple[Workload, str]]) -> str:
+    """A validation with its exemptions: the containers named are left out of
+    `variables.containers` for the workload's objects, and the check passes outright for
+    those exempt as a whole pod."""
+    by_container = [(variable_of[id(e.workload)][1], e.containers) for e in found if e.containers is not None]
+    whole = [variable_of[id(e.workload)][1] for e in found if e.containers is None]
+    if by_container:
+        listed = "[]"
+        for var, containers in reversed(by_container):
+            listed = f"(variables.{var} ? {_cel_list(sorted(containers))} : {listed})"
+        kept = f"variables.containers.filter(c, !has(c.name) || !(c.name in {listed}))"
+        expr = re.sub(r"variables\.containers\b", lambda _: kept, expr)
+    if whole:
+        expr = " || ".join(f"variables.{v}" for v in whole) + f" || ({expr})"
+    return expr
+
+
+def exemption_notes(found: list[Exemption]) -> list[str]:
+    """One line per exempt workload: which checks its pods may fail, where, and why."""
+    by_workload: dict[int, list[Exemption]] = {}
+    for e in found:
+        by_workload.setdefault(id(e.workload), []).append(e)
+    out = []
+    for items in by_workload.values():
+        parts = []
+        for e in items:
+            check = ("PSS " + e.key[len(PSS_KEY):]) if e.key.startswith(PSS_KEY) else e.key
+            parts.append(f"{check} [{'pod' if e.containers is None else ', '.join(sorted(e.containers))}]")
+        out.append(f"ValidatingAdmissionPolicy: {items[0].workload.ref} is exempt from {', '.join(parts)}: "
+                   "as hardened it fails them (see its skips); only its own objects and pods, running its "
+                   "images, are")
+    return out
 
 
 def _template_changed() -> str:
@@ -138,8 +172,10 @@ def _effective_cel(key: str, test: str, unset: str = "false") -> str:
 
 
 def cel_validations(env: Envelope) -> list[tuple[str, str, str]]:
-    """(control id, CEL expression, message) for every enabled control the policy can
-    check; Linux-only controls pass Windows pods, as hardening skips them there."""
+    """(key, CEL expression, message) for every PSS check of the profile's level
+    (`pss:<check>`) and every enabled control the policy can check (`<control>` or
+    `<control>:<part>`, as envelope.rules names them); Linux-only controls pass Windows
+    pods, as hardening skips them there."""
     profile = env.profile.name
     confined = "{}.type in ['RuntimeDefault', 'Localhost']"
     key = f"({_cel_str(names.APPARMOR_CONTAINER_PREFIX)} + c.name)"
@@ -147,21 +183,25 @@ def cel_validations(env: Envelope) -> list[tuple[str, str, str]]:
                            f" || variables.annotations[{key}].startsWith('localhost/'))")
     spec = "variables.spec"
     selinux_types = ", ".join(sorted(t for t in pss.selinux_types(env.kube) if t))
-    checks: dict[str, list[tuple[str, str]]] = {
+    # control -> [(expression, message)], or [(part, expression, message)] where the parts
+    # of a control are checked apart (envelope.rules names the same parts)
+    checks: dict[str, list[tuple]] = {
         "hostAccess": [
-            (" && ".join(f"!(has({spec}.{f}) && {spec}.{f})" for f in ("hostNetwork", "hostPID", "hostIPC")),
+            ("namespaces",
+             " && ".join(f"!(has({spec}.{f}) && {spec}.{f})" for f in ("hostNetwork", "hostPID", "hostIPC")),
              "must not use the host's network, PID or IPC namespace"),
-            (f"!has({spec}.volumes) || {spec}.volumes.all(v, !has(v.hostPath))", "must not mount hostPath volumes"),
-            (_every("!has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0)"),
+            ("hostPath", f"!has({spec}.volumes) || {spec}.volumes.all(v, !has(v.hostPath))",
+             "must not mount hostPath volumes"),
+            ("hostPorts", _every("!has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0)"),
              "containers must not declare hostPorts"),
-            ("!(has(variables.podSC.windowsOptions) && has(variables.podSC.windowsOptions.hostProcess)"
+            ("hostProcess", "!(has(variables.podSC.windowsOptions) && has(variables.podSC.windowsOptions.hostProcess)"
              " && variables.podSC.windowsOptions.hostProcess)", "must not be a Windows HostProcess pod")],
         "privileged": [(_every(f"!({_sc('privileged')} && c.securityContext.privileged)"),
                         "containers must not be privileged")],
-        "capabilities": [(_every(f"{_sc('capabilities.drop')} && c.securityContext.capabilities.drop"
-                                 f".exists(d, d == {_cel_str(cap)})"), f"containers must drop capability {cap}")
+        "capabilities": [("drop", _every(f"{_sc('capabilities.drop')} && c.securityContext.capabilities.drop"
+                                         f".exists(d, d == {_cel_str(cap)})"), f"containers must drop capability {cap}")
                          for cap in env.required_drop] + [
-            (_every(f"!({_sc('capabilities.add')}) || c.securityContext.capabilities.add"
+            ("add", _every(f"!({_sc('capabilities.add')}) || c.securityContext.capabilities.add"
                     f".all(a, a in {_cel_list(sorted(env.allowed_caps))})"),
              "containers may add only " + (", ".join(sorted(env.allowed_caps)) or "no capabilities"))],
         "allowPrivilegeEscalation": [(_every(f"{_sc('allowPrivilegeEscalation')}"
@@ -182,9 +222,9 @@ def cel_validations(env: Envelope) -> list[tuple[str, str, str]]:
         "appArmor": [(_every(_effective_cel("appArmorProfile", confined, apparmor_annotation)),
                       "containers must use a RuntimeDefault or Localhost AppArmor profile")],
         # the three controls that fix a PSS check: the check's own CEL (pss_cel)
-        "seLinux": [(pss_cel.check("seLinuxOptions", env.kube)[0],
+        "seLinux": [("types", pss_cel.check("seLinuxOptions", env.kube)[0],
                      f"SELinux type must be one of {selinux_types}, with no custom user or role")] + (
-            [(_every(_effective_cel("seLinuxOptions", "true")), "containers must have seLinuxOptions")]
+            [("options", _every(_effective_cel("seLinuxOptions", "true")), "containers must have seLinuxOptions")]
             if env.profile.controls.get("seLinux", {}).get("options") else []),
         "procMount": [(pss_cel.check("procMount_restricted", env.kube)[0],
                        "containers must keep the default /proc masks (procMount Default)")],
@@ -198,85 +238,16 @@ def cel_validations(env: Envelope) -> list[tuple[str, str, str]]:
     missing = set(CONTROLS) ^ set(checks)
     if missing:  # a control added without saying what the policy checks of it
         raise AssertionError(f"ValidatingAdmissionPolicy table out of step with the controls: {sorted(missing)}")
-    out = [(f"pss:{cid}", expr, f"k8s-harden profile {profile}, PSS {env.profile.level} check {cid}: {what}")
+    out = [(PSS_KEY + cid, expr, f"k8s-harden profile {profile}, PSS {env.profile.level} check {cid}: {what}")
            for cid, expr, what in pss_validations(env.profile.level, env.kube)]
     for control in (c for c in CONTROLS if c in env.controls):
-        for expr, what in checks[control]:
+        for entry in checks[control]:
+            part, expr, what = entry if len(entry) == 3 else ("", *entry)
             if control in LINUX_ONLY:
                 expr = f"variables.osWindows || ({expr})"
-            out.append((control, expr, f"k8s-harden profile {profile}, {control}: {what}"))
+            key = f"{control}:{part}" if part else control
+            out.append((key, expr, f"k8s-harden profile {profile}, {control}: {what}"))
     return out
-
-
-#: Who creates the objects a built-in workload owns: owner kind -> the controller's service
-#: account in kube-system (plugin/pkg/auth/authorizer/rbac/bootstrappolicy/controller_policy.go;
-#: kube-controller-manager's own user when it runs without --use-service-account-credentials).
-CREATORS = {"Deployment": "deployment-controller", "ReplicaSet": "replicaset-controller",
-            "CronJob": "cronjob-controller", "Job": "job-controller", "DaemonSet": "daemon-set-controller",
-            "StatefulSet": "statefulset-controller", "ReplicationController": "replication-controller"}
-CONTROLLER_MANAGER = "system:kube-controller-manager"
-
-
-def _created_by(owner_kind: str) -> str:
-    """CEL: the request comes from the controller that creates what `owner_kind` owns (true
-    for a CRD owner such as a Rollout: its controller's name is the cluster's to choose)."""
-    sa = CREATORS.get(owner_kind)
-    if sa is None:
-        return "true"
-    return f"request.userInfo.username in {_cel_list([f'system:serviceaccount:kube-system:{sa}', CONTROLLER_MANAGER])}"
-
-
-def _generate_name(w: Workload) -> str | None:
-    """The workload's metadata.generateName when it has no name (Argo Workflows, Jobs made by
-    tools): its objects are named by the API server, `generateName` + 5 random characters
-    (k8s.io/apiserver pkg/storage/names: SimpleNameGenerator)."""
-    if w.result.name or not w.result.templates:
-        return None
-    meta = w.result.templates[0].resource.get("metadata")
-    gn = meta.get("generateName") if isinstance(meta, dict) else None
-    return gn if isinstance(gn, str) and gn else None
-
-
-def _names(field: str, w: Workload, suffix: str = "") -> str:
-    """CEL: `field` is the workload's name (with `suffix`, a regex: the name its controller
-    gives a child), or one the API server generated from its generateName."""
-    gn = _generate_name(w)
-    if gn is None and not suffix:
-        return f"{field} == {_cel_str(w.result.name)}"
-    base = re.escape(w.result.name) if gn is None else re.escape(gn) + "[a-z0-9]{5}"
-    return f"{field}.matches({_cel_str('^' + base + ('-' + suffix if suffix else '') + '$')})"
-
-
-def _owned_by(w: Workload) -> list[str]:
-    """CEL terms over an owner reference `o`: `w` itself, or the ReplicaSet/Job it creates —
-    each only when the request comes from the controller that creates such objects, so a
-    pod's author cannot claim the owner by writing the reference."""
-    kind = _cel_str(w.result.kind)
-    owners = [f"(o.kind == {kind} && {_names('o.name', w)} && {_created_by(w.result.kind)})"]
-    child = {"Deployment": ("ReplicaSet", "[a-z0-9]+"), "CronJob": ("Job", "[0-9]+")}.get(w.result.kind)
-    if child is None and w.result.kind not in BUILTIN_WORKLOADS:  # CRDs like Rollouts own ReplicaSets
-        child = ("ReplicaSet", "[a-z0-9]+")
-    if child:
-        owners.append(f"(o.kind == '{child[0]}' && {_names('o.name', w, child[1])} && {_created_by(child[0])})")
-    return owners
-
-
-def _images_of(w: Workload) -> list[str]:
-    return sorted({str(c.get("image")) for t in w.templates for _, _, c in containers_of(t.get("spec") or {})
-                   if isinstance(c.get("image"), str)})
-
-
-def _own_images(w: Workload, sidecars: frozenset) -> str:
-    """CEL: every container of the object's pod (template) runs an image of the stream's
-    `w` (or is one of its opted-out sidecars, whose image the mesh chooses), and it has no
-    ephemeral container: no template has one, so each was added to a running pod by someone
-    (`kubectl debug`), and the exemption is the workload's, not theirs."""
-    t = f"({_template_expression('object')})"
-    listed = _cel_list(_images_of(w))
-    names_ok = f" || c.name in {_cel_list(sorted(sidecars))}" if sidecars else ""
-    return (f"(!has({t}.spec) || (({t}.spec.containers + (has({t}.spec.initContainers) ? {t}.spec.initContainers"
-            f" : [])).all(c, (has(c.image) && c.image in {listed}){names_ok})"
-            f" && (!has({t}.spec.ephemeralContainers) || size({t}.spec.ephemeralContainers) == 0)))")
 
 
 def opted_out_containers(w: Workload) -> frozenset:
@@ -301,7 +272,7 @@ def sidecar_expression(workloads: list[Workload]) -> str:
         sidecars = opted_out_containers(w)
         if not sidecars:
             continue
-        cond = f"object.metadata.ownerReferences.exists(o, {' || '.join(_owned_by(w))})"
+        cond = f"object.metadata.ownerReferences.exists(o, {' || '.join(owned_by(w))})"
         if w.namespace:
             cond = f"request.namespace == {_cel_str(w.namespace)} && {cond}"
         expr = f"({cond}) ? {_cel_list(sorted(sidecars))} : {expr}"
@@ -312,37 +283,6 @@ def sidecar_expression(workloads: list[Workload]) -> str:
 
 #: The API server refuses a policy whose CEL expression is longer than this many code points
 #: (the parser's expression size limit as the apiserver configures cel-go; a 1.37 server
-#: answered "expression code point size exceeds limit: size: 106288, limit 100000"); the
-#: exemptions are cut well below it.
+#: answered "expression code point size exceeds limit: size: 106288, limit 100000" when all
+#: exemptions were one match condition): each exempt workload is its own variable now.
 EXPRESSION_LIMIT = 100_000
-_CHUNK = EXPRESSION_LIMIT // 2
-
-
-def exemption_expressions(exempt: list[Workload]) -> list[str]:
-    """The `not-a-reported-exception` match conditions: CEL that is false for an exception
-    workload, the ReplicaSets/Jobs its controller creates and their pods — each only while
-    it runs the stream's images for it. Match conditions are ANDed, so `!(a || b)` may be
-    cut into `!(a)`, `!(b)`: as many as keep each under the server's expression limit (a
-    stream with many exceptions, Tekton's examples, exceeded it in one)."""
-    out, chunk = [], []
-    for term in _exemption_terms(exempt):
-        if chunk and sum(len(t) + 4 for t in chunk) + len(term) > _CHUNK:
-            out.append("!(" + " || ".join(chunk) + ")")
-            chunk = []
-        chunk.append(term)
-    if chunk:
-        out.append("!(" + " || ".join(chunk) + ")")
-    return out
-
-
-def _exemption_terms(exempt: list[Workload]) -> list[str]:
-    terms = []
-    for w in sorted(exempt, key=lambda w: (w.namespace, w.result.kind, w.result.name)):
-        kind = _cel_str(w.result.kind)
-        term = (f"((object.kind == {kind} && {_names('object.metadata.name', w)})"
-                f" || (has(object.metadata.ownerReferences) && object.metadata.ownerReferences"
-                f".exists(o, {' || '.join(_owned_by(w))}))) && {_own_images(w, opted_out_containers(w))}")
-        if w.namespace:
-            term = f"request.namespace == {_cel_str(w.namespace)} && ({term})"
-        terms.append(f"({term})")
-    return terms

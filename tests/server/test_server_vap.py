@@ -312,7 +312,7 @@ def exempt_setup(server):
     and update workloads and pods in the namespace (RBAC)."""
     out = harden(EXEMPT_STREAM, kube=_minor(server.version), emit="vap").output
     docs, policy = policy_objects(out)
-    assert "not-a-reported-exception" in json.dumps(policy), "the DaemonSet must be a reported exception"
+    assert any(v["name"] == "exempt0" for v in policy[0]["spec"]["variables"]), "the DaemonSet must be exempt"
     server.namespace("apps")
     server.request("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/apps/roles",
                    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "deployer"},
@@ -345,6 +345,9 @@ def bypass_attempts(server: KubeServer, pods: dict) -> dict[str, tuple[str, str,
     ds = server.request("GET", "/apis/apps/v1/namespaces/apps/daemonsets/agent")
     ds_evil = copy.deepcopy(ds)
     ds_evil["spec"]["template"]["spec"]["containers"][0]["image"] = "evil.example/miner:1"
+    ds_root = copy.deepcopy(ds)  # its own image, but more than it is exempt for
+    ds_root["spec"]["template"]["spec"]["volumes"] = [{"name": "root", "hostPath": {"path": "/"}}]
+    ds_root["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "root", "mountPath": "/host"}]
     agent_pod, web_pod = pods["agent"], pods["web"]
     ephemeral = {"name": "debug", "image": AGENT_IMAGE, "targetContainerName": agent_pod["spec"]["containers"][0]["name"],
                  "securityContext": {"privileged": True}}
@@ -363,6 +366,8 @@ def bypass_attempts(server: KubeServer, pods: dict) -> dict[str, tuple[str, str,
     return {
         "image: the DaemonSet updated to another image": (
             "PUT", "/apis/apps/v1/namespaces/apps/daemonsets/agent" + dry, ds_evil),
+        "narrow: the DaemonSet updated to mount the host's root, which it is not exempt for": (
+            "PUT", "/apis/apps/v1/namespaces/apps/daemonsets/agent" + dry, ds_root),
         "image: a Deployment of the same name and image": (
             "POST", "/apis/apps/v1/namespaces/apps/deployments" + dry, deployment),
         "labels: a pod with the exempt pods' labels and image": (
