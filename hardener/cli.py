@@ -26,7 +26,9 @@ REPORTS = ("summary", "text", "json", "none")
 #: Options of the main command that `audit` honours when they stand before it
 #: (`k8s-harden -f x.yaml audit`); any other is refused there rather than ignored.
 AUDIT_SHARED = ("filename", "profile", "kube_version", "node_features", "images", "images_required",
-                "images_cache", "insecure_registry", "platform")
+                "images_cache", "insecure_registry", "platform", "allow_non_objects")
+NON_OBJECTS_HELP = ("Let documents that are not Kubernetes objects (no apiVersion and kind: a shell "
+                    "pipe's error text) through unchanged. Default: such a document is an error (exit 2).")
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
@@ -154,13 +156,14 @@ def _setting_option(name: str, help: str, *short: str, **kwargs):
                                       "(comma list).", metavar="HOST[:PORT]")
 @_setting_option("platform", "With --images registry: the platform taken from a multi-arch image. "
                              "Default: linux/amd64.", metavar="OS/ARCH")
+@click.option("--allow-non-objects", is_flag=True, help=NON_OBJECTS_HELP)
 @click.option("--check", is_flag=True,
               help="Write no manifests; exit 1 if any change would be made (with --diff: print it).")
 @click.option("--diff", is_flag=True, help="Print a unified diff per input file instead of manifests.")
 @click.version_option(package_name="k8s-harden", message="k8s-harden %(version)s",
                       allow_from_autoenv=False)
 @click.pass_context
-def main(ctx: click.Context, filename, report, config, check, diff, **settings):
+def main(ctx: click.Context, filename, report, config, allow_non_objects, check, diff, **settings):
     """Harden rendered Kubernetes manifests: read a stream (or a KRM ResourceList) on
     stdin or from -f, write it back with every pod template hardened by the profile.
 
@@ -175,7 +178,7 @@ def main(ctx: click.Context, filename, report, config, check, diff, **settings):
     try:
         from .inputs import read_inputs
         from .options import build_options
-        from .pipeline import read, run_stream
+        from .pipeline import read, require_objects, run_stream
 
         sources = read_inputs(filename)
         stream = read(sources)
@@ -185,6 +188,8 @@ def main(ctx: click.Context, filename, report, config, check, diff, **settings):
                              "`set -o pipefail`)")
         given = {name: value for name, value in settings.items() if _given(ctx, name)}
         opts = build_options(config=_resolve_config(config, stream), assess=report != "none", **given)
+        if not allow_non_objects:  # after the options: a bad profile or flag is said first
+            require_objects(stream.documents)
         spool = None
         if not diff:
             size = sum(len(s.text) for s in sources)
@@ -315,9 +320,10 @@ AUDIT_FORMATS = ("text", "json", "sarif")
 @click.option("--insecure-registry", default=None, metavar="HOST[:PORT]",
               help="As k8s-harden's --insecure-registry.")
 @click.option("--platform", default=None, metavar="OS/ARCH", help="As k8s-harden's --platform.")
+@click.option("--allow-non-objects", is_flag=True, default=None, help=NON_OBJECTS_HELP)
 @click.pass_context
 def audit_cmd(ctx: click.Context, filename, level, kube_version, format, profile, node_features,
-              **image_opts):
+              allow_non_objects, **image_opts):
     """Check every pod template against the Pod Security Standards and the admission rules;
     write nothing back.
 
@@ -334,6 +340,7 @@ def audit_cmd(ctx: click.Context, filename, level, kube_version, format, profile
     profile = profile if profile is not None else before.get("profile")
     kube_version = kube_version if kube_version is not None else before.get("kube_version")
     node_features = node_features if node_features is not None else before.get("node_features")
+    allow_non_objects = bool(allow_non_objects or before.get("allow_non_objects"))
     image_opts = {k: v if v is not None else before.get(k) for k, v in image_opts.items()}
     try:
         version, notes = parse_kube_version(kube_version or "latest")
@@ -345,7 +352,8 @@ def audit_cmd(ctx: click.Context, filename, level, kube_version, format, profile
         images = image_settings(image_opts["images"], bool(image_opts["images_required"]),
                                 image_opts["images_cache"], image_opts["insecure_registry"],
                                 image_opts["platform"])
-        report = audit.audit_sources(read_inputs(filename), level, version, profile, features, images)
+        report = audit.audit_sources(read_inputs(filename), level, version, profile, features, images,
+                                     objects_only=not allow_non_objects)
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
     if not report.documents:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import yamlio
-from .errors import HardenError
+from .errors import HardenError, InputError
 from .harden import harden_document, verify
 from .inputs import Source
 from .kube import names
@@ -210,6 +210,40 @@ def read(sources: list[Source]) -> Stream:
 
         rl = krm.read(docs)
     return Stream(bom, rl.items if rl else docs, rl)
+
+
+def require_objects(docs: list[yamlio.Document]) -> None:
+    """Raise InputError at the first document that is not a Kubernetes object: a shell pipe
+    hands on whatever the command before it printed, and `Error: chart "x" not found` is a
+    YAML mapping too — it must not pass for a manifest (nor a CI guard pass on it)."""
+    for d in docs:
+        if not is_object(d):
+            raise _not_an_object(d)
+
+
+def is_object(doc: yamlio.Document) -> bool:
+    """Is the document empty, or a mapping with a `kind` (a string)? One without apiVersion
+    is still an object, a broken one: a workload's is reported malformed, never hardened.
+    Cheap: the split sniffed `kind`; only a document it could not read it from is loaded."""
+    if doc.root == "empty" or (doc.root == "mapping" and doc.kind):
+        return True
+    if doc.root == "sequence":
+        return False
+    data = doc.load()
+    if doc.root == "scalar":
+        return data is None  # `---` alone, `~`: an empty document
+    return isinstance(data, dict) and isinstance(data.get("kind"), str) and bool(data["kind"])
+
+
+def _not_an_object(doc: yamlio.Document) -> InputError:
+    start = max(doc.body_start, 0)
+    line = doc.first_line + doc.text.count("\n", 0, start)
+    first = doc.text[start:].split("\n", 1)[0].strip()
+    shown = first if len(first) <= 60 else first[:57] + "..."
+    return InputError(f"not a Kubernetes object (a {doc.root} without kind): {shown!r}. Output of a command "
+                      "that failed upstream? Use `set -o pipefail`; pass --allow-non-objects to let such "
+                      "documents through unchanged", source=(doc.parent or doc).source,
+                      document=(doc.parent or doc).index_in_source, line=line)
 
 
 def _generated_changed(docs: list[yamlio.Document], dropped: set[int], generated: list[str]) -> bool:

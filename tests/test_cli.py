@@ -152,3 +152,24 @@ def test_json_report_has_pss_level_before_and_after():
     r = cli("--report", "json", input=SEED)
     levels = [x["pss"] for x in json.loads(r.stderr)["resources"]]
     assert levels == [{"before": "baseline", "after": "restricted"}] * 2
+
+
+HELM_ERROR = 'Error: chart "foo" not found\n'
+
+
+def test_error_text_upstream_is_no_manifest_for_the_run_the_check_or_the_audit():
+    """Issue #23: `helm template ... | k8s-harden --check` passed when helm failed: its
+    error text is a YAML mapping. Every mode refuses it (exit 2, where, nothing on stdout)."""
+    for args in ([], ["--check", "--emit", "none"], ["audit"], ["--verify"]):
+        r = cli(*args, input=HELM_ERROR)
+        assert r.returncode == 2 and r.stdout == b"", (args, r.stderr)
+        assert r.stderr.decode().startswith("k8s-harden: error: <stdin>, document 0, line 1: not a Kubernetes "
+                                            "object (a mapping without kind)"), r.stderr
+    # after a real manifest, the error names the document and its line
+    r = cli(input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n" + HELM_ERROR)
+    assert r.returncode == 2 and b"document 1, line 5: not a Kubernetes object" in r.stderr
+    # asked for, such documents pass through unchanged (and the audit reads past them)
+    r = cli("--allow-non-objects", input=HELM_ERROR)
+    assert r.returncode == 0 and r.stdout.decode() == HELM_ERROR
+    stream = HELM_ERROR + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: x}]\n"
+    assert cli("--allow-non-objects", "audit", input=stream).returncode == 1  # the Pod's findings

@@ -183,11 +183,15 @@ class AuditReport:
 
 
 def audit_sources(sources, level: str = "restricted", version: tuple[int, int] = pss.LATEST,
-                  profile: str | Profile | None = None, node_features=None, images=None) -> AuditReport:
+                  profile: str | Profile | None = None, node_features=None, images=None,
+                  objects_only: bool = True) -> AuditReport:
     """Audit `hardener.inputs.Source` inputs (see :func:`audit_documents`)."""
-    from ..pipeline import read
+    from ..pipeline import read, require_objects
 
-    return audit_documents(read(sources).documents, level, version, profile, node_features, images)
+    docs = read(sources).documents
+    if objects_only:
+        require_objects(docs)
+    return audit_documents(docs, level, version, profile, node_features, images)
 
 
 def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
