@@ -43,16 +43,27 @@ show_error() {
 
 if ! command -v "$cmd" >/dev/null 2>&1; then
   echo "k8s-harden helm plugin: error: command '$cmd' not found; install k8s-harden" \
-       "(pip install k8s-harden) so that it is on PATH, or set K8S_HARDEN_COMMAND to its path" >"$errfile"
+       "from its repository (pipx install PATH-OR-GIT-URL-OF-THE-CHECKOUT; it is not on PyPI) so that it is on PATH, or set K8S_HARDEN_COMMAND to its path" >"$errfile"
   cat "$errfile" >&2
   show_error
   exit 127
 fi
 
-"$cmd" "$@" 2>"$errfile"
+outfile=$(mktemp "${TMPDIR:-/tmp}/k8s-harden-helm.XXXXXX") || exit 70
+trap 'rm -f "$errfile" "$outfile"' EXIT
+"$cmd" "$@" >"$outfile" 2>"$errfile"
 rc=$?
 cat "$errfile" >&2
 if [ "$rc" -ne 0 ]; then
   show_error
+  exit "$rc"
 fi
-exit "$rc"
+# A release that renders nothing (every template behind a false `if`): Helm 4 refuses a
+# post-renderer's empty output ("post-renderer ... produced empty output"; measured with
+# 4.1.4), where Helm 3 and `helm template` without one succeed. A comment is a valid, empty
+# YAML stream Helm 4 accepts and installs as nothing.
+if grep -q '[^[:space:]]' "$outfile"; then
+  cat "$outfile"
+else
+  echo "# k8s-harden: no manifests rendered"
+fi

@@ -217,6 +217,8 @@ def test_helm4_plugin_without_cli_says_so(e2e_helm4):
     assert proc.returncode != 0
     assert "command '/nonexistent/k8s-harden' not found" in proc.stderr
     assert "K8S_HARDEN_COMMAND" in proc.stderr
+    # issue #23: the package is not on PyPI, so `pip install k8s-harden` is no advice
+    assert "not on PyPI" in proc.stderr and "pip install k8s-harden" not in proc.stderr
 
 
 def test_helm4_packaged_plugin(tmp_path, e2e_bin_path):
@@ -404,3 +406,25 @@ def test_helm4_plugin_install_run_uninstall(e2e_helm_home):
     gone = run([helm4, "template", "demo", CHART, "--post-renderer", "k8s-harden"], env=env,
                check=False)
     assert gone.returncode != 0 and "not found" in gone.stderr
+
+
+def test_a_release_that_renders_nothing_installs_through_both_helms(e2e_helm4, e2e_helm3, tmp_path):
+    """Issue #23: every template behind a false `if` — Helm 4 refused the post-renderer's
+    empty output ("produced empty output"), where Helm 3 succeeded. The plugin hands Helm 4 a
+    comment (an empty YAML stream), and both install nothing."""
+    chart = tmp_path / "empty"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: empty\nversion: 0.1.0\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "{{- if .Values.enabled }}\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n{{- end }}\n")
+    for helm, env in (e2e_helm4, e2e_helm3):
+        out = run([helm, "template", "demo", chart, "--post-renderer", "k8s-harden"], env=env).stdout
+        assert load_all(out) == [], out
+    # helm 3.17's client dry run still asks a cluster for its version: helm 4 only
+    installed = run([e2e_helm4[0], "install", "demo", chart, "--dry-run=client", "--post-renderer", "k8s-harden"],
+                    env={**e2e_helm4[1], "KUBECONFIG": "/nonexistent"}).stdout
+    assert "STATUS: pending-install" in installed
+    # and a chart that renders something still comes back whole, not as the comment
+    (chart / "values.yaml").write_text("enabled: true\n")
+    out = run([e2e_helm4[0], "template", "demo", chart, "--post-renderer", "k8s-harden"], env=e2e_helm4[1]).stdout
+    assert [d["kind"] for d in load_all(out)] == ["ConfigMap"]
