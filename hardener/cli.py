@@ -158,7 +158,8 @@ def _setting_option(name: str, help: str, *short: str, **kwargs):
                              "Default: linux/amd64.", metavar="OS/ARCH")
 @click.option("--allow-non-objects", is_flag=True, help=NON_OBJECTS_HELP)
 @click.option("--check", is_flag=True,
-              help="Write no manifests; exit 1 if any change would be made (with --diff: print it).")
+              help="Write no manifests; exit 1 if a change would change what runs (a default spelled "
+                   "out does not count; with --diff: print it).")
 @click.option("--diff", is_flag=True, help="Print a unified diff per input file instead of manifests.")
 @click.version_option(package_name="k8s-harden", message="k8s-harden %(version)s",
                       allow_from_autoenv=False)
@@ -212,7 +213,21 @@ def main(ctx: click.Context, filename, report, config, allow_non_objects, check,
     elif not check:
         _write_stdout([text for _, text in outcome.pieces])
     if check:
-        sys.exit(EXIT_CHANGES if outcome.changed else 0)
+        sys.exit(EXIT_CHANGES if _changes_what_runs(outcome) else 0)
+
+
+def _changes_what_runs(outcome) -> bool:
+    """--check fails where hardening changes what runs: a change of some container's
+    effective setting, or policy objects to add or replace — not a default spelled out
+    (`privileged: false`) nor a pod-level field every container sets already (kube.effect);
+    those are said in a note."""
+    effective = sum(r.extra.get("changesWhatRuns", len(r.changes)) for r in outcome.results)  # Namespace labels: all
+    inert = sum(len(r.changes) for r in outcome.results) - effective
+    if inert:
+        _note(f"--check: {inert} change(s) would only write down what runs already (a default such as "
+              "privileged: false, or a pod-level setting every container has): not counted")
+    others = outcome.changed and not any(r.changes for r in outcome.results)  # policy objects, labels
+    return bool(effective) or others or bool(outcome.generated)
 
 
 def _diff(sources, pieces) -> str:

@@ -137,6 +137,7 @@ def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[in
         result.skipped.append(Skip("*", f"opt-out annotation {names.SKIP_CONTAINERS}", name,
                                    kind=OPT_OUT))
     windows = ctx.is_windows
+    applied: list[Change] = []  # as planned, on the template (not translated to a CRD's fields)
     for cid, opts in profile.controls.items():
         control = _controls.CONTROLS[cid]
         if cid in skip_controls:
@@ -154,13 +155,27 @@ def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[in
                     continue
                 apply_change(data, real)
                 result.changes.append(real)
+                applied.append(item)
                 pt.refresh()
                 ctx.changed()
             elif isinstance(item, Warning):
                 result.warnings.append(item)
             else:
                 result.skipped.append(item)
+    if applied:
+        result.extra["changesWhatRuns"] = result.extra.get("changesWhatRuns", 0) + _changes_what_runs(pt, applied)
     return account(pt, profile, kube, result.skipped, first)
+
+
+def _changes_what_runs(pt: PodTemplate, applied: list[Change]) -> int:
+    """How many of the template's changes change what its containers run with (the rest
+    spell out a default: kube.effect); --check counts only these."""
+    from .kube.effect import changes_what_runs
+
+    base, template = pt.pointer, pt.template
+    made = [c.path[len(base):] for c in applied if c.path.startswith(base)]
+    return sum(1 for c in applied if not c.path.startswith(base)
+               or changes_what_runs(c.op, c.path[len(base):], c.value, template, made))
 
 
 #: Why a PSS check the controls leave failing is kept: checks whose fix would change what
