@@ -130,9 +130,19 @@ def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[in
     first = len(result.skipped)
     if images:
         _image_facts(ctx, result)
+    if not ctx.is_windows:
+        # runAsNonRoot: true of the manifest's own, and no uid: the image's numeric non-root
+        # uid runs (kuberuntime verifyRunAsNonRoot refuses any other at start); with
+        # --images, an image known to run as root or a named user is not such a container
+        ctx.image_uid = frozenset(
+            c.pointer for c in ctx.containers(opted_out=True)
+            if podspec.effective(c.sc, ctx.pod_sc, "runAsNonRoot") is True
+            and podspec.effective(c.sc, ctx.pod_sc, "runAsUser") is None
+            and c.pointer not in ctx.from_image and ctx.image_user(c) is None)
     ctx.chosen = frozenset(
         c.pointer for c in ctx.containers(opted_out=True)
-        if (podspec.integer(podspec.effective(c.sc, ctx.pod_sc, "runAsUser")) or 0) > 0) | set(ctx.from_image)
+        if (podspec.integer(podspec.effective(c.sc, ctx.pod_sc, "runAsUser")) or 0) > 0) | set(ctx.from_image) \
+        | ctx.image_uid
     for name in sorted(skip_containers & {c.name for c in ctx.containers(opted_out=True)}):
         result.skipped.append(Skip("*", f"opt-out annotation {names.SKIP_CONTAINERS}", name,
                                    kind=OPT_OUT))

@@ -497,7 +497,7 @@ def test_conflicts_under_a_fail_profile_are_findings():
     assert "would stop with an error" in conflict[0]["message"]
     assert conflict[0]["path"] == "/spec/containers/0"
     # the other changes are still reported
-    assert by_rule(out["findings"], "profile/runAsGroup")
+    assert by_rule(out["findings"], "profile/privileged")
 
 
 # --------------------------------------------------------------------------- the corpus

@@ -256,7 +256,7 @@ def test_knative_with_a_pod_security_context_hardens_only_its_admitted_fields():
     psc = load_all(out.output)[0]["spec"]["template"]["spec"]["securityContext"]
     assert set(psc) <= crds.KNATIVE_POD and psc["runAsNonRoot"] is True
     assert psc["seccompProfile"] == {"type": "RuntimeDefault"} and psc["runAsUser"] == 1001
-    svc["spec"]["template"]["spec"]["securityContext"] = {"runAsNonRoot": True}
+    svc["spec"]["template"]["spec"]["securityContext"] = {"runAsGroup": 3000}
     out = harden(dump(svc))
     psc = load_all(out.output)[0]["spec"]["template"]["spec"]["securityContext"]
     assert set(psc) <= crds.KNATIVE_POD and psc["fsGroup"] == 2000

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from hardener import pipeline
+from helpers import harden
 from hardener.errors import HardenError, ProfileError, UsageError
 from hardener.images import Failure, exposed_low_ports, from_config, parse_user
 from hardener.images import auth, reference
@@ -442,3 +443,28 @@ def test_a_run_the_cache_answers_imports_no_http_code(tmp_path):
     mods = set(p.stderr.rsplit("MODULES ", 1)[1].split())
     assert "hardener.images.lookup" in mods
     assert not {"urllib.request", "http.client", "concurrent.futures", "hardener.images.registry"} & mods
+
+
+NON_ROOT = "  securityContext: {runAsNonRoot: true}\n"
+
+
+def test_the_images_own_uid_is_kept_under_the_manifests_run_as_non_root(folder):
+    """Issue #23 item 6: a pod passing restricted through runAsNonRoot: true and its image's
+    numeric USER (999, 1337, ...) kept that uid only with a warning: the profile's replaced
+    it. Now it keeps what it does and says so; with --images the image's uid is written."""
+    text = pod(("db", "unknown.example/db:1", ""), spec_extra=NON_ROOT)
+    out = harden(text)
+    doc = yaml.safe_load(out.output)
+    assert "runAsUser" not in doc["spec"]["securityContext"] and "runAsUser" not in sc(doc)
+    assert "runAsGroup" not in doc["spec"]["securityContext"] and "fsGroup" not in doc["spec"]["securityContext"]
+    skips = {(s.control, s.kind) for r in out.results for s in r.skipped}
+    assert {("runAsUser", "kept-identity"), ("runAsGroup", "kept-identity"), ("fsGroup", "kept-identity")} <= skips
+    assert not [w for w in warnings(out) if w[0] == "runAsUser"]
+    # with --images: the image's numeric uid is the answer, its named or root user is not kept
+    _, doc = run(pod(("db", "numeric:1", ""), spec_extra=NON_ROOT), folder)
+    assert sc(doc)["runAsUser"] == 1001
+    _, doc = run(pod(("db", "named:1", ""), spec_extra=NON_ROOT), folder)
+    assert doc["spec"]["securityContext"]["runAsUser"] == 1000  # the kubelet refuses a named user here
+    # the manifest's runAsNonRoot, not ours: a pod without it still gets the profile's uid
+    doc = yaml.safe_load(harden(pod(("db", "unknown.example/db:1", ""))).output)
+    assert doc["spec"]["securityContext"]["runAsUser"] == 1000

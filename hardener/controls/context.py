@@ -47,13 +47,14 @@ class PodContext(Record):
     lets a container keep in `add`; `active`: the controls that plan on this template (the
     profile's, less the opted-out ones); `level`: the Pod Security Standards level the profile
     claims; `chosen`: pointers of the containers that run as a non-zero uid the manifest chose
-    (read before any change), or their image does (`from_image`: pointer -> ImageUser);
+    (read before any change), or their image does (`from_image`: pointer -> ImageUser), or
+    the image's own uid runs under the manifest's runAsNonRoot (`image_uid`: pointers);
     `images`: image reference -> ImageConfig or Failure (None: --images off);
     `on_image_root`: runAsUser's onImageRoot (warn, keep or fail)."""
 
     _fields = ("template", "kube", "conflicts", "skip_controls", "skip_containers", "document", "where",
                "allowed_adds", "active", "level", "chosen", "images", "on_image_root", "from_image",
-               "_root_kept", "_needs_root", "_refs", "_windows", "_lists")
+               "image_uid", "_root_kept", "_needs_root", "_refs", "_windows", "_lists")
     _hidden = frozenset(("_root_kept", "_needs_root", "_refs", "_windows", "_lists"))
 
     def __init__(self, template: PodTemplate, kube: tuple[int, int], conflicts: dict[str, str],
@@ -67,6 +68,7 @@ class PodContext(Record):
         self.template, self.kube, self.conflicts = template, kube, conflicts
         self.images, self.on_image_root = images, on_image_root
         self.from_image = {} if from_image is None else from_image
+        self.image_uid: frozenset = frozenset()
         self._image_users: dict = {}  # pointer -> ImageUser | None, decided on the manifest as written
         self.skip_controls, self.skip_containers, self.document, self.where = (
             skip_controls, skip_containers, document, where)
@@ -252,6 +254,12 @@ class PodContext(Record):
             return None
         return Skip(control, f"pod-level {what} would also apply to opted-out container(s) "
                              f"{', '.join(present)}", kind=OPT_OUT)
+
+    def keeps_image_uid(self, c: ContainerRef) -> bool:
+        """Does the container run as its image's own uid under the manifest's runAsNonRoot:
+        true (the kubelet verifies at start that it is numeric and not 0)? It passes PSS
+        restricted as it is, and a uid of ours would replace the one its files belong to."""
+        return c.pointer in self.image_uid
 
     def chose_uid(self, c: ContainerRef) -> bool:
         """Does the manifest run this container as a non-zero uid of its own choosing?"""

@@ -119,7 +119,11 @@ spec:
 class RunAsUser(Control):
     """Set a numeric `runAsUser` (seed: 1000): `runAsNonRoot` alone fails on images whose
     user is a name, and uid 0 is refused by PSS restricted. An explicit non-zero uid
-    stays: any non-root uid is as strict as the profile's. With `--images`, a container
+    stays: any non-root uid is as strict as the profile's. So does the image's own uid under
+    the manifest's `runAsNonRoot: true` with no uid: the kubelet starts the container only
+    when that uid is numeric and not 0 (kuberuntime verifyRunAsNonRoot), so the pod passes
+    already, and a uid of ours would replace the one its files belong to (a kept-identity
+    skip). With `--images`, a container
     whose image runs as a non-zero numeric uid gets that uid instead (the image was built
     for it); one whose image runs as root or a named user gets the profile's uid and a
     warning that it may break, or, by `onImageRoot`, keeps its identity (`keep`) or stops
@@ -155,7 +159,12 @@ spec:
         if ctx.images and opts["onImageRoot"] == "fail":
             self._fail_on_image_root(ctx, containers, before)
         yield from _identity(ctx, self.id, "runAsUser", opts["value"], _is_zero,
-                             "run as a fixed non-root uid")
+                             "run as a fixed non-root uid", leave=ctx.keeps_image_uid)
+        for c in containers:
+            if ctx.keeps_image_uid(c):
+                yield Skip(self.id, "kept the image's own uid: runAsNonRoot: true is the manifest's, and the "
+                           "kubelet refuses the container unless that uid is numeric and not 0", c.name,
+                           kind=KEPT_IDENTITY)
         for c in containers:
             if (before[c.pointer] is not None or c.pointer in ctx.from_image
                     or podspec.effective(c.sc, ctx.pod_sc, "runAsUser") is None):
@@ -271,8 +280,9 @@ spec:
                 groups = {podspec.integer(podspec.effective(c.sc, ctx.pod_sc, "runAsGroup"))
                           for c in ctx.containers()}
                 if len(groups) != 1 or not next(iter(groups)):
-                    yield Skip(self.id, "kept the volumes' ownership: every uid is the manifest's and its "
-                               "containers share no non-root group to own them by", kind=KEPT_IDENTITY)
+                    yield Skip(self.id, "kept the volumes' ownership: every container runs as a uid of its own "
+                               "(the manifest's or its image's) and they share no non-root group to own "
+                               "them by", kind=KEPT_IDENTITY)
                     return
                 value, why = groups.pop(), "volumes owned by the group the containers run as"
             yield ctx.set(self.id, ("spec", "securityContext", "fsGroup"), value, why)

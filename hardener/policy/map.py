@@ -268,14 +268,20 @@ class Cel:
         root = (f"(!{eff('c', 'runAsNonRoot', '{} == true')} && !({self.active('runAsNonRoot')} && !{self.keeps('c')})"
                 f" && ({has_path(sc('c'), 'runAsUser')} || has({POD}.runAsUser) ? {eff('c', 'runAsUser', '{} == 0')}"
                 f" : !({self.active('runAsUser')} && !{self.keeps('c')})))")
+        # the image's own uid under the manifest's runAsNonRoot (PodContext.image_uid)
+        image_uid = (f"{eff('c', 'runAsNonRoot', '{} == true')} && !({has_path(sc('c'), 'runAsUser')}"
+                     f" || has({POD}.runAsUser))")
         return [("keepers", f"variables.containers.filter(c, {keeps}).map(c, c.name)"),
                 ("rootRunners", f"variables.containers.filter(c, {root}).map(c, c.name)"),
-                ("chosen", f"variables.all.filter(c, {eff('c', 'runAsUser', '{} > 0')}).map(c, c.name)")] + self.extra
+                ("imageUid", f"variables.windows ? [] : variables.all.filter(c, {image_uid}).map(c, c.name)"),
+                ("chosen", f"variables.all.filter(c, {eff('c', 'runAsUser', '{} > 0')}"
+                           " || c.name in variables.imageUid).map(c, c.name)")] + self.extra
 
     # ---- identity (controls/identity.py _identity), keep rule
     def identity(self, cid: str, field: str, value: Any) -> tuple[str, callable]:
         """(pod-level ops, per-container ops builder) for one identity field."""
-        left = self.chosen if cid == "runAsGroup" else (lambda c: "false")
+        left = {"runAsGroup": self.chosen, "runAsUser": lambda c: f"({c}.name in variables.imageUid)"}.get(
+            cid, lambda c: "false")
         act = self.active(cid)
         if cid == "runAsNonRoot":  # Windows pods take RunAsNonRoot._windows instead
             act = f"({act} && !variables.windows)"
