@@ -156,6 +156,9 @@ def _setting_option(name: str, help: str, *short: str, **kwargs):
                                       "(comma list).", metavar="HOST[:PORT]")
 @_setting_option("platform", "With --images registry: the platform taken from a multi-arch image. "
                              "Default: linux/amd64.", metavar="OS/ARCH")
+@_setting_option("mesh_cni", "The service mesh (Istio, Linkerd) redirects traffic with its CNI plugin: its "
+                             "injected pods need no NET_ADMIN init container, and meshed namespaces may "
+                             "enforce baseline (default: privileged). See docs/policy.md.", is_flag=True)
 @click.option("--allow-non-objects", is_flag=True, help=NON_OBJECTS_HELP)
 @click.option("--check", is_flag=True,
               help="Write no manifests; exit 1 if a change would change what runs (a default spelled "

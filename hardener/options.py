@@ -55,6 +55,7 @@ SETTINGS = (
     Setting("insecure_registry", "--insecure-registry", "insecureRegistry", "insecure-registry",
             "a list of HOST[:PORT]"),
     Setting("platform", "--platform", "platform", "platform", "OS/ARCH[/VARIANT]"),
+    Setting("mesh_cni", "--mesh-cni", "meshCni", "mesh-cni", "true or false", flag_only=True),
 )
 BINDINGS = ("namespace", "cluster")
 
@@ -69,16 +70,17 @@ class Options(Record):
     should know about the settings (stderr)."""
 
     _fields = ("profile", "kube", "emit", "force", "binding", "namespace", "name_prefix", "assess",
-               "verify", "notes", "images")
+               "verify", "notes", "images", "mesh_cni")
 
     def __init__(self, profile: Profile, kube: tuple[int, int], emit: str = "auto", force: bool = False,
                  binding: str = "namespace", namespace: str | None = None, name_prefix: str | None = None,
                  assess: bool = True, verify: bool = False, notes: tuple[str, ...] = (),
-                 images: "ImageSettings | None" = None) -> None:
+                 images: "ImageSettings | None" = None, mesh_cni: bool = False) -> None:
         self.profile, self.kube, self.emit, self.force, self.binding = profile, kube, emit, force, binding
         self.namespace, self.name_prefix, self.assess, self.verify, self.notes = (
             namespace, name_prefix, assess, verify, notes)
         self.images = images  # None: --images off
+        self.mesh_cni = mesh_cni  # the service mesh's CNI plugin redirects traffic (kube.mesh)
 
 
 class ImageSettings(Record):
@@ -194,4 +196,4 @@ def build_options(*, config=None, assess: bool = True, **given: Any) -> Options:
             notes += (f"{', '.join(unused)} without --images: no image is read (--images is off)",)
     return Options(profile, kube, values["emit"] or _emit_text(profile.emit), bool(values["force"]),
                    binding, values["namespace"], values["name_prefix"], assess, bool(values["verify"]),
-                   notes, images)
+                   notes, images, bool(values["mesh_cni"]))

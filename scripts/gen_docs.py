@@ -581,7 +581,7 @@ STAGES = (
     ("find pod templates", "Kubernetes facts: where pod templates live, their shape, names, versions",
      ["kube/__init__.py", "kube/workloads.py", "kube/crds.py", "kube/shape.py", "kube/podspec.py", "kube/pointer.py",
       "kube/names.py",
-      "kube/versions.py", "kube/kubelet.py", "kube/nodes.py"]),
+      "kube/versions.py", "kube/kubelet.py", "kube/nodes.py", "kube/mesh.py"]),
     ("image facts", "with --images: each image's config (user, exposed ports) from a registry, "
                     "the disk cache or a folder, fetched once per run before planning",
      ["images/__init__.py", "images/lookup.py", "images/reference.py", "images/registry.py",

@@ -87,7 +87,7 @@ def test_every_setting_can_be_given_in_a_config(form, tmp_path):
               "binding": "cluster", "namespace": "apps", "name_prefix": "team-a",
               "node_features": "appArmor,unprivilegedPortSysctl", "verify": False,
               "images": str(tmp_path), "images_required": True, "images_cache": "/var/cache/images",
-              "insecure_registry": "127.0.0.1:5000,reg.local", "platform": "linux/arm64"}
+              "insecure_registry": "127.0.0.1:5000,reg.local", "platform": "linux/arm64", "mesh_cni": True}
     (tmp_path / "index.json").write_text("{}")
     assert set(values) == {s.name for s in SETTINGS}, "a new setting needs a value here"
     by_name = {s.name: s for s in SETTINGS}
@@ -107,6 +107,7 @@ def test_every_setting_can_be_given_in_a_config(form, tmp_path):
     assert (opts.profile.name, opts.kube, opts.emit, opts.force, opts.binding, opts.namespace,
             opts.name_prefix, "appArmor" in opts.profile.controls) == (
         "strict", (1, 24), "psp,rbac", True, "cluster", "apps", "team-a", True)
+    assert opts.mesh_cni is True
     assert (opts.images.mode, opts.images.required, opts.images.cache, opts.images.insecure,
             opts.images.platform) == (str(tmp_path), True, "/var/cache/images",
                                       frozenset({"127.0.0.1:5000", "reg.local"}), ("linux", "arm64", None))

@@ -275,3 +275,81 @@ def test_an_exceptions_exemption_cannot_be_claimed_by_a_pods_author():
     privileged = copy.deepcopy(agent)
     privileged["spec"]["containers"][0]["securityContext"]["privileged"] = True
     assert cel.failures(privileged, "shop", user=DS_CONTROLLER)
+
+
+# ---------------------------------------------------------------- service meshes (issue #23 item 2)
+MESHED = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+  labels: {istio-injection: enabled}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  template:
+    spec:
+      containers:
+      - {name: web, image: nginx:1.27}
+"""
+ISTIO_INIT = {"name": "istio-init", "image": "istio/proxyv2:1.24",
+              "securityContext": {"runAsUser": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
+                                  "capabilities": {"add": ["NET_ADMIN", "NET_RAW"], "drop": ["ALL"]}}}
+
+
+def test_a_meshed_namespaces_injected_containers_are_left_to_the_mesh_in_its_workloads_pods_only():
+    out, policy, _ = vap_of(MESHED, namespace="shop")
+    cel = CelPolicy(policy)
+    hardened = [d for d in load_all(out) if d]
+    pod = pod_from(hardened, "Deployment", "ReplicaSet", "web-5d4f8c7b9")
+    pod["spec"]["initContainers"] = [ISTIO_INIT]
+    assert cel.failures(pod, "shop", user=RS_CONTROLLER) == []
+    assert cel.failures(pod, "shop", user="alice")  # by anyone else: checked
+    pod["spec"]["containers"][0]["securityContext"]["privileged"] = True  # the app's own: checked
+    assert cel.failures(pod, "shop", user=RS_CONTROLLER)
+    # without the label, the same pod is checked in full
+    out, policy, _ = vap_of(MESHED.replace("istio-injection: enabled", "team: shop"), namespace="shop")
+    pod = pod_from([d for d in load_all(out) if d], "Deployment", "ReplicaSet", "web-5d4f8c7b9")
+    pod["spec"]["initContainers"] = [ISTIO_INIT]
+    assert CelPolicy(policy).failures(pod, "shop", user=RS_CONTROLLER)
+
+
+@pytest.mark.parametrize("meta, mesh", [
+    ({"labels": {"istio-injection": "enabled"}}, "istio"),
+    ({"labels": {"istio.io/rev": "canary"}}, "istio"),
+    ({"labels": {"istio.io/rev": "canary", "istio-injection": "disabled"}}, None),
+    ({"labels": {"istio-injection": "enabled", "istio.io/dataplane-mode": "ambient"}}, None),
+    ({"annotations": {"linkerd.io/inject": "enabled"}}, "linkerd"),
+    ({"annotations": {"linkerd.io/inject": "disabled"}}, None),
+    ({}, None),
+])
+def test_namespace_injection_is_detected_from_the_meshes_own_keys(meta, mesh):
+    from hardener.kube.mesh import namespace_mesh
+
+    found = namespace_mesh(meta)
+    assert (found[0] if found else None) == mesh
+
+
+def test_meshed_namespaces_enforce_what_the_injected_pods_pass_and_say_so():
+    from helpers import invoke
+
+    r = invoke("--emit", "pss-labels", input=MESHED)
+    ns = load_all(r.stdout)[0]["metadata"]["labels"]
+    assert ns["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert ns["pod-security.kubernetes.io/warn"] == ns["pod-security.kubernetes.io/audit"] == "restricted"
+    assert "Istio injects containers into every new pod (label istio-injection=enabled)" in r.stderr
+    assert "--mesh-cni" in r.stderr
+    r = invoke("--emit", "pss-labels", "--mesh-cni", input=MESHED)
+    assert load_all(r.stdout)[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    # a template that asks for Linkerd itself, in a Namespace that says nothing
+    linkerd = MESHED.replace("  labels: {istio-injection: enabled}\n", "").replace(
+        "    spec:\n      containers:", "    metadata: {annotations: {linkerd.io/inject: enabled}}\n"
+                                      "    spec:\n      containers:")
+    r = invoke("--emit", "pss-labels", input=linkerd)
+    assert load_all(r.stdout)[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert "Linkerd injects" in r.stderr
+    plain = MESHED.replace("  labels: {istio-injection: enabled}\n", "")
+    assert load_all(invoke("--emit", "pss-labels", input=plain).stdout)[0]["metadata"]["labels"][
+        "pod-security.kubernetes.io/enforce"] == "restricted"

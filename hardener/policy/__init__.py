@@ -95,7 +95,7 @@ from .envelope import Envelope
 from .naming import Naming
 from .psa import label_namespaces
 from .psp import psp_object, psp_plans, rbac_objects
-from .stream import Workload, collect_workloads, stream_namespaces
+from .stream import Workload, collect_workloads, mark_meshed, stream_namespaces
 from .map import map_api_version, map_objects
 from .vap import vap_objects
 
@@ -127,8 +127,10 @@ def prepare(docs: list[yamlio.Document], results: list[ResourceResult], opts: Op
     kinds = requested_kinds(opts)
     if not kinds or only_hooks(docs):
         return None
-    return PolicyRun(kinds, docs, collect_workloads(results, opts), opts,
-                     [d for d in docs if generated_earlier(d)])
+    workloads = collect_workloads(results, opts)
+    if "vap" in kinds:
+        mark_meshed(docs, workloads)
+    return PolicyRun(kinds, docs, workloads, opts, [d for d in docs if generated_earlier(d)])
 
 
 def generate(run: PolicyRun) -> list[str]:

@@ -20,6 +20,7 @@ class Workload:
     service_accounts: tuple[str, ...]
     usage: Usage
     templates: list[dict]
+    mesh: str | None = None  # the service mesh injecting containers into its pods (kube.mesh)
 
     @property
     def ref(self) -> str:
@@ -43,6 +44,18 @@ def collect_workloads(results: list[ResourceResult], opts: Options) -> list[Work
             usage.volumes.add("persistentVolumeClaim")
         out.append(Workload(r, r.namespace or opts.namespace or "", tuple(sas), usage, templates))
     return out
+
+
+def mark_meshed(docs: list[yamlio.Document], workloads: list[Workload]) -> None:
+    """Set each workload's `mesh`: its Namespace (in the stream) or its own pod template
+    turns a mesh's sidecar injection on."""
+    from ..kube.mesh import namespace_mesh, template_mesh
+
+    by_namespace = {name: namespace_mesh(_get(d.load(), "metadata")) for name, d in namespace_docs(docs).items()}
+    for w in workloads:
+        found = by_namespace.get(w.namespace) or next(
+            (m for m in (template_mesh(t.get("metadata")) for t in w.templates) if m), None)
+        w.mesh = found[0] if found else None
 
 
 def stream_namespaces(docs: list[yamlio.Document], workloads: list[Workload], opts: Options) -> list[str]:

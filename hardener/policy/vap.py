@@ -8,6 +8,7 @@ from typing import Any
 from .. import pss
 from ..controls import CONTROLS
 from ..kube import names
+from ..kube.mesh import MESHES
 from ..kube.workloads import BUILTIN_WORKLOADS
 from ..options import Options
 from .envelope import Envelope
@@ -54,6 +55,9 @@ def vap_objects(workloads: list[Workload], env: Envelope, naming: Naming, namesp
                             {"key": names.NAMESPACE_NAME_LABEL, "operator": "In", "values": scope}]}}}}
     if notes is not None:
         notes += exemption_notes(found)
+        notes += [f"ValidatingAdmissionPolicy: {w.ref} is meshed by {MESHES[w.mesh].name}: its containers "
+                  f"{', '.join(MESHES[w.mesh].containers)} in the pods its controllers create are the mesh's, "
+                  "not checked" for w in workloads if w.mesh]
     return [policy, binding]
 
 
@@ -252,8 +256,8 @@ def cel_validations(env: Envelope) -> list[tuple[str, str, str]]:
 
 def opted_out_containers(w: Workload) -> frozenset:
     """The container names the workload opts out (`k8s-harden.io/skip-containers`), on the
-    resource or its pod templates."""
-    out: set = set()
+    resource or its pod templates, and those its service mesh injects (kube.mesh)."""
+    out: set = set(MESHES[w.mesh].containers) if w.mesh else set()
     metas = [w.result.templates[0].metadata] if w.result.templates else []
     metas += [t.get("metadata") for t in w.templates]
     for meta in metas:

@@ -114,3 +114,35 @@ def test_a_pod_audit_fails_is_denied_in_a_labelled_namespace(server):
         server.create(_items(load_all(bad))[0], "shop")
     server.create(next(pod_of(d, pt.template, "good") for d in _items(load_all(out)) if d.get("kind") == "Deployment"
                        for pt in find_pod_templates(d, TABLE)), "shop")
+
+
+def test_a_meshed_namespace_admits_the_pods_the_mesh_completes(server):
+    """Issue #23: a Namespace labelled istio-injection=enabled got enforce=restricted, and the
+    real PSA then refused every pod Istio completed (istio-init: root, NET_ADMIN, NET_RAW).
+    The CLI's labels admit it; with --mesh-cni (enforce baseline) the same pod is denied —
+    which is why the cap is what the mesh's CNI plugin decides."""
+    stream = ("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: mesh\n  labels: {istio-injection: enabled}\n---\n"
+              "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: mesh}\nspec:\n"
+              "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+              "    spec:\n      containers:\n      - {name: web, image: nginx}\n")
+    istio_init = {"name": "istio-init", "image": "istio/proxyv2:1.24",
+                  "securityContext": {"runAsUser": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
+                                      "capabilities": {"add": ["NET_ADMIN", "NET_RAW"], "drop": ["ALL"]}}}
+    for args, admitted in (({}, True), ({"mesh_cni": True}, False)):
+        out = harden(stream, kube=_minor(server.version), emit="pss-labels", **args).output
+        docs = _items(load_all(out))
+        labels = next(d for d in docs if d.get("kind") == "Namespace")["metadata"]["labels"]
+        server.namespace("mesh", labels=labels)
+        try:
+            deployment = next(d for d in docs if d.get("kind") == "Deployment")
+            pod = next(pod_of(deployment, pt.template, "web-x") for pt in find_pod_templates(deployment, TABLE))
+            pod["spec"]["initContainers"] = [istio_init]  # what the injector adds
+            try:
+                server.create(pod, "mesh")
+                got = True
+            except ApiError as e:
+                assert "violates PodSecurity" in e.message, e.message
+                got = False
+            assert got is admitted, (args, labels)
+        finally:
+            unlabel(server, {"mesh": labels})
