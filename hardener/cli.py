@@ -127,7 +127,7 @@ def _setting_option(name: str, help: str, *short: str, **kwargs):
               help="Change report on stderr: one line per resource (summary), every change "
                    "(text), one JSON object, or none.")
 @_setting_option("emit", "Policy objects to append: auto (what --kube-version supports), none, "
-                         "or a comma list of psp, rbac, pss-labels, vap. Default: the profile's, else auto.",
+                         "or a comma list of psp, rbac, pss-labels, vap, map. Default: the profile's, else auto.",
                  metavar="auto|none|LIST")
 @_setting_option("force", "Emit policy objects the target version does not serve (psp for >= 1.25, "
                           "vap for < 1.30).", is_flag=True)
@@ -182,11 +182,12 @@ def main(ctx: click.Context, filename, report, config, allow_non_objects, check,
     try:
         from .inputs import read_inputs
         from .options import build_options
-        from .pipeline import read, require_objects, run_stream
+        from .pipeline import is_empty, read, require_objects, run_stream
 
         sources = read_inputs(filename)
         stream = read(sources)
-        empty = not any(d.root != "empty" for d in stream.documents) and stream.resource_list is None
+        counted = sum(1 for d in stream.documents if not is_empty(d))  # `---` alone is no document
+        empty = not counted and stream.resource_list is None
         if empty and check:
             raise UsageError("no manifests in input (a failed `helm template` upstream? use "
                              "`set -o pipefail`)")
@@ -208,7 +209,7 @@ def main(ctx: click.Context, filename, report, config, allow_non_objects, check,
     except HardenError as exc:
         _fail(str(exc), exc.exit_code)
     notes = [*opts.notes, *outcome.notes] + (["no manifests in input"] if empty else [])
-    _report(outcome, report, notes)
+    _report(outcome, report, notes, counted)
     if diff:
         _write_stdout(_diff(sources, outcome.pieces))
     elif outcome.spooled is not None:
@@ -253,10 +254,10 @@ def _diff(sources, pieces) -> str:
                    for line in out)
 
 
-def _report(outcome, kind: str, notes: list[str]) -> None:
+def _report(outcome, kind: str, notes: list[str], n: int) -> None:
+    """The report on stderr; `n`, the documents of the input that are not empty."""
     from . import report
 
-    n = len(outcome.documents)
     inactive = [f"not applied: {cid} ({why})" for cid, why in outcome.inactive.items()]
     if kind == "json":
         extra = {"inactiveControls": outcome.inactive} if outcome.inactive else {}

@@ -147,8 +147,9 @@ def _emit_text(value: Any) -> str:
     return ",".join(value) if isinstance(value, list) else str(value or "auto")
 
 
-def kube_version(value: str | None) -> tuple[tuple[int, int], tuple[str, ...]]:
-    """`--kube-version` -> (version, notes): a Kubernetes 1.x version; a minor newer than the
+def kube_version(value: str | None, oldest: tuple[int, int] | None = None) -> tuple[tuple[int, int], tuple[str, ...]]:
+    """`--kube-version` -> (version, notes): a Kubernetes 1.x version, not older than
+    `oldest` (a typo such as 1.2 for 1.32 is refused, not obeyed); a minor newer than the
     newest this tool knows is treated as that one, with a note (Pod Security Admission
     does the same with policy versions). Raises UsageError."""
     from .kube.versions import LATEST, fmt, parse_kube_version
@@ -160,6 +161,9 @@ def kube_version(value: str | None) -> tuple[tuple[int, int], tuple[str, ...]]:
     if kube[0] != 1:
         raise UsageError(f"--kube-version: {value!r}: Kubernetes versions are 1.x; this tool knows "
                          f"1.0 to {fmt(LATEST)} (newer 1.x minors are treated as {fmt(LATEST)})")
+    if oldest is not None and kube < oldest:
+        raise UsageError(f"--kube-version: {value!r} is Kubernetes {fmt(kube)}, older than the oldest target "
+                         f"this tool hardens for ({fmt(oldest)}); a typo for 1.{kube[1]}X?")
     if kube > LATEST:
         return LATEST, (f"--kube-version {fmt(kube)} is newer than the newest version this tool knows: "
                         f"treated as {fmt(LATEST)}",)
@@ -184,7 +188,9 @@ def build_options(*, config=None, assess: bool = True, **given: Any) -> Options:
                                config.source if config is not None else "")
     if values["node_features"] is not None:
         profile = profile.for_nodes(parse_node_features(values["node_features"]))
-    kube, notes = kube_version(values["kube_version"])
+    from .kube.versions import OLDEST_TARGET
+
+    kube, notes = kube_version(values["kube_version"], OLDEST_TARGET)
     binding = values["binding"] or "namespace"
     if binding not in BINDINGS:
         raise UsageError(f"--binding: must be namespace or cluster, got {binding!r}")

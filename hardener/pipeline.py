@@ -229,10 +229,16 @@ def is_object(doc: yamlio.Document) -> bool:
         return True
     if doc.root == "sequence":
         return False
-    data = doc.load()
     if doc.root == "scalar":
-        return data is None  # `---` alone, `~`: an empty document
+        return is_empty(doc)
+    data = doc.load()
     return isinstance(data, dict) and isinstance(data.get("kind"), str) and bool(data["kind"])
+
+
+def is_empty(doc: yamlio.Document) -> bool:
+    """No node, or a null scalar: `---` alone, `~` (what a template whose `if` is false
+    renders). Not counted as a document in the report."""
+    return doc.root == "empty" or (doc.root == "scalar" and doc.load() is None)
 
 
 def _not_an_object(doc: yamlio.Document) -> InputError:

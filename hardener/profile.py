@@ -26,7 +26,7 @@ TOP_KEYS = {
     "controls": "a mapping of control id to options",
     "workloads": "a list of {kind, apiVersion (optional), podTemplate or podTemplates} for CRDs "
                  "with pod templates (beside the built-in CRD table)",
-    "emit": "default policy objects to emit: auto, none, or a list of psp, rbac, pss-labels, vap",
+    "emit": "default policy objects to emit: auto, none, or a list of psp, rbac, pss-labels, vap, map",
     "nodeFeatures": "what every Linux node of the target cluster has: a list of appArmor, "
                     "unprivilegedPortSysctl",
 }

@@ -173,3 +173,29 @@ def test_error_text_upstream_is_no_manifest_for_the_run_the_check_or_the_audit()
     assert r.returncode == 0 and r.stdout.decode() == HELM_ERROR
     stream = HELM_ERROR + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: x}]\n"
     assert cli("--allow-non-objects", "audit", input=stream).returncode == 1  # the Pod's findings
+
+
+def test_small_things_a_new_user_hit():
+    """Issue #23 item 7: `--kube-version 1.2` (a typo for 1.2X) was obeyed; empty documents
+    (`---` alone, what a false `if` renders) were counted; `--emit` help left out `map`."""
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+    r = invoke("--kube-version", "1.2", input=cm)
+    assert r.exit_code == 2 and "older than the oldest target this tool hardens for (1.14)" in r.stderr
+    assert invoke("--kube-version", "1.14", input=cm).exit_code == 0
+    r = invoke(input="---\n---\n" + cm + "---\n~\n")
+    assert r.exit_code == 0 and "k8s-harden: 1 document(s)," in r.stderr, r.stderr
+    assert invoke("--check", input="---\n---\n").exit_code == 2  # no manifests, said so
+    assert "pss-labels, vap, map" in " ".join(invoke("--help").stdout.split())
+
+
+def test_vap_without_namespace_reads_it_from_the_stream_or_says_how_to_give_it_under_helm():
+    """Issue #23 item 7: Helm gives post-renderers no release namespace."""
+    sa = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: web, namespace: shop}\n---\n"
+    deploy = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n"
+              "      containers: [{name: a, image: x}]\n")
+    r = invoke("--emit", "vap", input=sa + deploy)
+    assert r.exit_code == 0, r.stderr
+    binding = [d for d in load_all(r.stdout) if d and d["kind"] == "ValidatingAdmissionPolicyBinding"][0]
+    assert binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"][0]["values"] == ["shop"]
+    r = invoke("--emit", "vap", input=deploy)
+    assert r.exit_code == 2 and "--post-renderer-args=--namespace=NS" in r.stderr

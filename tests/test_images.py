@@ -468,3 +468,16 @@ def test_the_images_own_uid_is_kept_under_the_manifests_run_as_non_root(folder):
     # the manifest's runAsNonRoot, not ours: a pod without it still gets the profile's uid
     doc = yaml.safe_load(harden(pod(("db", "unknown.example/db:1", ""))).output)
     assert doc["spec"]["securityContext"]["runAsUser"] == 1000
+
+
+def test_a_placeholder_image_is_never_looked_up(folder):
+    """Issue #23 item 7: Istio's gateway template says `image: auto` (the injector writes the
+    real one); it was asked of Docker Hub as library/auto."""
+    from hardener.images.lookup import stream_images
+    from hardener.kube.workloads import WorkloadTable
+    from hardener.yamlio import split_stream
+
+    text = pod(("istio-proxy", "auto", ""), ("app", "numeric:1", ""))
+    assert list(stream_images(split_stream(text)[1], WorkloadTable())) == ["numeric:1"]
+    out, doc = run(text, folder, images_required=True)  # no failure to read "auto"
+    assert sc(doc, 1)["runAsUser"] == 1001

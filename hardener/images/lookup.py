@@ -150,6 +150,12 @@ def lookup(refs: list[str], settings: Any, client: Any = None) -> dict[str, Imag
     return found
 
 
+#: `image:` values that name no image: a mutating webhook writes the real one at admission
+#: (Istio's gateway injection template: `image: auto`). Looking one up would ask Docker Hub
+#: for `library/auto`; its user is unknown, as for an image not read.
+PLACEHOLDERS = frozenset({"auto"})
+
+
 def stream_images(docs: list, table: Any) -> dict[str, list[str]]:
     """Every image reference of the stream's pod templates -> where it is used
     (`Kind ns/name container 'c'`), in order of first use. A document this loads is let go
@@ -172,7 +178,7 @@ def stream_images(docs: list, table: Any) -> dict[str, list[str]]:
             ns = f"{pt.namespace}/" if pt.namespace else ""
             for _, _, c in podspec.containers(spec):
                 image = c.get("image")
-                if isinstance(image, str):
+                if isinstance(image, str) and image not in PLACEHOLDERS:
                     used.setdefault(image, []).append(f"{pt.kind} {ns}{pt.name} container {c.get('name')!r}")
     return used
 

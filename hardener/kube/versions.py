@@ -16,6 +16,9 @@ Version = tuple[int, int]
 LATEST: Version = (1, 37)
 
 # ---- gates: the first minor where a field, behaviour or API exists
+#: The oldest target the hardening rules are written for: RunAsGroup is beta (served by
+#: default) from 1.14; an older API server drops the runAsGroup the profiles set.
+OLDEST_TARGET: Version = (1, 14)
 SECCOMP_FIELD: Version = (1, 19)  # securityContext.seccompProfile (annotation before)
 FS_GROUP_CHANGE_POLICY: Version = (1, 20)  # securityContext.fsGroupChangePolicy
 TOKEN_PROJECTED: Version = (1, 21)  # BoundServiceAccountTokenVolume: the token is a projected volume

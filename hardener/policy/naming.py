@@ -71,5 +71,6 @@ def binding_scope(namespaces: list[str], emit: str, effect: str) -> list[str]:
         where = f"only system namespaces ({', '.join(namespaces)})" if namespaces else "no namespace"
         raise UsageError(f"--emit {emit}: the stream names {where} to bind the policy to, and a policy "
                          f"bound cluster-wide or to a system namespace would {effect} the cluster's own "
-                         "pods; pass --namespace NS")
+                         "pods; pass --namespace NS (Helm gives a post-renderer no release namespace: "
+                         "--post-renderer-args=--namespace=NS, the release's)")
     return scope

@@ -59,9 +59,19 @@ def mark_meshed(docs: list[yamlio.Document], workloads: list[Workload]) -> None:
 
 
 def stream_namespaces(docs: list[yamlio.Document], workloads: list[Workload], opts: Options) -> list[str]:
+    """The namespaces the policy objects are for: the workloads', the Namespace objects',
+    `--namespace`; when none of them names one, those the stream's other objects are in (a
+    chart that sets `namespace: {{ .Release.Namespace }}` on its Services or ServiceAccounts
+    only: Helm gives a post-renderer no release namespace)."""
     names = {w.namespace for w in workloads if w.namespace} | set(namespace_docs(docs))
     if opts.namespace:
         names.add(opts.namespace)
+    if not names:
+        for d in docs:
+            if d.root == "mapping" and "namespace" in d.text:  # cheap: most are never loaded
+                ns = _get(d.load(), "metadata", "namespace")
+                if isinstance(ns, str) and ns:
+                    names.add(ns)
     return sorted(names)
 
 
