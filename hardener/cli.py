@@ -340,9 +340,12 @@ AUDIT_FORMATS = ("text", "json", "sarif")
               help="As k8s-harden's --insecure-registry.")
 @click.option("--platform", default=None, metavar="OS/ARCH", help="As k8s-harden's --platform.")
 @click.option("--allow-non-objects", is_flag=True, default=None, help=NON_OBJECTS_HELP)
+@click.option("--sarif-uri-prefix", default="", metavar="PATH/",
+              help="With --format sarif: put this before every relative file URI (the chart's folder "
+                   "in the repository, e.g. charts/, so code scanning finds the file).")
 @click.pass_context
 def audit_cmd(ctx: click.Context, filename, level, kube_version, format, profile, node_features,
-              allow_non_objects, **image_opts):
+              allow_non_objects, sarif_uri_prefix, **image_opts):
     """Check every pod template against the Pod Security Standards and the admission rules;
     write nothing back.
 
@@ -377,6 +380,8 @@ def audit_cmd(ctx: click.Context, filename, level, kube_version, format, profile
         _fail(str(exc), exc.exit_code)
     if not report.documents:
         _fail("no manifests in input (a failed `helm template` upstream? use `set -o pipefail`)")
+    report.uri_prefix = sarif_uri_prefix if not sarif_uri_prefix or sarif_uri_prefix.endswith("/") \
+        else sarif_uri_prefix + "/"
     _write_stdout(FORMATS[format](report))
     sys.exit(EXIT_FINDINGS if report.failed else 0)
 

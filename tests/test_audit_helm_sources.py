@@ -233,3 +233,22 @@ def test_helm4_corpus_uses_the_filename_annotation():
     uris = {primary(r)[0] for r in log["runs"][0]["results"]}
     assert uris and all(u.startswith("ingress-nginx/templates/") for u in uris)
     assert {related(r)[0] for r in log["runs"][0]["results"]} == {path.as_uri()}
+
+
+def test_sarif_uris_take_the_charts_folder_in_the_repository():
+    """Issue #23 item 7: a chart kept in `charts/` of a repository was named `web/templates/...`
+    in SARIF, which code scanning cannot find; --sarif-uri-prefix puts the folder in front
+    of every relative URI (and only those: stdin stays stdin)."""
+    def uris(*args):
+        r = invoke("audit", "--format", "sarif", *args, input=HELM3)
+        locs = [res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                for res in json.loads(r.stdout)["runs"][0]["results"]]
+        related = [rel["physicalLocation"]["artifactLocation"]["uri"]
+                   for res in json.loads(r.stdout)["runs"][0]["results"] for rel in res.get("relatedLocations", [])]
+        return locs, related
+
+    plain, _ = uris()
+    prefixed, related = uris("--sarif-uri-prefix", "charts")
+    assert plain and all(u.startswith("web/") for u in plain)
+    assert prefixed == ["charts/" + u for u in plain]
+    assert set(related) == {"stdin"}

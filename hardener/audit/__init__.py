@@ -150,6 +150,8 @@ class AuditReport:
     #: what holds pod settings but is not audited (a custom resource no table knows, a
     #: patch over another object): (resource ref, source, line, pointer, Skip kind, message)
     unaudited: list[tuple] = field(default_factory=list)
+    #: prefixed to the relative URIs of SARIF locations (the chart's folder in the repository)
+    uri_prefix: str = ""
 
     @property
     def findings(self) -> list[Finding]:

@@ -184,24 +184,24 @@ def sarif_rules(report: AuditReport) -> list[dict[str, Any]]:
     return rules
 
 
-def _uri(source: str) -> str:
+def _uri(source: str, prefix: str = "") -> str:
     if source in ("<stdin>", "-"):
         return "stdin"
     p = Path(source)
     if p.is_absolute():
         return p.as_uri()
-    return quote(p.as_posix(), safe="/")
+    return quote(prefix + p.as_posix(), safe="/")
 
 
 def _display(source: str) -> str:
     return "stdin" if source in ("<stdin>", "-") else source
 
 
-def _chart_location(f: Finding) -> dict[str, Any]:
+def _chart_location(f: Finding, prefix: str = "") -> dict[str, Any]:
     """The finding in its chart file: a relative URI as Helm names the file (CHART/templates/
     FILE, relative to the directory holding the chart) and the line inside the rendered
     document, counted from Helm's header (see hardener.audit.lines.ChartSource)."""
-    return {"artifactLocation": {"uri": quote(f.resource.chart.file, safe="/")},
+    return {"artifactLocation": {"uri": quote(prefix + f.resource.chart.file, safe="/")},
             "region": {"startLine": f.chart_line}}
 
 
@@ -223,12 +223,12 @@ def as_sarif(report: AuditReport) -> str:
         r = f.resource
         who = f'container "{f.container}": ' if f.container and f'"{f.container}"' not in f.message else ""
         key = "\0".join((f.rule, r.source, str(r.document), r.pointer, f.path, f.container or ""))
-        rendered = {"artifactLocation": {"uri": _uri(r.source)}, "region": {"startLine": f.line}}
+        rendered = {"artifactLocation": {"uri": _uri(r.source, report.uri_prefix)}, "region": {"startLine": f.line}}
         result = {
             "ruleId": f.rule, "ruleIndex": index[f.rule], "level": f.severity,
             "message": {"text": f"{r.ref}: {who}{f.message}" + (f". Fix: {f.fix}." if f.fix else ".")},
             "locations": [{
-                "physicalLocation": _chart_location(f) if r.chart else rendered,
+                "physicalLocation": _chart_location(f, report.uri_prefix) if r.chart else rendered,
                 "logicalLocations": [{"name": r.name, "kind": "resource",
                                       "fullyQualifiedName": f"{r.api_version}/{r.kind}/"
                                                             f"{r.namespace + '/' if r.namespace else ''}{r.name}"}],
