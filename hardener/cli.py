@@ -27,8 +27,8 @@ REPORTS = ("summary", "text", "json", "none")
 #: (`k8s-harden -f x.yaml audit`); any other is refused there rather than ignored.
 AUDIT_SHARED = ("filename", "profile", "kube_version", "node_features", "images", "images_required",
                 "images_cache", "insecure_registry", "platform", "allow_non_objects")
-NON_OBJECTS_HELP = ("Let documents that are not Kubernetes objects (no apiVersion and kind: a shell "
-                    "pipe's error text) through unchanged. Default: such a document is an error (exit 2).")
+NON_OBJECTS_HELP = ("Let documents that are not Kubernetes objects (no kind: a shell pipe's error "
+                    "text) through unchanged. Default: such a document is an error (exit 2).")
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:

@@ -65,3 +65,10 @@ def template_mesh(metadata: Any) -> tuple[str, str] | None:
     if ann.get("linkerd.io/inject") == "enabled":
         return "linkerd", "annotation linkerd.io/inject=enabled"
     return None
+
+
+def mesh_of(namespace_metadata: Any, templates: list[dict]) -> tuple[str, str] | None:
+    """(mesh id, why) of pods in a namespace: the Namespace's own keys decide, else a pod
+    template that asks for injection itself."""
+    return namespace_mesh(namespace_metadata) or next(
+        (m for m in (template_mesh(t.get("metadata")) for t in templates) if m), None)

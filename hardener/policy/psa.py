@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import pss
 from ..harden import apply_change
 from ..kube import names
-from ..kube.mesh import MESHES, Mesh, namespace_mesh, template_mesh
+from ..kube.mesh import MESHES, mesh_of
 from ..kube.podspec import dig as _get
 from ..kube.pointer import join
 from ..kube.versions import fmt
@@ -35,10 +33,11 @@ def label_namespaces(run) -> list[ResourceResult]:
         members = [t for w in workloads if w.namespace in (name, "") for t in w.templates]
         wanted: dict[str, str] = {}
         target = opts.profile.level
-        mesh = meshed(doc.load(), [t for w in workloads if w.namespace == name for t in w.templates])
         if members:
             met = pss.weakest(pss.meets(t.get("metadata"), t.get("spec"), opts.kube) for t in members)
             target = pss.strictest((met, target))
+            mesh = mesh_of(_get(doc.load(), "metadata"),
+                           [t for w in workloads if w.namespace == name for t in w.templates])
             if mesh:
                 met = _cap_for_mesh(met, mesh, name, opts.mesh_cni, run.notes)
             wanted |= {"enforce": met, "enforce-version": version}
@@ -49,19 +48,10 @@ def label_namespaces(run) -> list[ResourceResult]:
     return out
 
 
-def meshed(namespace: Any, templates: list[dict]) -> tuple[Mesh, str] | None:
-    """The mesh that injects containers into the namespace's new pods, and why we think so:
-    the Namespace's own label or annotation, or a pod template of the stream asking for it."""
-    found = namespace_mesh(_get(namespace, "metadata"))
-    if found is None:
-        found = next((m for m in (template_mesh(t.get("metadata")) for t in templates) if m), None)
-    return (MESHES[found[0]], found[1]) if found else None
-
-
-def _cap_for_mesh(met: str, mesh: tuple[Mesh, str], name: str, cni: bool, notes: list[str]) -> str:
+def _cap_for_mesh(met: str, mesh: tuple[str, str], name: str, cni: bool, notes: list[str]) -> str:
     """`enforce` no stricter than the mesh's injected pods pass (kube.mesh): the hardened
-    templates may meet restricted, the pods the mesh completes do not."""
-    m, why = mesh
+    templates may meet restricted, the pods the mesh completes do not. `mesh`: (id, why)."""
+    m, why = MESHES[mesh[0]], mesh[1]
     cap = m.enforce_with_cni if cni else m.enforce
     level = pss.weakest((met, cap))
     if level != met:

@@ -49,12 +49,12 @@ def collect_workloads(results: list[ResourceResult], opts: Options) -> list[Work
 def mark_meshed(docs: list[yamlio.Document], workloads: list[Workload]) -> None:
     """Set each workload's `mesh`: its Namespace (in the stream) or its own pod template
     turns a mesh's sidecar injection on."""
-    from ..kube.mesh import namespace_mesh, template_mesh
+    from ..kube.mesh import mesh_of
 
-    by_namespace = {name: namespace_mesh(_get(d.load(), "metadata")) for name, d in namespace_docs(docs).items()}
+    namespaces = namespace_docs(docs)
     for w in workloads:
-        found = by_namespace.get(w.namespace) or next(
-            (m for m in (template_mesh(t.get("metadata")) for t in w.templates) if m), None)
+        ns = namespaces.get(w.namespace)
+        found = mesh_of(_get(ns.load(), "metadata") if ns is not None else None, w.templates)
         w.mesh = found[0] if found else None
 
 
