@@ -14,8 +14,9 @@ from typing import Any
 from . import yamlio
 from .errors import HardenError, InputError
 from .harden import harden_document, verify
-from .inputs import Source
+from .inputs import Source, origin
 from .kube import names
+from .kube.pointer import resolve
 from .kube.workloads import WorkloadTable
 from .options import Options
 from .record import Record
@@ -104,6 +105,10 @@ def harden_documents(docs: list[yamlio.Document], opts: Options,
                                 doc=doc, images=images)
         for r in found:
             r.source, r.source_index = (doc.parent or doc).source, (doc.parent or doc).index_in_source
+            if r.changes or r.skipped or r.warnings:  # reported: say where it came from
+                r.origin = origin(doc, resolve(data, r.pointer) if r.pointer else data)
+            if doc.parent is not None:  # a ResourceList item: named as audit names it (items/N)
+                r.pointer = doc.pointer + r.pointer
         results.extend(found)
         if rendered is not None:
             patch = [c.as_patch(copy=False) for r in found for c in r.changes]  # read only

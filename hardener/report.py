@@ -41,6 +41,8 @@ def as_json(results: list[ResourceResult], documents: int, extra: dict | None = 
         }
         if r.pointer:
             entry["item"] = r.pointer
+        if r.origin:
+            entry["origin"] = r.origin
         entry.update(r.extra)
         resources.append(entry)
     obj = {"resources": resources, "summary": {**summary(results, documents), **(extra or {})}}

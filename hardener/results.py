@@ -90,12 +90,12 @@ class Warning(Record):
 class ResourceResult(Record):
     """What happened to one resource (a document, or one item of a List): where it is
     (`pointer` inside the document, `source` the input it came from, `source_index` the
-    document's index there), its `changes`, `skipped` and `warnings`, the PodTemplates found
+    document's index there, `origin` the file it was rendered from: inputs.origin), its `changes`, `skipped` and `warnings`, the PodTemplates found
     (`templates`), each template's own skips (`template_skips`: pointer -> skips) and
     `extra` (e.g. PSS levels before/after)."""
 
     __slots__ = _fields = ("document", "api_version", "kind", "namespace", "name", "pointer", "source",
-                           "source_index", "changes", "skipped", "warnings", "templates", "template_skips",
+                           "source_index", "origin", "changes", "skipped", "warnings", "templates", "template_skips",
                            "extra")
 
     def __init__(self, document: int, api_version: str, kind: str, namespace: str, name: str,
@@ -106,6 +106,7 @@ class ResourceResult(Record):
         self.document, self.api_version, self.kind, self.namespace, self.name = (
             document, api_version, kind, namespace, name)
         self.pointer, self.source, self.source_index = pointer, source, source_index
+        self.origin: str | None = None
         self.changes = [] if changes is None else changes
         self.skipped = [] if skipped is None else skipped
         self.warnings = [] if warnings is None else warnings
@@ -122,7 +123,10 @@ class ResourceResult(Record):
     @property
     def where(self) -> str:
         """Where the resource is: `FILE, document N` (N counted in that file), or `document N`
-        for stdin; a List item adds its pointer."""
+        for stdin; a List or ResourceList item adds its pointer, and the file it was rendered
+        from follows (`from CHART/templates/x.yaml`): in a ResourceList or a temporary file
+        (Argo CD's plugin) that is the name the user knows."""
         index = self.source_index if self.source_index >= 0 else self.document
         place = f"document {index}" if self.source in ("", "<stdin>") else f"{self.source}, document {index}"
-        return place + (f", {self.pointer.lstrip('/')}" if self.pointer else "")
+        place += f", {self.pointer.lstrip('/')}" if self.pointer else ""
+        return place + (f", from {self.origin}" if self.origin else "")

@@ -199,3 +199,42 @@ def test_vap_without_namespace_reads_it_from_the_stream_or_says_how_to_give_it_u
     assert binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"][0]["values"] == ["shop"]
     r = invoke("--emit", "vap", input=deploy)
     assert r.exit_code == 2 and "--post-renderer-args=--namespace=NS" in r.stderr
+
+
+ORIGIN_RL = """\
+apiVersion: config.kubernetes.io/v1
+kind: ResourceList
+items:
+- apiVersion: v1
+  kind: Service
+  metadata: {name: s}
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: a
+    annotations:
+      config.kubernetes.io/index: '0'
+      internal.config.kubernetes.io/path: app/pod.yaml
+  spec:
+    containers: [{name: c, image: nginx}]
+"""
+
+
+def test_krm_and_helm_reports_name_the_item_and_the_file_it_came_from():
+    """A ResourceList item is named as audit names it (items/N) and by the path kpt or
+    kustomize gave it; a Helm render (stdin, as Argo CD's plugin hands it over) by the chart
+    file of its `# Source:` comment (issue #23 item 7: reports said only "document 0")."""
+    res = invoke("--report", "text", input=ORIGIN_RL)
+    assert res.exit_code == 0, res.stderr
+    head = next(line for line in res.stderr.splitlines() if line.startswith("Pod a"))
+    assert "(document 0, items/1, from app/pod.yaml)" in head, head
+    res = invoke("--report", "json", input=ORIGIN_RL)
+    (entry,) = json.loads(res.stderr)["resources"]
+    assert (entry["item"], entry["origin"]) == ("/items/1", "app/pod.yaml")
+    helm = ("---\n# Source: demo/templates/pod.yaml\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+            "spec:\n  containers: [{name: c, image: nginx}]\n")
+    res = invoke("--report", "text", input=helm)
+    assert "Pod p (document 0, from demo/templates/pod.yaml)" in res.stderr, res.stderr
+    # nothing to name where the input does not say
+    res = invoke("--report", "json", input=helm.replace("# Source: demo/templates/pod.yaml\n", ""))
+    assert "origin" not in json.loads(res.stderr)["resources"][0]

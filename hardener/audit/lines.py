@@ -3,20 +3,16 @@ Helm chart file a rendered document came from."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from .. import yamlio
+from ..inputs import chart_path, helm_source_comment
 from ..kube import names
 from ..kube.podspec import dig
 from ..kube.pointer import tokens as _tokens
-
-#: `helm template` (Helm 3) starts every document with `# Source: CHART/templates/FILE`.
-_SOURCE_COMMENT = re.compile(r"^#[ \t]*Source:[ \t]*(\S(?:.*\S)?)[ \t]*\r?$", re.M)
-
 
 @dataclass(frozen=True)
 class ChartSource:
@@ -37,18 +33,8 @@ class ChartSource:
 
 def source_comment(doc: yamlio.Document) -> ChartSource | None:
     """Helm 3's `# Source:` comment among the comment lines before the document's first node."""
-    head = doc.text if doc.body_start < 0 else doc.text[:doc.body_start]
-    found = None
-    for m in _SOURCE_COMMENT.finditer(head):
-        found = m  # the last one: it is the nearest to the body
-    if found is None or not _chart_path(found.group(1)):
-        return None
-    return ChartSource(found.group(1), doc.first_line + head.count("\n", 0, found.start()))
-
-
-def _chart_path(value: str) -> bool:
-    """A path as Helm writes it (CHART/templates/FILE): relative, with a directory, no URL."""
-    return "/" in value and not value.startswith("/") and "://" not in value
+    found = helm_source_comment(doc)
+    return ChartSource(found[0], doc.first_line + found[1]) if found else None
 
 
 def chart_source(doc: yamlio.Document, resource: Any, resource_line: int) -> ChartSource | None:
@@ -60,7 +46,7 @@ def chart_source(doc: yamlio.Document, resource: Any, resource_line: int) -> Cha
         return found
     for obj in (resource, doc.data if doc.loaded else None):
         value = dig(obj, "metadata", "annotations", names.HELM4_FILENAME)
-        if isinstance(value, str) and _chart_path(value.strip()):
+        if isinstance(value, str) and chart_path(value.strip()):
             return ChartSource(value.strip(), resource_line - 1)
     return None
 

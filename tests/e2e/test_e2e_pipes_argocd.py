@@ -119,10 +119,15 @@ def test_cmp_renders_helm_chart(tmp_path, argo_env):
 def test_cmp_application_env_selects_profile(tmp_path, argo_env):
     app = tmp_path / "app"
     shutil.copytree(CHART, app)
-    proc = _argo("generate", app, {**argo_env, "ARGOCD_ENV_K8S_HARDEN_PROFILE": "baseline"})
+    proc = _argo("generate", app, {**argo_env, "ARGOCD_ENV_K8S_HARDEN_PROFILE": "baseline",
+                                   "ARGOCD_ENV_K8S_HARDEN_REPORT": "text"})
     assert proc.returncode == 0, proc.stderr
     web = next(d for d in load_all(proc.stdout) if d["kind"] == "Deployment")
     assert restricted_gaps(web), "baseline does not force non-root"
+    # the report names the chart's file each resource was rendered from, never the
+    # plugin's temporary file (issue #23 item 7)
+    heads = [line for line in proc.stderr.splitlines() if line.startswith("Deployment ")]
+    assert heads and all("from harden-demo/templates/" in h and "/tmp" not in h for h in heads), proc.stderr
 
 
 def test_cmp_renders_kustomization_with_kubectl(tmp_path, argo_env):
