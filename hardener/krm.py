@@ -14,6 +14,7 @@ from typing import Any
 
 from . import yamlio
 from .errors import InputError
+from .inputs import krm_path
 from .kube import names
 from .kube.pointer import field_path
 
@@ -152,11 +153,11 @@ def results_for(results, docs: list[yamlio.Document]) -> list[dict]:
 
 
 def _file_of(meta: dict) -> dict | None:
-    ann = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
-    path = next((ann[k] for k in names.KRM_PATH if ann.get(k)), None)
+    path = krm_path(meta)
     if not path:
         return None
-    file = {"path": str(path)}
+    ann = meta["annotations"]
+    file = {"path": path}
     index = next((ann[k] for k in names.KRM_INDEX if ann.get(k) is not None), None)
     if index is not None and str(index).isdigit():
         file["index"] = int(index)

@@ -90,13 +90,14 @@ class Warning(Record):
 class ResourceResult(Record):
     """What happened to one resource (a document, or one item of a List): where it is
     (`pointer` inside the document, `source` the input it came from, `source_index` the
-    document's index there, `origin` the file it was rendered from: inputs.origin), its `changes`, `skipped` and `warnings`, the PodTemplates found
-    (`templates`), each template's own skips (`template_skips`: pointer -> skips) and
-    `extra` (e.g. PSS levels before/after)."""
+    document's index there, `origin` the file it was rendered from: inputs.origin), its
+    `changes`, `skipped` and `warnings`, the PodTemplates found (`templates`), each
+    template's own skips (`template_skips`: pointer -> skips) and `extra` (e.g. PSS levels
+    before/after)."""
 
     __slots__ = _fields = ("document", "api_version", "kind", "namespace", "name", "pointer", "source",
-                           "source_index", "origin", "changes", "skipped", "warnings", "templates", "template_skips",
-                           "extra")
+                           "source_index", "origin", "changes", "skipped", "warnings", "templates",
+                           "template_skips", "extra")
 
     def __init__(self, document: int, api_version: str, kind: str, namespace: str, name: str,
                  pointer: str = "", source: str = "", source_index: int = -1,

@@ -29,6 +29,7 @@ from .. import pss, yamlio
 from ..controls import CONTROLS
 from ..errors import ConflictError, UsageError
 from ..harden import harden_document
+from ..inputs import ChartSource, chart_source
 from ..kube.pointer import field_path as _field
 from ..kube.pointer import resolve as _resolve
 from ..kube.podspec import CONTAINER_LISTS
@@ -36,7 +37,7 @@ from ..kube.podspec import containers as podspec_containers
 from ..kube.workloads import WorkloadTable, find_pod_templates, reported
 from ..profile import Profile, load_profile
 from ..results import CONFLICT
-from .lines import ChartSource, Lines, chart_source
+from .lines import Lines
 
 
 def rule_id(group: str, check: str) -> str:

@@ -200,7 +200,7 @@ def _display(source: str) -> str:
 def _chart_location(f: Finding, prefix: str = "") -> dict[str, Any]:
     """The finding in its chart file: a relative URI as Helm names the file (CHART/templates/
     FILE, relative to the directory holding the chart) and the line inside the rendered
-    document, counted from Helm's header (see hardener.audit.lines.ChartSource)."""
+    document, counted from Helm's header (see hardener.inputs.ChartSource)."""
     return {"artifactLocation": {"uri": quote(prefix + f.resource.chart.file, safe="/")},
             "region": {"startLine": f.chart_line}}
 
