@@ -161,8 +161,9 @@ def _setting_option(name: str, help: str, *short: str, **kwargs):
                              "enforce baseline (default: privileged). See docs/policy.md.", is_flag=True)
 @click.option("--allow-non-objects", is_flag=True, help=NON_OBJECTS_HELP)
 @click.option("--check", is_flag=True,
-              help="Write no manifests; exit 1 if a change would change what runs (a default spelled "
-                   "out does not count; with --diff: print it).")
+              help="Write no manifests; exit 1 if a change would change what runs, or a workload is "
+                   "too malformed to harden (a default spelled out does not count; with --diff: "
+                   "print it).")
 @click.option("--diff", is_flag=True, help="Print a unified diff per input file instead of manifests.")
 @click.version_option(package_name="k8s-harden", message="k8s-harden %(version)s",
                       allow_from_autoenv=False)
@@ -171,7 +172,8 @@ def main(ctx: click.Context, filename, report, config, allow_non_objects, check,
     """Harden rendered Kubernetes manifests: read a stream (or a KRM ResourceList) on
     stdin or from -f, write it back with every pod template hardened by the profile.
 
-    Exit codes: 0 success, 1 --check found changes, 2 bad input, profile or usage.
+    Exit codes: 0 success, 1 --check found changes (or a workload it cannot harden), 2 bad
+    input, profile or usage (and --verify failures).
     """
     if ctx.invoked_subcommand:
         _for_subcommand(ctx)
@@ -222,7 +224,8 @@ def main(ctx: click.Context, filename, report, config, allow_non_objects, check,
 
 def _changes_what_runs(outcome) -> bool:
     """--check fails where hardening changes what runs: a change of some container's
-    effective setting, or policy objects to add or replace — not a default spelled out
+    effective setting, policy objects to add or replace, or a workload too malformed to
+    harden (it is not hardened, and a CI guard must say so) — not a default spelled out
     (`privileged: false`) nor a pod-level field every container sets already (kube.effect);
     those are said in a note."""
     effective = sum(r.extra.get("changesWhatRuns", len(r.changes)) for r in outcome.results)  # Namespace labels: all
@@ -231,7 +234,11 @@ def _changes_what_runs(outcome) -> bool:
         _note(f"--check: {inert} change(s) would only write down what runs already (a default such as "
               "privileged: false, or a pod-level setting every container has): not counted")
     others = outcome.changed and not any(r.changes for r in outcome.results)  # policy objects, labels
-    return bool(effective) or others or bool(outcome.generated)
+    malformed = [f"{r.ref} (document {r.document})" for r in outcome.results if r.extra.get("malformed")]
+    if malformed:
+        _note(f"--check: {len(malformed)} workload(s) too malformed to harden, counted as not hardened: "
+              + ", ".join(malformed[:3]) + (", ..." if len(malformed) > 3 else ""))
+    return bool(effective) or others or bool(outcome.generated) or bool(malformed)
 
 
 def _diff(sources, pieces) -> str:

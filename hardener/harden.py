@@ -315,14 +315,17 @@ def harden_document(data: Any, document: int, profile: Profile, table: WorkloadT
 def verify(results: list[ResourceResult], profile: Profile, kube: tuple[int, int]) -> list[str]:
     """Problems with the hardened output, found by evaluating it again: a pod template that
     fails a check of the profile's PSS level with no skip of its own that says why (or only
-    an UNFIXED one: a gap between what the profile claims and what its controls do)."""
+    an UNFIXED one: a gap between what the profile claims and what its controls do), or a
+    malformed one the tool could not harden at all."""
     from . import pss
 
     problems = []
     for r in results:
         for pt in r.templates:
-            if pt.problems:
-                continue  # malformed: never hardened, reported as such
+            if pt.problems:  # malformed: never hardened, so it misses the level
+                problems.append(f"document {r.document}: {r.ref}: not hardened at {pt.pointer or '/'}: "
+                                + "; ".join(f"malformed: {p.message}" for p in pt.problems))
+                continue
             tpl = pt.template or {}
             skips = r.template_skips.get(pt.pointer, r.skipped)
             for v in pss.evaluate(tpl.get("metadata"), tpl.get("spec"), profile.level, kube):

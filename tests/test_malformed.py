@@ -118,11 +118,26 @@ def test_a_malformed_workload_next_to_good_ones_leaves_them_hardened():
     assert next(r for r in out.results if r.name == "good").changes
 
 
-def test_check_does_not_pass_a_malformed_workload_silently():
-    """--check reports it (stderr) and exits 0 only because nothing would change: the
-    report says why, so a CI log shows it."""
-    r = invoke("--check", input=dump(pod({"containers": "oops"})))
-    assert r.exit_code == 0 and "not hardened: malformed: containers is a string" in r.stderr
+def test_check_fails_on_a_workload_too_malformed_to_harden():
+    """Issue #21: a CI guard must not pass a stream whose workload could not be hardened at
+    all. --check exits 1 (not hardened, as `audit` does), names it in a note, and the
+    report says why; a clean neighbour alone still passes."""
+    r = invoke("--check", "--emit", "none", input=dump(pod({"containers": "oops"})))
+    assert r.exit_code == 1, r.stderr
+    assert "not hardened: malformed: containers is a string" in r.stderr
+    assert "1 workload(s) too malformed to harden, counted as not hardened: Pod p (document 0)" in r.stderr
+    hardened = invoke("--emit", "none", input=dump(pod(GOOD))).stdout
+    assert invoke("--check", "--emit", "none", input=hardened).exit_code == 0
+
+
+def test_verify_fails_on_a_workload_too_malformed_to_harden():
+    """--verify: a malformed template misses the level (exit 2 with the others), named with
+    its document and where the problem is."""
+    r = invoke("--verify", "--emit", "none", input=dump(pod(GOOD, name="good"), pod({"containers": "oops"})))
+    assert r.exit_code == 2 and r.stdout == ""
+    assert ("document 1: Pod p: not hardened at /: malformed: containers is a string, must be a list"
+            in r.stderr), r.stderr
+    assert "document 0" not in r.stderr
 
 
 def test_levels_of_a_resource_are_its_weakest_template():
