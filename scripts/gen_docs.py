@@ -202,7 +202,8 @@ def gen_crds() -> str:
             conts = [c for k in crds.CONTAINER_KEYS for c in ps.get(k) or ()]
             level = (" (pod securityContext: first of " + ", ".join(f"`{p}`" for p in ps["podLevel"]) + ")"
                      if ps.get("podLevel") else " (no pod level: per container)")
-            where.append("pods at " + ", ".join(f"`{a}`" for a in ps["at"]) + "; containers "
+            only = f"{'/'.join(ps['versions'])}: " if ps.get("versions") else ""
+            where.append(only + "pods at " + ", ".join(f"`{a}`" for a in ps["at"]) + "; containers "
                          + ", ".join(f"`{c}`" for c in conts) + level)
         for r in e.get("report") or ():
             where.append(f"reported, not changed: `{r['at']}`")

@@ -214,6 +214,32 @@ def test_tekton_taskrun_pod_level_goes_to_its_pod_template():
     assert not [s for s in out.results[0].skipped if s.kind == UNSUPPORTED]
 
 
+@pytest.mark.parametrize("api, at", [("tekton.dev/v1", ("taskRunTemplate", "podTemplate")),
+                                      ("tekton.dev/v1beta1", ("podTemplate",))])
+def test_tekton_pipelinerun_pod_level_goes_to_the_runs_pod_template(api, at):
+    """Issue #21. pipelinerun_types.go: every TaskRun of a PipelineRun gets the run's pod
+    template, PipelineRunSpec.TaskRunTemplate.PodTemplate (v1) or PipelineRunSpec.PodTemplate
+    (v1beta1): the pod-level settings go there (created when missing), once for all tasks;
+    a taskRunSpecs podTemplate that replaces it for one task is reported."""
+    tasks = [{"name": n, "taskSpec": {"steps": [dict(C, name="s")]}} for n in ("a", "b")]
+    run = doc(api, "PipelineRun", {"pipelineSpec": {"tasks": tasks},
+                                   "taskRunSpecs": [{"pipelineTaskName": "a",
+                                                     "podTemplate": {"securityContext": {"runAsUser": 0}}}]})
+    out = harden(dump(run))
+    spec = load_all(out.output)[0]["spec"]
+    pod_sc = spec[at[0]][at[1]]["securityContext"] if len(at) == 2 else spec[at[0]]["securityContext"]
+    assert pod_sc["fsGroup"] == 2000 and pod_sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    other = "podTemplate" if len(at) == 2 else "taskRunTemplate"
+    assert other not in spec
+    [r] = out.results
+    assert not [s for s in r.skipped if s.kind == UNSUPPORTED and s.control == "fsGroup"]
+    assert any(s.reason.startswith("spec.taskRunSpecs[0].podTemplate.securityContext: a taskRunSpecs "
+                                   "podTemplate replaces the run's pod securityContext")
+               for s in r.skipped if s.kind == UNSUPPORTED), r.skipped
+    again = harden(out.output)
+    assert again.output == out.output
+
+
 def test_tekton_step_template_is_reported():
     task = doc("tekton.dev/v1", "Task", {"stepTemplate": {"image": "x", "securityContext": {"runAsUser": 0}},
                                          "steps": [dict(C, name="s")]})

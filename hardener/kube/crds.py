@@ -51,14 +51,21 @@ class PodSet(FrozenRecord):
     """Where the pods of a kind are when they are not PodTemplateSpecs (crds.yaml `pods:`):
     `at`, pointers (wildcards) of the objects that are one pod each; `containers`, list name
     -> pointers (`{at}` = the object); `pod_level`, objects that may hold the pod
-    securityContext (first wins); `metadata`; `volumes`; `unsupported`."""
+    securityContext (first wins); `metadata`; `volumes`; `unsupported`; `versions`, the
+    apiVersion versions it is for (empty: all; a field that moved between versions)."""
 
-    __slots__ = _fields = ("at", "containers", "pod_level", "metadata", "volumes", "unsupported")
+    __slots__ = _fields = ("at", "containers", "pod_level", "metadata", "volumes", "unsupported", "versions")
 
     def __init__(self, at: tuple[str, ...], containers: dict | None = None, pod_level: tuple[str, ...] = (),
                  metadata: str | None = None, volumes: str | None = None,
-                 unsupported: str = NO_POD_LEVEL) -> None:
-        self._init(at, {} if containers is None else containers, pod_level, metadata, volumes, unsupported)
+                 unsupported: str = NO_POD_LEVEL, versions: tuple[str, ...] = ()) -> None:
+        self._init(at, {} if containers is None else containers, pod_level, metadata, volumes, unsupported,
+                   versions)
+
+    def serves(self, api_version: Any) -> bool:
+        """Whether the pods of this set are where it says in a resource of `api_version`."""
+        return not self.versions or (isinstance(api_version, str)
+                                     and api_version.rpartition("/")[2] in self.versions)
 
 
 class Entry(FrozenRecord):
@@ -76,7 +83,7 @@ class Entry(FrozenRecord):
 def _podset(d: dict) -> PodSet:
     return PodSet(tuple(d["at"]), {k: tuple(d[k]) for k in CONTAINER_KEYS if d.get(k)},
                   tuple(d.get("podLevel") or ()), d.get("metadata"), d.get("volumes"),
-                  d.get("unsupported") or NO_POD_LEVEL)
+                  d.get("unsupported") or NO_POD_LEVEL, tuple(d.get("versions") or ()))
 
 
 def _path() -> Path:

@@ -317,6 +317,8 @@ def find_pod_templates(data: Any, table: WorkloadTable, pointer: str = "") -> It
                 if isinstance(template, dict) and isinstance(template.get("spec"), dict):
                     yield PodTemplate(resource, at, where, entry.restrictions)
         for podset in entry.pods:
+            if not podset.serves(resource.get("apiVersion")):
+                continue
             for parts in crds.find_pods(resource, podset):
                 yield PodView(resource, at, parts)
 
