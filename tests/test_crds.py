@@ -188,6 +188,32 @@ def test_argo_without_any_security_context_creates_it_in_each_template():
     assert all(c.path.startswith("/spec/templates/") for c in out.results[0].changes)
 
 
+@pytest.mark.parametrize("kind, pre", [("Workflow", ()), ("CronWorkflow", ("workflowSpec",))])
+def test_argo_pod_spec_patch_is_reported_never_ignored(kind, pre):
+    """Issue #21. workflow/util/util.go ApplyPodSpecPatch (from workflowpod.go
+    createWorkflowPod) merges the podSpecPatch string over the pod the controller builds, so
+    it wins over the hardened template: each one (workflow-wide and per template) is
+    reported, through the CLI too; an empty one is not."""
+    patch = '{"containers": [{"name": "main", "securityContext": {"runAsUser": 0}}]}'
+    spec = {"podSpecPatch": patch,
+            "templates": [{"name": "a", "container": dict(C), "podSpecPatch": "containers: []"},
+                          {"name": "b", "container": dict(C), "podSpecPatch": ""}]}
+    for key in reversed(pre):
+        spec = {key: spec}
+    text = dump(doc("argoproj.io/v1alpha1", kind, spec))
+    out = harden(text)
+    where = ".".join(("spec", *pre))
+    reasons = sorted(s.reason.partition(":")[0] for s in out.results[0].skipped
+                     if s.kind == UNSUPPORTED and "podSpecPatch is merged" in s.reason)
+    assert reasons == [f"{where}.podSpecPatch", f"{where}.templates[0].podSpecPatch"]
+    hardened = load_all(out.output)[0]["spec"]
+    for key in pre:
+        hardened = hardened[key]
+    assert hardened["podSpecPatch"] == patch  # left as written: reported, not rewritten
+    r = invoke("--report", "text", "--emit", "none", input=text)
+    assert r.exit_code == 0 and r.stderr.count("podSpecPatch is merged over the pod") == 2, r.stderr
+
+
 # --------------------------------------------------------------------------- Tekton
 def test_tekton_task_has_no_pod_level_so_settings_go_per_container():
     task = doc("tekton.dev/v1", "Task", {"steps": [dict(C, name="build")], "sidecars": [dict(C, name="db")]})

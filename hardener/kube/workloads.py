@@ -363,7 +363,7 @@ def _reported(data: dict, pointer: str, table: WorkloadTable) -> Iterator[tuple[
     if isinstance(entry, crds.Entry):
         for at_pattern, reason in entry.report:
             for at, value in crds.expand(data, at_pattern):
-                if value not in ({}, []):
+                if value not in ({}, [], ""):
                     yield data, pointer, Skip("*", f"{field_path(at)}: {reason}", kind=UNSUPPORTED)
         return
     if entry is not None or not is_custom_group(api_group(data.get("apiVersion"))):
