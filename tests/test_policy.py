@@ -159,6 +159,39 @@ def test_seed_rbac_lets_exactly_their_service_accounts_use_the_policy():
     assert [o["kind"] for o in objects] == ["PodSecurityPolicy", "ClusterRole", "RoleBinding"]
 
 
+def _subjects(text: str) -> list[str]:
+    bindings = of_kind(generated(harden(text, kube="1.24", namespace="ci").output), "RoleBinding")
+    return sorted(s["name"] for b in bindings for s in b["subjects"])
+
+
+def test_argo_and_tekton_pods_bind_the_service_accounts_they_run_as():
+    """Issue #21: a PSP binding for `default` does not let a pod that runs as another account
+    use the policy. Argo: the template's serviceAccountName, else the workflow's
+    (workflow/controller/workflowpod.go setupServiceAccount); Tekton: a TaskRun's
+    spec.serviceAccountName, a PipelineRun's taskRunTemplate.serviceAccountName (v1) or
+    spec.serviceAccountName (v1beta1), and each taskRunSpecs override."""
+    c = {"name": "main", "image": "alpine"}
+    wf = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"name": "w"},
+          "spec": {"serviceAccountName": "wf-sa",
+                   "templates": [{"name": "a", "container": dict(c)},
+                                 {"name": "b", "container": dict(c), "serviceAccountName": "b-sa"}]}}
+    assert _subjects(yaml.safe_dump(wf)) == ["b-sa", "wf-sa"]
+    del wf["spec"]["serviceAccountName"]
+    assert _subjects(yaml.safe_dump(wf)) == ["b-sa", "default"]
+    tasks = [{"name": "t", "taskSpec": {"steps": [c]}}]
+    v1 = {"apiVersion": "tekton.dev/v1", "kind": "PipelineRun", "metadata": {"name": "p"},
+          "spec": {"pipelineSpec": {"tasks": tasks}, "taskRunTemplate": {"serviceAccountName": "run-sa"},
+                   "taskRunSpecs": [{"pipelineTaskName": "t", "serviceAccountName": "t-sa"}]}}
+    assert _subjects(yaml.safe_dump(v1)) == ["run-sa", "t-sa"]
+    beta = {"apiVersion": "tekton.dev/v1beta1", "kind": "PipelineRun", "metadata": {"name": "p"},
+            "spec": {"pipelineSpec": {"tasks": tasks}, "serviceAccountName": "run-sa",
+                     "taskRunSpecs": [{"pipelineTaskName": "t", "taskServiceAccountName": "t-sa"}]}}
+    assert _subjects(yaml.safe_dump(beta)) == ["run-sa", "t-sa"]
+    tr = {"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": {"name": "r"},
+          "spec": {"taskSpec": {"steps": [c]}, "serviceAccountName": "build-bot"}}
+    assert _subjects(yaml.safe_dump(tr)) == ["build-bot"]
+
+
 def test_namespace_option_and_cluster_binding():
     text = SEED_PODS.read_text()
     [binding] = of_kind(generated(harden(text, kube="1.24", namespace="apps").output), "RoleBinding")

@@ -52,15 +52,18 @@ class PodSet(FrozenRecord):
     `at`, pointers (wildcards) of the objects that are one pod each; `containers`, list name
     -> pointers (`{at}` = the object); `pod_level`, objects that may hold the pod
     securityContext (first wins); `metadata`; `volumes`; `unsupported`; `versions`, the
-    apiVersion versions it is for (empty: all; a field that moved between versions)."""
+    apiVersion versions it is for (empty: all; a field that moved between versions);
+    `service_accounts`, pointers of the pods' service account names (PodView.service_accounts)."""
 
-    __slots__ = _fields = ("at", "containers", "pod_level", "metadata", "volumes", "unsupported", "versions")
+    __slots__ = _fields = ("at", "containers", "pod_level", "metadata", "volumes", "unsupported", "versions",
+                           "service_accounts")
 
     def __init__(self, at: tuple[str, ...], containers: dict | None = None, pod_level: tuple[str, ...] = (),
                  metadata: str | None = None, volumes: str | None = None,
-                 unsupported: str = NO_POD_LEVEL, versions: tuple[str, ...] = ()) -> None:
+                 unsupported: str = NO_POD_LEVEL, versions: tuple[str, ...] = (),
+                 service_accounts: tuple[str, ...] = ()) -> None:
         self._init(at, {} if containers is None else containers, pod_level, metadata, volumes, unsupported,
-                   versions)
+                   versions, service_accounts)
 
     def serves(self, api_version: Any) -> bool:
         """Whether the pods of this set are where it says in a resource of `api_version`."""
@@ -83,7 +86,8 @@ class Entry(FrozenRecord):
 def _podset(d: dict) -> PodSet:
     return PodSet(tuple(d["at"]), {k: tuple(d[k]) for k in CONTAINER_KEYS if d.get(k)},
                   tuple(d.get("podLevel") or ()), d.get("metadata"), d.get("volumes"),
-                  d.get("unsupported") or NO_POD_LEVEL, tuple(d.get("versions") or ()))
+                  d.get("unsupported") or NO_POD_LEVEL, tuple(d.get("versions") or ()),
+                  tuple(d.get("serviceAccounts") or ()))
 
 
 def _path() -> Path:

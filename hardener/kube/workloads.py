@@ -125,6 +125,13 @@ class PodTemplate(Record):
             return isinstance((self.template or {}).get("spec", {}).get("securityContext"), dict)
         return True
 
+    @property
+    def service_accounts(self) -> tuple[str, ...]:
+        """The service accounts its pods run as (the PSP bindings are for them)."""
+        spec = (self.template or {}).get("spec")
+        spec = spec if isinstance(spec, dict) else {}
+        return (str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"),)
+
     def translate(self, change: Change) -> Change | Skip:
         """The change as it is applied to the document, or the Skip that says why the
         resource cannot take it (a real template: the change itself)."""
@@ -234,6 +241,23 @@ class PodView(PodTemplate):
 
     def refresh(self) -> None:
         self.__dict__.pop("template", None)
+
+    @property
+    def service_accounts(self) -> tuple[str, ...]:
+        """crds.yaml `serviceAccounts`: the first plain pointer that holds a name is the
+        pod's (else `default`); each match of a wildcard one adds the account of one task
+        that overrides it (a PipelineRun's taskRunSpecs)."""
+        found: list[str] = []
+        own = None
+        for pattern in self.parts.podset.service_accounts:
+            for _, value in crds.expand(self.resource, crds._fill(pattern, self.parts.at)):
+                if not isinstance(value, str) or not value:
+                    continue
+                if "*" in pattern:
+                    found.append(value)
+                elif own is None:
+                    own = value
+        return tuple(dict.fromkeys([own or "default", *found]))
 
     @property
     def roots(self) -> list[str]:

@@ -34,8 +34,7 @@ def collect_workloads(results: list[ResourceResult], opts: Options) -> list[Work
         templates = [pt.template for pt in r.templates if isinstance(pt.template, dict)]
         if not templates:
             continue
-        sas = sorted({str(_get(t, "spec", "serviceAccountName") or _get(t, "spec", "serviceAccount") or "default")
-                      for t in templates})
+        sas = sorted({sa for pt in r.templates if isinstance(pt.template, dict) for sa in pt.service_accounts})
         usage = usage_of(templates, opts.kube)
         if any(_claims(pt.resource) for pt in r.templates):
             # the StatefulSet controller gives each pod a persistentVolumeClaim volume per
