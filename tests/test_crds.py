@@ -295,9 +295,16 @@ def test_knative_only_what_the_webhook_admits():
     assert {"capabilities", "fsGroup", "appArmor"} <= set(skipped)
     assert "fieldmask.go" in skipped["fsGroup"].reason
     # port 80: no NET_BIND_SERVICE and no sysctl admitted, so the container keeps its identity
+    # and (issue #21) the capabilities it binds the port with: drop ALL without the add would
+    # leave even root unable to bind it (net/ipv4 inet_bind: CAP_NET_BIND_SERVICE below
+    # ip_unprivileged_port_start), so nothing is dropped and the skip says why
     low = spec["containers"][1]["securityContext"]
-    assert "runAsNonRoot" not in low and "add" not in low["capabilities"]
+    assert "runAsNonRoot" not in low and "capabilities" not in low
     assert any(s.control == "runAsNonRoot" and s.container == "low" for s in out.results[0].skipped)
+    [caps] = [s for s in out.results[0].skipped if s.control == "capabilities" and s.container == "low"]
+    assert caps.kind == UNSUPPORTED and caps.check == "capabilities_restricted"
+    assert caps.reason.startswith("kept the runtime's default capabilities: the container needs "
+                                  "NET_BIND_SERVICE, CHOWN") and "CapabilitiesMask" in caps.reason
     assert harden(out.output, node_features="appArmor,unprivilegedPortSysctl").output == out.output
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..kube import versions
 from ..kube.kubelet import PORT_SYSCTL
 from ..kube.podspec import LINUX_CAPABILITIES, added_caps, cap_name
-from ..results import CONFLICT, NOT_APPLICABLE, Skip, Warning
+from ..results import CONFLICT, NOT_APPLICABLE, UNSUPPORTED, Skip, Warning
 from .base import Control, Option, is_bool, is_capability_list
 
 PRIVILEGED_PORTS = 1024
@@ -84,14 +84,27 @@ spec:
                 continue
             yield from self._spelling(ctx, c, allowed)
             path = c.path + ("securityContext", "capabilities")
-            added_all = False
+            current = _caps(c).get("drop")
+            adding_all = any(cap_name(w) == "ALL" for w in opts["drop"]) and "ALL" not in {
+                cap_name(d) for d in (current if isinstance(current, list) else [])}
+            wanted = self._wanted(ctx, c, opts, allowed, adding_all)
+            refused = ctx.refused(ctx.append(self.id, path + ("add",), wanted[0][0], wanted[0][1], c.name)) \
+                if wanted and adding_all else None
+            if refused:
+                # e.g. Knative: no `add` without a feature flag, and drop ALL alone would take
+                # from the container what it needs (a low port, a root entrypoint)
+                needs = ", ".join(dict.fromkeys(cap for cap, _ in wanted))
+                yield Skip(self.id, f"kept the runtime's default capabilities: the container needs "
+                           f"{needs} ({wanted[0][1]}), which cannot be added here: {refused}; drop ALL "
+                           "alone would break it", c.name,
+                           kind=UNSUPPORTED, check="capabilities_restricted")
+                continue
             for want in opts["drop"]:
                 drop = _caps(c).get("drop")
                 drop = drop if isinstance(drop, list) else []
                 have = [i for i, d in enumerate(drop) if cap_name(d) == cap_name(want)]
                 if not have:
                     yield ctx.append(self.id, path + ("drop",), want, f"drop {want}", c.name)
-                    added_all |= want == "ALL"
                 elif drop[have[0]] != want:
                     # PSS restricted accepts only the exact spelling `ALL`
                     yield ctx.set(self.id, path + ("drop", have[0]), want,
@@ -111,20 +124,6 @@ spec:
                     yield ctx.remove(self.id, path + ("add", i), f"remove add {adds[i]}", c.name)
                 else:
                     yield ctx.conflict(self.id, f"capabilities.add {adds[i]}", c.name)
-            wanted = []
-            ports = low_ports(c.container)
-            why = f"listens on port {min(ports)}" if ports else ""
-            if not ports:
-                ports = ctx.image_ports(c)
-                why = f"its image {c.container.get('image')} exposes port {min(ports)}" if ports else ""
-            if (opts["netBindService"] and "NET_BIND_SERVICE" in allowed and ports
-                    and "NET_BIND_SERVICE" not in added_caps(c.sc)):
-                wanted.append(("NET_BIND_SERVICE", why))
-            if added_all and ctx.will_run_as_root(c):
-                why = ("runs as root: keeps what file ownership and user switching need "
-                       "(drop ALL alone would leave uid 0 unable to chown or chmod)")
-                back = [cap for cap in opts["rootAdd"] if cap not in added_caps(c.sc)]
-                wanted += [(cap, why) for cap in back]
             kept = [cap for cap in opts["rootAdd"] if cap in root_caps - allowed
                     and (cap in added_caps(c.sc) or any(cap == w for w, _ in wanted))]
             if kept:
@@ -133,6 +132,26 @@ spec:
                            kind=NOT_APPLICABLE, check="capabilities_restricted")
             for cap, why in wanted:
                 yield ctx.append(self.id, path + ("add",), cap, why, c.name)
+
+    @staticmethod
+    def _wanted(ctx, c, opts, allowed, adding_all) -> list[tuple[str, str]]:
+        """(capability, why) for each add the container needs once the profile's drops are
+        in: NET_BIND_SERVICE for a low port (declared, or exposed by its image), and
+        `rootAdd` for a container that keeps running as root when ALL is dropped."""
+        wanted = []
+        ports = low_ports(c.container)
+        why = f"listens on port {min(ports)}" if ports else ""
+        if not ports:
+            ports = ctx.image_ports(c)
+            why = f"its image {c.container.get('image')} exposes port {min(ports)}" if ports else ""
+        if (opts["netBindService"] and "NET_BIND_SERVICE" in allowed and ports
+                and "NET_BIND_SERVICE" not in added_caps(c.sc)):
+            wanted.append(("NET_BIND_SERVICE", why))
+        if adding_all and ctx.will_run_as_root(c):
+            why = ("runs as root: keeps what file ownership and user switching need "
+                   "(drop ALL alone would leave uid 0 unable to chown or chmod)")
+            wanted += [(cap, why) for cap in opts["rootAdd"] if cap not in added_caps(c.sc)]
+        return wanted
 
     def _spelling(self, ctx, c, allowed):
         """`CAP_X` / `x` in add -> `X`: the same capability, spelled as PSA, PSP and

@@ -356,6 +356,12 @@ class PodContext(Record):
         op = "replace" if exists else "add"
         return Change(control, op, self.pointer(*parts), value, reason, container)
 
+    def refused(self, change: Change) -> str | None:
+        """Why the resource would not take `change` (a CRD's webhook, a field it lacks), or
+        None: asked before planning something that only works together with it."""
+        real = self.template.translate(change)
+        return real.reason if isinstance(real, Skip) else None
+
     def remove(self, control: str, path_parts: tuple, reason: str,
                container: str | None = None) -> Change:
         return Change(control, "remove", self.pointer(*path_parts), None, reason, container)
