@@ -26,7 +26,7 @@ REPORTS = ("summary", "text", "json", "none")
 #: Options of the main command that `audit` honours when they stand before it
 #: (`k8s-harden -f x.yaml audit`); any other is refused there rather than ignored.
 AUDIT_SHARED = ("filename", "profile", "kube_version", "node_features", "images", "images_required",
-                "images_cache", "insecure_registry", "platform", "allow_non_objects")
+                "images_cache", "images_ttl", "insecure_registry", "platform", "allow_non_objects")
 NON_OBJECTS_HELP = ("Let documents that are not Kubernetes objects (no kind: a shell pipe's error "
                     "text) through unchanged. Default: such a document is an error (exit 2).")
 
@@ -152,6 +152,9 @@ def _setting_option(name: str, help: str, *short: str, **kwargs):
                                     "(exit 2), not a warning.", is_flag=True)
 @_setting_option("images_cache", "With --images registry: the cache folder (default: "
                                  "$XDG_CACHE_HOME/k8s-harden/images).", metavar="DIR")
+@_setting_option("images_ttl", "With --images registry: seconds the cache trusts what a tag resolved to "
+                             "(default 3600); a failed lookup is remembered for a tenth of it, at most "
+                             "300 s. 0: ask the registry every run.", metavar="SECONDS")
 @_setting_option("insecure_registry", "With --images registry: registries to reach over plain HTTP "
                                       "(comma list).", metavar="HOST[:PORT]")
 @_setting_option("platform", "With --images registry: the platform taken from a multi-arch image. "
@@ -343,6 +346,7 @@ AUDIT_FORMATS = ("text", "json", "sarif")
 @click.option("--images-required", is_flag=True, default=None,
               help="An image config that cannot be read is an error (exit 2).")
 @click.option("--images-cache", default=None, metavar="DIR", help="As k8s-harden's --images-cache.")
+@click.option("--images-ttl", default=None, metavar="SECONDS", help="As k8s-harden's --images-ttl.")
 @click.option("--insecure-registry", default=None, metavar="HOST[:PORT]",
               help="As k8s-harden's --insecure-registry.")
 @click.option("--platform", default=None, metavar="OS/ARCH", help="As k8s-harden's --platform.")
@@ -380,7 +384,7 @@ def audit_cmd(ctx: click.Context, filename, level, kube_version, format, profile
 
         images = image_settings(image_opts["images"], bool(image_opts["images_required"]),
                                 image_opts["images_cache"], image_opts["insecure_registry"],
-                                image_opts["platform"])
+                                image_opts["platform"], image_opts["images_ttl"])
         report = audit.audit_sources(read_inputs(filename), level, version, profile, features, images,
                                      objects_only=not allow_non_objects)
     except HardenError as exc:

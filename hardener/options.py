@@ -52,6 +52,7 @@ SETTINGS = (
     Setting("images_required", "--images-required", "imagesRequired", "images-required", "true or false",
             flag_only=True),
     Setting("images_cache", "--images-cache", "imagesCache", "images-cache", "a folder"),
+    Setting("images_ttl", "--images-ttl", "imagesTtl", "images-ttl", "a number of seconds"),
     Setting("insecure_registry", "--insecure-registry", "insecureRegistry", "insecure-registry",
             "a list of HOST[:PORT]"),
     Setting("platform", "--platform", "platform", "platform", "OS/ARCH[/VARIANT]"),
@@ -87,23 +88,26 @@ class ImageSettings(Record):
     """How to find image configs (hardener.images): `mode` registry or a folder's path;
     `required` turns a config that cannot be had into an error; `cache` the cache folder
     (None: the default); `insecure` the registries spoken to over plain HTTP; `platform`
-    (os, arch, variant) picked from a multi-arch index."""
+    (os, arch, variant) picked from a multi-arch index; `ttl`, how long the cache trusts what
+    a tag resolved to, in seconds (a failed lookup: :func:`failure_ttl` of it)."""
 
-    _fields = ("mode", "required", "cache", "insecure", "platform")
+    _fields = ("mode", "required", "cache", "insecure", "platform", "ttl")
 
     def __init__(self, mode: str, required: bool = False, cache: str | None = None,
                  insecure: frozenset[str] = frozenset(),
-                 platform: tuple[str, str, str | None] = ("linux", "amd64", None)) -> None:
-        self.mode, self.required, self.cache, self.insecure, self.platform = (
-            mode, required, cache, insecure, platform)
+                 platform: tuple[str, str, str | None] = ("linux", "amd64", None),
+                 ttl: float = 3600.0) -> None:
+        self.mode, self.required, self.cache, self.insecure, self.platform, self.ttl = (
+            mode, required, cache, insecure, platform, ttl)
 
 
 #: Settings that only mean something with --images registry or a folder.
-_IMAGE_ONLY = ("images_required", "images_cache", "insecure_registry", "platform")
+_IMAGE_ONLY = ("images_required", "images_cache", "images_ttl", "insecure_registry", "platform")
 
 
 def image_settings(images: str | None, required: bool = False, cache: str | None = None,
-                   insecure: str | None = None, platform: str | None = None) -> ImageSettings | None:
+                   insecure: str | None = None, platform: str | None = None,
+                   ttl: str | int | float | None = None) -> ImageSettings | None:
     """The --images options checked (None: off). Raises UsageError."""
     import os
     import re
@@ -126,7 +130,18 @@ def image_settings(images: str | None, required: bool = False, cache: str | None
     if not (2 <= len(parts) <= 3 and all(re.fullmatch(r"[a-z0-9_]+", p) for p in parts)):
         raise UsageError(f"--platform: {platform!r}: must be OS/ARCH or OS/ARCH/VARIANT, e.g. linux/arm64")
     return ImageSettings(mode, bool(required), cache or None, hosts,
-                         (parts[0], parts[1], parts[2] if len(parts) == 3 else None))
+                         (parts[0], parts[1], parts[2] if len(parts) == 3 else None), _seconds(ttl))
+
+
+def _seconds(ttl: str | int | float | None) -> float:
+    """--images-ttl: a whole number of seconds, 0 or more (default 3600)."""
+    if ttl is None or ttl == "":
+        return 3600.0
+    text = str(ttl).strip()
+    if isinstance(ttl, bool) or not (text.isascii() and text.isdigit()):
+        raise UsageError(f"--images-ttl: {ttl!r}: must be a whole number of seconds (0: ask the registry "
+                         "every run)")
+    return float(int(text))
 
 
 def parse_node_features(value: str | list) -> frozenset[str]:
@@ -195,7 +210,7 @@ def build_options(*, config=None, assess: bool = True, **given: Any) -> Options:
     if binding not in BINDINGS:
         raise UsageError(f"--binding: must be namespace or cluster, got {binding!r}")
     images = image_settings(values["images"], bool(values["images_required"]), values["images_cache"],
-                            values["insecure_registry"], values["platform"])
+                            values["insecure_registry"], values["platform"], values["images_ttl"])
     if images is None:
         unused = [s.flag for s in SETTINGS if s.name in _IMAGE_ONLY and values[s.name]]
         if unused:  # said, not silently ignored

@@ -72,9 +72,9 @@ def htpasswd_line(user: str, password: str) -> str:
 class Registry:
     """One registry process; `auth` None, ("htpasswd", user, password) or ("token", server)."""
 
-    def __init__(self, root: Path, auth: tuple | None = None) -> None:
+    def __init__(self, root: Path, auth: tuple | None = None, port: int | None = None) -> None:
         self.root, self.auth = root, auth
-        self.port = free_port()
+        self.port = port or free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
         self.log = root / "registry.log"
@@ -250,9 +250,12 @@ class Layout:
 class TokenServer:
     """A bearer-token endpoint as Docker Hub's auth.docker.io is one: GET /token with basic
     credentials -> a JWT (RS256, signed with `openssl`, the certificate in its `x5c`
-    header) the registry trusts through `auth.token.rootcertbundle`."""
+    header) the registry trusts through `auth.token.rootcertbundle`; and POST /token with
+    `grant_type=refresh_token` and the identity token `refresh` (distribution
+    docs/spec/auth/oauth.md) -> `{"access_token"}`. `posts` counts the POSTs."""
 
     service, issuer, user, password = "test-registry", "test-issuer", "tok-user", "tok-secret"
+    refresh = "identity-token-for-tok-user"
 
     def __init__(self, folder: Path) -> None:
         if not shutil.which("openssl"):
@@ -265,7 +268,7 @@ class TokenServer:
         der = subprocess.run(["openssl", "x509", "-in", str(self.cert), "-outform", "DER"],
                              check=True, capture_output=True).stdout
         self.x5c = base64.b64encode(der).decode()
-        self.requests = 0
+        self.requests = self.posts = 0
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -282,6 +285,24 @@ class TokenServer:
                     self.end_headers()
                     return
                 body = json.dumps({"token": server.token(q.get("scope", [""])[0])}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                server.posts += 1
+                length = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                if (self.headers.get("Content-Type") != "application/x-www-form-urlencoded"
+                        or form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [server.refresh]
+                        or not form.get("client_id") or form.get("service") != [server.service]):
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                body = json.dumps({"access_token": server.token(form.get("scope", [""])[0]),
+                                   "expires_in": 300}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -86,7 +86,7 @@ def test_every_setting_can_be_given_in_a_config(form, tmp_path):
     values = {"profile": "strict", "kube_version": "1.24", "emit": "psp,rbac", "force": True,
               "binding": "cluster", "namespace": "apps", "name_prefix": "team-a",
               "node_features": "appArmor,unprivilegedPortSysctl", "verify": False,
-              "images": str(tmp_path), "images_required": True, "images_cache": "/var/cache/images",
+              "images": str(tmp_path), "images_required": True, "images_cache": "/var/cache/images", "images_ttl": "600",
               "insecure_registry": "127.0.0.1:5000,reg.local", "platform": "linux/arm64", "mesh_cni": True}
     (tmp_path / "index.json").write_text("{}")
     assert set(values) == {s.name for s in SETTINGS}, "a new setting needs a value here"

@@ -217,6 +217,65 @@ def test_bearer_token_auth(token_registry, tmp_path):
     assert uid(doc, 0) == 4242 and not warns
 
 
+def test_an_identity_token_is_exchanged_at_the_realm(token_registry, tmp_path):
+    """Issue #21. An `auths` entry's identitytoken, or a credential helper's `<token>` user,
+    is a refresh token: POSTed to the realm (distribution docs/spec/auth/oauth.md,
+    grant_type=refresh_token), never sent as a password."""
+    h, server = token_registry.host, token_registry.auth[1]
+    image = f"{h}/private/app:1"
+    folder = tmp_path / "identity"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"auths": {h: {"identitytoken": TokenServer.refresh}}}))
+    before = server.posts
+    doc, warns = result(harden(pod(image), tmp_path, hosts=[h], config=folder, cache=tmp_path / "c1"))
+    assert uid(doc, 0) == 4242 and not warns and server.posts == before + 1
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    exe = bindir / "docker-credential-idtoken"
+    exe.write_text(f"#!{sys.executable}\nimport json, sys\nsys.stdin.read()\n"
+                   f"print(json.dumps({{'Username': '<token>', 'Secret': {TokenServer.refresh!r}}}))\n")
+    exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
+    helper = docker_config(tmp_path / "helper", credHelpers={h: "idtoken"})
+    doc, warns = result(harden(pod(image), tmp_path, hosts=[h], config=helper, path_extra=bindir,
+                               cache=tmp_path / "c2"))
+    assert uid(doc, 0) == 4242 and not warns
+    (folder / "config.json").write_text(json.dumps({"auths": {h: {"identitytoken": "revoked"}}}))
+    _, warns = result(harden(pod(image), tmp_path, hosts=[h], config=folder, cache=tmp_path / "c3"))
+    assert any("token endpoint" in w["message"] and "401 (the identity token was refused)" in w["message"]
+               for w in warns), warns
+
+
+def test_a_failed_lookup_is_remembered_for_a_while(tmp_path):
+    """Issue #21: an image that cannot be had is not asked for again on every run: the
+    failure is cached for a tenth of --images-ttl (at most 300 s), said in the warning; new
+    credentials (the Docker config changes) or --images-ttl 0 ask again."""
+    port = free_port()
+    image = f"127.0.0.1:{port}/app/later:1"
+    host = image.split("/")[0]
+    first = harden(pod(image), tmp_path, hosts=[host])
+    assert any("cannot reach" in w["message"] and "remembered" not in w["message"] for w in result(first)[1])
+    reg = Registry(tmp_path / "late", port=port).start()  # the registry comes up
+    try:
+        reg.push_image("app/later", "1", {"config": {"User": "5151"}})
+        _, warns = result(harden(pod(image), tmp_path, hosts=[host]))
+        assert any("cannot reach" in w["message"] and "remembered from a lookup" in w["message"]
+                   and "--images-ttl 0" in w["message"] for w in warns), warns
+        doc, warns = result(harden(pod(image), tmp_path, "--images-ttl", "0", hosts=[host]))
+        assert uid(doc, 0) == 5151 and not warns
+        # a failure, then new credentials: asked again at once
+        reg.stop()
+        result(harden(pod(image), tmp_path, "--images-ttl", "0", hosts=[host], cache=tmp_path / "c2"))
+        result(harden(pod(image), tmp_path, hosts=[host], cache=tmp_path / "c2"))  # failed, remembered
+        reg.start()
+        doc, warns = result(harden(pod(image), tmp_path, hosts=[host], cache=tmp_path / "c2",
+                                   config=docker_config(tmp_path / "new-creds")))
+        assert uid(doc, 0) == 5151 and not warns
+    finally:
+        reg.stop()
+    bad = harden(pod(image), tmp_path, "--images-ttl", "soon", hosts=[host])
+    assert bad.returncode == 2 and b"--images-ttl: 'soon': must be a whole number of seconds" in bad.stderr
+
+
 def _blob_file(reg: Registry, digest: str) -> Path:
     hexd = digest.split(":")[1]
     return reg.root / "data" / "docker" / "registry" / "v2" / "blobs" / "sha256" / hexd[:2] / hexd / "data"

@@ -5,7 +5,10 @@ Credentials come from the Docker config file (`$DOCKER_CONFIG/config.json`, else
 `~/.docker/config.json`): a `credHelpers` entry for the registry, else its `auths` entry
 (`auth`: base64 `user:password`, or `username`/`password`), else the `credsStore` helper.
 A helper is the program `docker-credential-NAME`: `get` reads the server on stdin and
-prints `{"Username", "Secret"}`.
+prints `{"Username", "Secret"}`. A Username of `<token>` (docker-credential-helpers'
+convention; `identitytoken` in an `auths` entry) makes the Secret an identity token: a
+refresh token exchanged for a bearer token at the realm (distribution's token
+authentication spec, OAuth2 `grant_type=refresh_token`), not a password.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from .reference import DOCKER_HUB
 
 #: The key Docker Hub's credentials are stored under.
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
+#: The user name that says the secret is an identity (refresh) token.
+TOKEN_USER = "<token>"
 _PARAM = re.compile(r'\s*([A-Za-z][\w-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*(?:,|$)')
 
 
@@ -91,6 +96,8 @@ def credentials(registry: str, config: dict[str, Any] | None = None) -> tuple[st
     for key, entry in auths.items():
         if _host_of(key) != registry or not isinstance(entry, dict):
             continue
+        if isinstance(entry.get("identitytoken"), str) and entry["identitytoken"]:
+            return TOKEN_USER, entry["identitytoken"]
         if entry.get("auth"):
             try:
                 user, _, password = base64.b64decode(str(entry["auth"])).decode("utf-8").partition(":")

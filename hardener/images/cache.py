@@ -4,7 +4,10 @@ tags move). Entries are written atomically and a blob is checked against its dig
 read, so a torn or tampered file is a miss, never a wrong answer.
 
 Layout: `DIR/blobs/sha256/<hex>` (the config JSON) and `DIR/refs/<sha256 of the key>.json`
-(`{"key", "config", "resolved"}`: key = reference + platform).
+(`{"key", "config", "resolved"}`: key = reference + platform; or `{"key", "failed",
+"resolved"}`: why the last lookup failed, remembered for :func:`failure_ttl` seconds, so a
+registry that is down or an image that is gone costs one timeout per few minutes, not one
+per run).
 """
 
 from __future__ import annotations
@@ -16,6 +19,13 @@ import tempfile
 import time
 
 TAG_TTL = 3600.0
+#: The longest a failed lookup is remembered (seconds).
+FAILURE_TTL_MAX = 300.0
+
+
+def failure_ttl(tag_ttl: float) -> float:
+    """How long a failure is remembered: a tenth of the tag TTL, at most FAILURE_TTL_MAX."""
+    return min(tag_ttl / 10, FAILURE_TTL_MAX)
 
 
 def default_dir() -> str:
@@ -24,8 +34,8 @@ def default_dir() -> str:
 
 
 class Cache:
-    def __init__(self, folder: str) -> None:
-        self.folder = folder
+    def __init__(self, folder: str, tag_ttl: float = TAG_TTL) -> None:
+        self.folder, self.tag_ttl = folder, tag_ttl
 
     def _write(self, path: str, data: bytes) -> None:
         try:
@@ -54,20 +64,40 @@ class Cache:
     def _ref_path(self, key: str) -> str:
         return os.path.join(self.folder, "refs", hashlib.sha256(key.encode()).hexdigest() + ".json")
 
-    def resolved(self, key: str, immutable: bool) -> str | None:
-        """The config digest `key` (reference + platform) resolved to, when still valid."""
+    def _entry(self, key: str) -> tuple[dict, float] | None:
+        """The ref entry of `key` and its age in seconds (None: none, or unreadable)."""
         try:
             with open(self._ref_path(key), encoding="utf-8") as f:
                 entry = json.load(f)
-            digest, when = entry["config"], float(entry["resolved"])
+            age = time.time() - float(entry["resolved"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if entry.get("key") != key or not isinstance(digest, str):
-            return None
-        if not immutable and not (0 <= time.time() - when < TAG_TTL):
+        return (entry, age) if isinstance(entry, dict) and entry.get("key") == key else None
+
+    def resolved(self, key: str, immutable: bool) -> str | None:
+        """The config digest `key` (reference + platform) resolved to, when still valid."""
+        found = self._entry(key)
+        digest = found[0].get("config") if found else None
+        if not isinstance(digest, str) or not (immutable or 0 <= found[1] < self.tag_ttl):
             return None
         return digest
 
     def put_resolved(self, key: str, digest: str) -> None:
         self._write(self._ref_path(key), json.dumps(
             {"key": key, "config": digest, "resolved": time.time()}).encode())
+
+    def failed(self, key: str, context: str) -> tuple[str, float] | None:
+        """(why, seconds ago) of the last lookup of `key`, when it failed recently enough and
+        in the same `context` (the credentials and settings it was asked with: a user who
+        fixes them is not told the old answer)."""
+        found = self._entry(key)
+        why = found[0].get("failed") if found else None
+        if (not isinstance(why, str) or found[0].get("context") != context
+                or not 0 <= found[1] < failure_ttl(self.tag_ttl)):
+            return None
+        return why, found[1]
+
+    def put_failed(self, key: str, why: str, context: str) -> None:
+        if failure_ttl(self.tag_ttl) > 0:
+            self._write(self._ref_path(key), json.dumps(
+                {"key": key, "failed": why, "context": context, "resolved": time.time()}).encode())

@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import HardenError
 from ..kube import podspec
 from . import Failure, ImageConfig, RegistryError, from_config
+from .cache import failure_ttl
 
 POOL = 8
 
@@ -53,6 +54,23 @@ def _key(text: str, settings: Any):
     return ref, f"{ref}|{'/'.join(p for p in settings.platform if p)}"
 
 
+def _context(settings: Any) -> str:
+    """What a failed lookup depended on besides the reference: the Docker config file (its
+    path and a hash of its content: new credentials) and the registries spoken to over
+    plain HTTP."""
+    import hashlib
+
+    from .auth import config_path
+
+    path = config_path()
+    try:
+        with open(path, "rb") as f:
+            stamp = hashlib.sha256(f.read()).hexdigest()[:16]
+    except OSError:
+        stamp = "none"
+    return f"{path}:{stamp}|{','.join(sorted(settings.insecure))}"
+
+
 def _from_cache(text: str, settings: Any, cache: Any) -> ImageConfig | Failure | None:
     """The config the cache holds for the reference (None: a miss)."""
     parsed = _key(text, settings)
@@ -62,6 +80,11 @@ def _from_cache(text: str, settings: Any, cache: Any) -> ImageConfig | Failure |
     digest = cache.resolved(key, immutable=ref.digest is not None)
     blob = cache.blob(digest) if digest else None
     if blob is None:
+        failed = cache.failed(key, _context(settings)) if digest is None else None
+        if failed is not None:
+            why, ago = failed
+            return Failure(text, f"{why} (remembered from a lookup {int(ago)} s ago; asked again after "
+                                 f"{int(failure_ttl(cache.tag_ttl))} s, or with --images-ttl 0)")
         return None
     try:
         return from_config(text, json.loads(blob), digest, "cache")
@@ -85,8 +108,10 @@ def _from_registry(text: str, settings: Any, clients: _Clients, cache: Any) -> I
             cache.put_blob(digest, blob)
         data = json.loads(blob)
     except RegistryError as exc:
+        cache.put_failed(key, str(exc), _context(settings))
         return Failure(text, str(exc))
     except ValueError:
+        cache.put_failed(key, "the config blob is not JSON", _context(settings))
         return Failure(text, "the config blob is not JSON")
     cache.put_resolved(key, digest)
     return from_config(text, data, digest, source)
@@ -136,7 +161,7 @@ def lookup(refs: list[str], settings: Any, client: Any = None) -> dict[str, Imag
         return {r: _from_folder(r, settings.mode, index) for r in refs}
     from .cache import Cache, default_dir
 
-    cache = Cache(settings.cache or default_dir())
+    cache = Cache(settings.cache or default_dir(), settings.ttl)
     found = {r: _from_cache(r, settings, cache) for r in refs}
     misses = [r for r, got in found.items() if got is None]
     clients = _Clients(settings.insecure, client)

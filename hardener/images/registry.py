@@ -83,10 +83,13 @@ class Client:
         scheme = "http" if ref.registry in self.insecure or ref.api_host in self.insecure else "https"
         return f"{scheme}://{ref.api_host}/v2/{ref.repository}"
 
-    def _open(self, url: str, headers: dict[str, str]) -> tuple[int, Any, bytes]:
-        """(status, headers, body) of a GET, 3xx followed by hand (without Authorization)."""
+    def _open(self, url: str, headers: dict[str, str], form: dict[str, str] | None = None
+              ) -> tuple[int, Any, bytes]:
+        """(status, headers, body) of a GET (a POST of `form`), 3xx followed by hand
+        (without Authorization)."""
         for _ in range(5):
-            req = urllib.request.Request(url, headers=headers)
+            data = urllib.parse.urlencode(form).encode() if form is not None else None
+            req = urllib.request.Request(url, data=data, headers=headers)
             try:
                 with _OPENER.open(req, timeout=self.timeout) as r:
                     return r.status, r.headers, r.read(MAX_BYTES + 1)
@@ -110,10 +113,18 @@ class Client:
         url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(
             {k: v for k, v in query.items() if v})
         creds = auth.credentials(ref.registry, self._docker_config())
-        headers = {"Authorization": auth.basic(*creds)} if creds else {}
-        status, _, body = self._open(url, headers)
-        if status != 200:
+        if creds and creds[0] == auth.TOKEN_USER:
+            # an identity token: POSTed as an OAuth2 refresh token (distribution
+            # docs/spec/auth/oauth.md), as docker and containerd do
+            form = {"grant_type": "refresh_token", "refresh_token": creds[1], "client_id": "k8s-harden",
+                    **{k: v for k, v in query.items() if v}}
+            status, _, body = self._open(realm, {"Content-Type": "application/x-www-form-urlencoded"}, form)
+            who = "the identity token was refused"
+        else:
+            headers = {"Authorization": auth.basic(*creds)} if creds else {}
+            status, _, body = self._open(url, headers)
             who = "the credentials were refused" if creds else "no credentials for it in the Docker config"
+        if status != 200:
             raise RegistryError(f"token endpoint {realm} answered {status} ({who})")
         try:
             data = json.loads(body)
