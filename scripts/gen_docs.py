@@ -584,9 +584,10 @@ STAGES = (
       "kube/names.py",
       "kube/versions.py", "kube/kubelet.py", "kube/nodes.py", "kube/mesh.py"]),
     ("image facts", "with --images: each image's config (user, exposed ports) from a registry, "
-                    "the disk cache or a folder, fetched once per run before planning",
+                    "the disk cache or a folder, fetched once per run before planning; where "
+                    "well-known images write outside their volumes (a read-only root's warning)",
      ["images/__init__.py", "images/lookup.py", "images/reference.py", "images/registry.py",
-      "images/auth.py", "images/cache.py"]),
+      "images/auth.py", "images/cache.py", "images/writes.py"]),
     ("plan", "the profile and its controls yield changes and skips as data",
      ["profile.py", "controls/__init__.py", "controls/base.py", "controls/context.py", "controls/*.py",
       "results.py", "record.py"]),

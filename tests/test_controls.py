@@ -287,6 +287,61 @@ def test_existing_tmp_mount_is_not_duplicated():
     assert data["spec"]["volumes"] == [{"name": "scratch", "emptyDir": {}}]
 
 
+def _ro_warnings(result):
+    return [w for w in result.warnings if w.control == "readOnlyRootFilesystem"]
+
+
+def test_strict_warns_where_a_known_image_writes_outside_its_volumes():
+    """Issue #23 item 7: strict makes the root read-only on images that write elsewhere at
+    start (hardener/images/writes.py cites each image's Dockerfile): warned, as for a uid
+    change, naming the paths; a writable mount at the path or above it (not readOnly), a
+    writablePath, an explicit readOnlyRootFilesystem: true or an image not listed says
+    nothing. /var/run is /run (a symlink on these images)."""
+    _, res = run_pod({"containers": [c("web", image="nginx:1.27"), c("db", image="postgres:17")]}, "strict")
+    [web, db] = _ro_warnings(res)
+    assert (web.container, web.image) == ("web", "nginx:1.27")
+    assert web.message.startswith("image nginx:1.27 writes /var/cache/nginx (its temp files), /var/run "
+                                  "(nginx.pid) at start: with a read-only root filesystem it is predicted to fail")
+    assert "/var/run/postgresql (its unix socket and lock file)" in db.message
+    mounts = [{"name": "v", "mountPath": "/var/cache/nginx"}, {"name": "r", "mountPath": "/run/"}]
+    spec = {"volumes": [{"name": "v", "emptyDir": {}}, {"name": "r", "emptyDir": {}}],
+            "containers": [c("web", image="docker.io/library/nginx:1.27", volumeMounts=mounts)]}
+    assert _ro_warnings(run_pod(spec, "strict")[1]) == []
+    ro = [dict(mounts[0], readOnly=True), mounts[1]]
+    spec["containers"][0]["volumeMounts"] = ro
+    [only] = _ro_warnings(run_pod(spec, "strict")[1])
+    assert "/var/cache/nginx" in only.message and "nginx.pid" not in only.message
+    kept = c("web", image="nginx", securityContext={"readOnlyRootFilesystem": True})
+    assert _ro_warnings(run_pod({"containers": [kept]}, "strict")[1]) == []
+    assert _ro_warnings(run_pod({"containers": [c("app")]}, "strict")[1]) == []
+    mirrored = run_pod({"containers": [c("web", image="public.ecr.aws/docker/library/httpd:2.4")]}, "strict")[1]
+    assert "/usr/local/apache2/logs (httpd.pid)" in _ro_warnings(mirrored)[0].message
+    assert _ro_warnings(run_pod({"containers": [c("web", image="nginx")]})[1]) == []  # restricted: no RO
+
+
+def test_writable_paths_of_the_profile_cover_what_the_image_writes(tmp_path):
+    prof = tmp_path / "p.yaml"
+    prof.write_text("name: p\nextends: strict\ncontrols:\n  readOnlyRootFilesystem:\n"
+                    "    writablePaths: [/tmp, /var/run/postgresql]\n")
+    data, res = run_pod({"containers": [c("db", image="postgres:17")]}, str(prof))
+    assert _ro_warnings(res) == []
+    assert {"name": "k8s-harden-var-run-postgresql", "mountPath": "/var/run/postgresql"} in \
+        data["spec"]["containers"][0]["volumeMounts"]
+
+
+def test_the_read_only_warning_reaches_the_cli_report():
+    from helpers import invoke
+
+    r = invoke("-p", "strict", "--emit", "none", "--report", "json",
+               input=dump(pod({"containers": [c("db", image="mariadb:11")]})))
+    assert r.exit_code == 0
+    import json
+
+    [w] = [w for res in json.loads(r.stderr)["resources"] for w in res["warnings"]
+           if w["control"] == "readOnlyRootFilesystem"]
+    assert w["image"] == "mariadb:11" and "/run/mysqld (its socket and lock files)" in w["message"]
+
+
 def test_strict_fails_on_conflict_naming_the_resource():
     with pytest.raises(ConflictError, match=r"v1 Pod p: container 'app': privileged: true"):
         run_pod({"containers": [c(securityContext={"privileged": True})]}, "strict")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ..results import Warning
 from .base import Control, Option, is_absolute_path_list, is_bool
 
 
@@ -16,7 +17,9 @@ def volume_name(path: str) -> str:
 class ReadOnlyRootFilesystem(Control):
     """`readOnlyRootFilesystem: true`, and a writable `emptyDir` mounted at each of
     `writablePaths` (e.g. /tmp) in containers that do not mount something there already.
-    An explicit `false` conflicts."""
+    An explicit `false` conflicts. Where the tool makes the root read-only on an image known
+    to write outside its volumes (hardener.images.writes) and nothing writable covers those
+    paths, it warns: the container is predicted to fail at start (EROFS)."""
 
     id = "readOnlyRootFilesystem"
     scope = "container"
@@ -45,8 +48,24 @@ spec:
             if current is not True:
                 yield ctx.set(self.id, c.path + ("securityContext", "readOnlyRootFilesystem"), True,
                               "immutable root filesystem", c.name)
+                yield from self._predicted_writes(c, opts)
             for path in opts["writablePaths"]:
                 yield from self._writable(ctx, c, path, opts)
+
+    def _predicted_writes(self, c, opts):
+        """A warning for the paths the container's image writes at start that no writable
+        mount (at the path or above it) nor `writablePaths` will cover."""
+        image = c.container.get("image")
+        if not isinstance(image, str):
+            return
+        from ..images.writes import uncovered_writes
+
+        missing = uncovered_writes(image, _writable_mounts(c.container), opts["writablePaths"])
+        if missing:
+            listed = ", ".join(f"{w.path} ({w.what})" for w in missing)
+            yield Warning(self.id, f"image {image} writes {listed} at start: with a read-only root "
+                          "filesystem it is predicted to fail; add the path to readOnlyRootFilesystem."
+                          "writablePaths, mount a volume there, or opt the workload out", c.name, image=image)
 
     def _writable(self, ctx, c, path, opts):
         mounts = c.container.get("volumeMounts")
@@ -63,3 +82,10 @@ spec:
                              f"writable scratch space for {path}")
         yield ctx.append(self.id, c.path + ("volumeMounts",), {"name": name, "mountPath": path},
                          f"{path} stays writable", c.name)
+
+
+def _writable_mounts(container: dict) -> list[str]:
+    """The mount paths of a container's volumes that it can write (not `readOnly: true`)."""
+    mounts = container.get("volumeMounts")
+    return [m["mountPath"] for m in mounts if isinstance(m, dict) and isinstance(m.get("mountPath"), str)
+            and m.get("readOnly") is not True] if isinstance(mounts, list) else []
