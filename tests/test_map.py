@@ -492,3 +492,20 @@ if __name__ == "__main__":  # figures for the report: python -m tests.test_map
               f"{len(ni)} not idempotent")
         for n, w in differ.items():
             print("  ", n, w[:6])
+
+
+def test_aggregate_literals_are_homogeneous_as_the_api_server_requires():
+    """The API server type-checks CEL aggregate literals as homogeneous (cel-go
+    HomogeneousAggregateLiterals, k8s.io/apiserver/pkg/cel/environment): strict's scratch
+    volume `{'name': ..., 'emptyDir': {}}` did not compile there (`expected type 'string'
+    but found 'map(dyn, dyn)'`, tests/server/test_server_map.py with strict) though
+    cel-python ran it. Mixed items are wrapped in dyn(); uniform ones are left as they are."""
+    from hardener.policy.map import val
+
+    assert val({"name": "k8s-harden-tmp", "emptyDir": {}}) == "{'name': dyn('k8s-harden-tmp'), 'emptyDir': dyn({})}"
+    assert val({"type": "RuntimeDefault"}) == "{'type': 'RuntimeDefault'}"
+    assert val(["a", 1]) == "[dyn('a'), dyn(1)]" and val([True, False]) == "[true, false]"
+    out = harden(CORPUS_FILES[0].read_text(), profile="strict", kube="1.37", emit="map").output
+    [policy] = [d for d in load_all(out) if d.get("kind") == "MutatingAdmissionPolicy"]
+    text = json.dumps(policy)
+    assert "'emptyDir': dyn(" in text and "'emptyDir': {}" not in text

@@ -104,7 +104,10 @@ def policy_spec(profile: Profile) -> dict:
 
 
 def val(v: Any) -> str:
-    """A CEL literal of a JSON value."""
+    """A CEL literal of a JSON value. The API server's CEL environment type-checks aggregate
+    literals as homogeneous (cel-go HomogeneousAggregateLiterals, in
+    k8s.io/apiserver/pkg/cel/environment): `{'name': 'x', 'emptyDir': {}}` does not compile,
+    so the items of a list or map whose values differ in type are each wrapped in dyn()."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -112,10 +115,15 @@ def val(v: Any) -> str:
     if isinstance(v, str):
         return s(v)
     if isinstance(v, list):
-        return "[" + ", ".join(val(x) for x in v) + "]"
+        return "[" + ", ".join(_item(x, v) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{s(k)}: {val(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{s(k)}: {_item(x, v.values())}" for k, x in v.items()) + "}"
     raise TypeError(v)
+
+
+def _item(x: Any, siblings) -> str:
+    kinds = {bool if isinstance(y, bool) else type(y) for y in siblings}
+    return f"dyn({val(x)})" if len(kinds) > 1 else val(x)
 
 
 def op(kind: str, path: str, value: str | None = None) -> str:
