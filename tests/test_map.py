@@ -509,3 +509,35 @@ def test_aggregate_literals_are_homogeneous_as_the_api_server_requires():
     [policy] = [d for d in load_all(out) if d.get("kind") == "MutatingAdmissionPolicy"]
     text = json.dumps(policy)
     assert "'emptyDir': dyn(" in text and "'emptyDir': {}" not in text
+
+
+@pytest.mark.parametrize("spec, windows", [
+    ({"os": {"name": "windows"}}, True),
+    ({"nodeSelector": {"kubernetes.io/os": "windows"}}, True),
+    ({"os": {"name": "linux"}, "nodeSelector": {"kubernetes.io/os": "windows"}}, False),  # os.name first
+    ({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "kubernetes.io/os", "operator": "In", "values": ["windows"]}]}]}}}}, True),
+    ({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "kubernetes.io/os", "operator": "In", "values": ["windows"]}]},
+        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]}}}}, False),  # one open term
+    ({"securityContext": {"windowsOptions": {"runAsUserName": "app"}}}, True),
+    ({"securityContext": {"windowsOptions": {"runAsUserName": "app"}, "runAsUser": 5}}, False),  # Linux-only field
+    ({}, False),
+])
+def test_the_map_decides_a_pods_os_as_the_cli_does(spec, windows):
+    """Issue #21: the MAP gave a pod sent to Windows nodes by node affinity the Linux-only
+    fields the CLI leaves out (the real server's comparison listed it). Its `windows`
+    variable is now hardener.kube.nodes.node_os in CEL, from the same tables."""
+    from hardener.kube import nodes
+
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+           "spec": {**spec, "containers": [{"name": "a", "image": "x"}]}}
+    assert nodes.targets_windows(pod["spec"]) is windows
+    policy = map_of()
+    act = policy._activation(pod)
+    variables = celtypes.MapType()
+    act["variables"] = variables
+    for name, prog in policy.variables:
+        variables[celtypes.StringType(name)] = prog.evaluate(act)
+    assert bool(variables[celtypes.StringType("windows")]) is windows
+    assert security(policy.admit(copy.deepcopy(pod))) == security(hardened(pod))

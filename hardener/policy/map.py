@@ -37,6 +37,7 @@ from ..kube.podspec import LINUX_CAPABILITIES
 from ..kube.versions import MAP_V1, MAP_V1BETA1, fmt
 from ..options import Options
 from ..profile import Profile
+from .cel import has_path
 from .cel import string as s
 from .cel import strings as lst
 from .naming import Naming, binding_scope
@@ -141,14 +142,6 @@ def cat(parts: list[str]) -> str:
     return " + ".join(parts) if parts else "[]"
 
 
-def has_path(base: str, path: str) -> str:
-    steps, out = base, []
-    for part in path.split("."):
-        steps += "." + part
-        out.append(f"has({steps})")
-    return " && ".join(out)
-
-
 def field_is(base: str, path: str, test: str) -> str:
     """`base.path` is set and `test` ({} = the value) holds."""
     return f"({has_path(base, path)} && {test.format(base + '.' + path)})"
@@ -165,9 +158,49 @@ def _annotation_list(key: str) -> str:
 NOT_OPTED_OUT = ("!(has(object.metadata.annotations) && " + s(names.SKIP) + " in object.metadata.annotations && "
                  f"object.metadata.annotations[{s(names.SKIP)}].lowerAscii() in ['true', 'yes', '1'])")
 
-OS_TEST = " || ".join(
-    f"(has(object.spec.nodeSelector) && {s(label)} in object.spec.nodeSelector && "
-    f"object.spec.nodeSelector[{s(label)}] == 'windows')" for label in (names.OS_LABEL, names.BETA_OS_LABEL))
+def _os_variables() -> tuple[tuple[str, str], ...]:
+    """CEL for hardener.kube.nodes.node_os, the one rule the CLI decides a pod's OS by (a
+    Windows pod gets no Linux-only field): spec.os.name, else a node selector on an OS label,
+    else required node affinity whose every term insists on one OS, else windowsOptions on a
+    pod that sets no Linux-only field (the tables of nodes.py, so both stay in step)."""
+    from ..kube.nodes import CONTAINER_LINUX_FIELDS, OS_LABELS, POD_LINUX_FIELDS, _items, _true
+
+    oses, labels = val(["windows", "linux"]), val(list(OS_LABELS))
+    spec = "object.spec"
+    field = (f"({has_path(spec, 'os.name')} && {spec}.os.name in {oses}) ? {spec}.os.name : ''")
+    selector = "''"
+    for label in reversed(OS_LABELS):
+        selector = (f"(has({spec}.nodeSelector) && {s(label)} in {spec}.nodeSelector && "
+                    f"{spec}.nodeSelector[{s(label)}] in {oses}) ? {spec}.nodeSelector[{s(label)}] : ({selector})")
+    terms = f"{spec}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
+    term_os = ("(has(t.matchExpressions) ? t.matchExpressions.filter(e, has(e.key) && e.key in "
+               f"{labels} && has(e.operator) && e.operator == 'In' && has(e.values) && size(e.values) > 0 && "
+               f"e.values.all(v, v == e.values[0]) && e.values[0] in {oses}).map(e, e.values[0]) : [])")
+    first = f"(size({term_os}) > 0 ? {term_os}[0] : '')"
+    has_terms = f"{has_path(spec, 'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms')} && size({terms}) > 0"
+    affinity = (f"({has_terms} && {terms}.all(t, {first} == 'windows')) ? 'windows' : "
+                f"(({has_terms} && {terms}.all(t, {first} == 'linux')) ? 'linux' : '')")
+
+    def is_set(base: str, path: str, test) -> str:
+        where = has_path(base, path.replace("/", "."))
+        value = f"{base}.{path.replace('/', '.')}"
+        if test is _true:
+            return f"({where} && {value} == true)"
+        if test is _items:
+            return f"({where} && size({value}) > 0)"
+        return f"({where})"
+
+    linux = " || ".join([is_set(spec, path, test) for path, test in POD_LINUX_FIELDS] + [
+        "variables.all.exists(c, " + " || ".join(is_set("c", f"securityContext/{f}", test)
+                                                 for f, test in CONTAINER_LINUX_FIELDS) + ")"])
+    options = (f"({has_path(spec, 'securityContext.windowsOptions')}) || variables.all.exists(c, "
+               f"{has_path('c', 'securityContext.windowsOptions')})")
+    windows = ("variables.osField != '' ? variables.osField == 'windows' : (variables.osSelector != '' ? "
+               "variables.osSelector == 'windows' : (variables.osAffinity != '' ? variables.osAffinity == 'windows' : "
+               f"(({options}) && !({linux}))))")
+    return (("osField", field), ("osSelector", selector), ("osAffinity", affinity), ("windows", windows))
+
+
 
 VARIABLES = (
     ("annotations", "has(object.metadata.annotations) ? object.metadata.annotations : {}"),
@@ -179,7 +212,7 @@ VARIABLES = (
             "(has(object.spec.containers) ? object.spec.containers : [])"),
     ("containers", "variables.all.filter(c, !(c.name in variables.skipContainers))"),
     ("skippedPresent", "variables.all.exists(c, c.name in variables.skipContainers)"),
-    ("windows", f"(has(object.spec.os) && has(object.spec.os.name) && object.spec.os.name == 'windows') || {OS_TEST}"),
+    *_os_variables(),
     ("portSysctl", f"has({POD}.sysctls) ? {POD}.sysctls.filter(x, has(x.name) && x.name == {s(PORT_SYSCTL)}) : []"),
 )
 

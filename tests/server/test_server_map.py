@@ -77,9 +77,6 @@ def _created(server: KubeServer, pod: dict, namespace: str) -> dict | str | None
 #: Built-in pod templates where the MAP and the CLI still disagree (issue #21 takes them on):
 #: a ratchet — a new difference fails, and so does a listed one that no longer differs.
 KNOWN_DIFFERENT = {
-    ("windows-by-node-affinity", "Deployment", "iis", "/spec/template"):
-        "the CLI treats a pod sent to Windows nodes by node affinity as Windows (no Linux-only "
-        "fields); the MAP looks at spec.os.name only",
     ("seccomp-kept-annotations-kube-1.24", "Pod", "localhost", ""):
         "a kept legacy seccomp annotation: the CLI mirrors it in the field, the MAP sets none "
         "(and the VAP then denies the pod)",
