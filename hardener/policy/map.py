@@ -227,8 +227,11 @@ def own(c: str, key: str, test: str) -> str:
 
 
 def eff(c: str, key: str, test: str, unset: str = "false") -> str:
-    """`test` on the container's setting, else the pod's, else `unset` (podspec.effective)."""
-    return (f"({has_path(sc(c), key)} ? {test.format(sc(c) + '.' + key)} : "
+    """`test` on the container's setting, else the pod's, else `unset` (podspec.effective).
+    has() on every step from the container: an opted-out container has no securityContext
+    (the parents patch skips it), and on the API server `has(c.securityContext.x)` is then
+    an error, not false (cel-python answered false: the MAP silently did nothing there)."""
+    return (f"({has_path(c, 'securityContext.' + key)} ? {test.format(sc(c) + '.' + key)} : "
             f"(has({POD}.{key}) ? {test.format(POD + '.' + key)} : {unset}))")
 
 
@@ -310,7 +313,7 @@ class Cel:
                 f" && ({has_path(sc('c'), 'runAsUser')} || has({POD}.runAsUser) ? {eff('c', 'runAsUser', '{} == 0')}"
                 f" : !({self.active('runAsUser')} && !{self.keeps('c')})))")
         # the image's own uid under the manifest's runAsNonRoot (PodContext.image_uid)
-        image_uid = (f"{eff('c', 'runAsNonRoot', '{} == true')} && !({has_path(sc('c'), 'runAsUser')}"
+        image_uid = (f"{eff('c', 'runAsNonRoot', '{} == true')} && !({has_path('c', 'securityContext.runAsUser')}"
                      f" || has({POD}.runAsUser))")
         return [("keepers", f"variables.containers.filter(c, {keeps}).map(c, c.name)"),
                 ("rootRunners", f"variables.containers.filter(c, {root}).map(c, c.name)"),
