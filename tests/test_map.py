@@ -3,7 +3,7 @@
 Its CEL runs with cel-python: `JSONPatch` is declared as a custom message type (the fields
 of k8s.io/apiserver pkg/cel/mutation/jsonpatch.go: op, path, from, value), and the few
 cel-go extension functions the policy uses (`lists.range`, `flatten`, `upperAscii`,
-`substring`, `split`, `trim`, `lowerAscii`) are provided in Python with cel-go's meaning.
+`substring`, `split`, `replace`, `trim`, `lowerAscii`) are provided in Python with cel-go's meaning.
 The patches are applied by :func:`apply_patch`, a small RFC 6902 applier with the semantics
 of the library the API server uses (gopkg.in/evanphx/json-patch.v4, called from apiserver
 pkg/admission/plugin/policy/mutating/patch/json_patch.go): `add` needs an existing parent,
@@ -75,6 +75,7 @@ FUNCTIONS = {
     "substring": lambda s, start, end=None: celtypes.StringType(str(s)[int(start):None if end is None else int(end)]),
     "split": lambda s, sep: celtypes.ListType([celtypes.StringType(x) for x in str(s).split(str(sep))]),
     "trim": lambda s: celtypes.StringType(str(s).strip()),
+    "replace": lambda s, old, new: celtypes.StringType(str(s).replace(str(old), str(new))),
 }
 ENV = celpy.Environment(annotations={"JSONPatch": JSONPatch})
 
@@ -541,3 +542,21 @@ def test_the_map_decides_a_pods_os_as_the_cli_does(spec, windows):
         variables[celtypes.StringType(name)] = prog.evaluate(act)
     assert bool(variables[celtypes.StringType("windows")]) is windows
     assert security(policy.admit(copy.deepcopy(pod))) == security(hardened(pod))
+
+
+@pytest.mark.parametrize("value", ["docker/default", "runtime/default", "localhost/profiles/audit.json",
+                                   "localhost/../escape.json", "localhost/", "unconfined", "something-else"])
+def test_a_kept_seccomp_annotation_is_mirrored_in_the_field_as_the_cli_does(value):
+    """Issue #21: the MAP set no seccompProfile on a pod with a legacy pod annotation, where
+    the CLI mirrors it (kernel.py _field_for_annotation; validation.go
+    validateSeccompAnnotationsAndFieldsMatch rejects a field that says otherwise), so the
+    VAP then denied the pod the MAP made. Same answer now, for values it cannot mirror too."""
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "p", "annotations": {"seccomp.security.alpha.kubernetes.io/pod": value}},
+           "spec": {"containers": [{"name": "a", "image": "x"}]}}
+    policy = map_of()
+    mutated = policy.admit(copy.deepcopy(pod))
+    assert policy.errors == []
+    assert security(mutated) == security(hardened(pod))
+    if value == "docker/default":
+        assert mutated["spec"]["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}

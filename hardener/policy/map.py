@@ -434,14 +434,32 @@ class Cel:
                 f"{absent} + {present} : [])")
 
     # ---- seccomp / AppArmor (kernel.py _confine), field era (MAP is served from 1.34)
-    def confine_blocked(self, cid: str) -> str:
+    def confine_blocked(self, cid: str, pod_annotation: bool = True) -> str:
         """An annotation of this kind on the pod: the hardener mirrors or keeps it; the policy
-        leaves the pod alone (documented limit)."""
+        leaves the pod alone (documented limit) — but for seccomp's pod annotation at pod
+        level, which it mirrors as the hardener does (:meth:`seccomp_pod_value`)."""
         prefixes = [names.SECCOMP_CONTAINER_PREFIX] if cid == "seccompProfile" else [names.APPARMOR_CONTAINER_PREFIX]
-        exact = [names.SECCOMP_POD] if cid == "seccompProfile" else []
+        exact = [names.SECCOMP_POD] if cid == "seccompProfile" and pod_annotation else []
         terms = [f"{s(k)} in {ANN}" for k in exact]
         terms += [f"{ANN}.exists(k, k.startsWith({s(p)}))" for p in prefixes]
         return "(" + " || ".join(terms) + ")"
+
+    def seccomp_pod_value(self) -> tuple[str, str]:
+        """(condition, value): the pod-level seccompProfile the hardener writes — the kept
+        `seccomp.security.alpha.kubernetes.io/pod` annotation mirrored in the field
+        (kernel.py _field_for_annotation: runtime/ and docker/default -> RuntimeDefault,
+        localhost/NAME -> Localhost NAME for a relative NAME without `..`; anything else, as
+        unconfined, gets nothing), else the profile's."""
+        ann = f"{ANN}[{s(names.SECCOMP_POD)}]"
+        name = f"{ann}.substring(10)"
+        local = (f"({ann}.startsWith('localhost/') && size({name}) > 0 && !{name}.startsWith('/') && "
+                 f"!{name}.replace('\\\\', '/').split('/').exists(p, p == '..'))")
+        default = f"({ann} in ['runtime/default', 'docker/default'])"
+        present = f"({s(names.SECCOMP_POD)} in {ANN})"
+        cond = f"(!{present} || {default} || {local})"
+        value = (f"({present} ? ({default} ? {{'type': 'RuntimeDefault'}} : "
+                 f"{{'type': 'Localhost', 'localhostProfile': {name}}}) : {val(self.profile_field('seccompProfile'))})")
+        return cond, value
 
     def confine_per_container(self, cid: str) -> str:
         field = "seccompProfile" if cid == "seccompProfile" else "appArmorProfile"
@@ -458,10 +476,17 @@ class Cel:
     def pod_ops(self) -> list[str]:
         out = []
         for cid, field in (("seccompProfile", "seccompProfile"), ("appArmor", "appArmorProfile")):
-            if cid in self.controls:
-                out.append(when(f"{self.active(cid)} && !{self.confine_blocked(cid)} && !has({POD}.{field}) && "
-                                "size(variables.skipContainers) == 0",
-                                op("add", s(f"/spec/securityContext/{field}"), val(self.profile_field(cid)))))
+            if cid not in self.controls:
+                continue
+            if cid == "seccompProfile":
+                cond, value = self.seccomp_pod_value()
+                out.append(when(f"{self.active(cid)} && !{self.confine_blocked(cid, pod_annotation=False)} && "
+                                f"{cond} && !has({POD}.{field}) && size(variables.skipContainers) == 0",
+                                op("add", s(f"/spec/securityContext/{field}"), value)))
+                continue
+            out.append(when(f"{self.active(cid)} && !{self.confine_blocked(cid)} && !has({POD}.{field}) && "
+                            "size(variables.skipContainers) == 0",
+                            op("add", s(f"/spec/securityContext/{field}"), val(self.profile_field(cid)))))
         if "fsGroup" in self.controls:
             out.append(self.fs_group())
         if "supplementalGroups" in self.controls and self.opt("supplementalGroups", "groups"):

@@ -81,16 +81,10 @@ def _created(server: KubeServer, pod: dict, namespace: str) -> dict | str | None
         return e.message if "ValidatingAdmissionPolicy" in e.message else None
 
 
-#: Built-in pod templates where the MAP and the CLI still disagree (issue #21 takes them on):
-#: a ratchet — a new difference fails, and so does a listed one that no longer differs.
-KNOWN_DIFFERENT = {
-    ("seccomp-kept-annotations-kube-1.24", "Pod", "localhost", ""):
-        "a kept legacy seccomp annotation: the CLI mirrors it in the field, the MAP sets none "
-        "(and the VAP then denies the pod)",
-    ("seccomp-kept-annotations-kube-1.24", "Pod", "docker-default", ""):
-        "a kept legacy seccomp annotation: the CLI mirrors it in the field, the MAP sets none "
-        "(and the VAP then denies the pod)",
-}
+#: Built-in pod templates where the MAP and the CLI still disagree: a ratchet — a new
+#: difference fails, and so does a listed one that no longer differs. Empty since issue #21
+#: (a pod sent to Windows by affinity, a kept seccomp annotation, an opted-out container).
+KNOWN_DIFFERENT: dict[tuple, str] = {}
 
 
 class Setup:
