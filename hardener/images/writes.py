@@ -1,9 +1,11 @@
 """Where well-known images write on their root filesystem at start, outside the volumes
 their image declares, so a read-only root filesystem can be predicted to break them.
 
-A path an image declares as a `VOLUME` is not listed: containerd's CRI plugin and CRI-O
-(its default `image_volumes = "mkdir"`) give every image volume the pod mounts nothing at
-a writable directory of its own, so it stays writable under `readOnlyRootFilesystem`.
+A path an image declares as a `VOLUME` is not listed: containerd's CRI plugin gives every
+image volume the pod mounts nothing at a writable directory of its own (internal/cri/server/
+container_create.go volumeMounts), so it stays writable under `readOnlyRootFilesystem`; CRI-O
+does not (its default `image_volumes = "mkdir"` only makes the directory in the read-only
+root), and charts mount their data volumes there as a rule.
 Each entry cites the line of the image's own Dockerfile, entrypoint or default
 configuration that shows the write. Only official images in their default configuration
 are listed; a chart that moves the path (a config file, an env var) may not write there.
