@@ -18,6 +18,7 @@ from .kube import names, podspec
 from .kube.pointer import apply_op, join
 from .kube.workloads import PodTemplate, WorkloadTable, find_pod_templates, reported
 from .profile import Profile
+from .shapes import ShapeCache
 from .results import (HOST_ACCESS, MALFORMED, NOT_APPLICABLE, OPT_OUT, UNFIXABLE, UNFIXED, Change,
                       ResourceResult, Skip, Warning, json_copy)
 
@@ -112,14 +113,36 @@ def _image_facts(ctx: PodContext, result: ResourceResult) -> None:
 
 def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[int, int],
                     document: int, result: ResourceResult, doc: Document | None = None,
-                    images: dict | None = None) -> str | None:
+                    images: dict | None = None, shapes: ShapeCache | None = None,
+                    opt_outs: tuple | None = None, key: str | None = None) -> str | None:
     """Plan every enabled control on one pod template, applying changes as they come.
     Returns the PSS level the hardened template meets (None for an opted-out template).
-    `images`: image reference -> ImageConfig or Failure (--images)."""
-    skip_all, skip_containers, skip_controls = _opt_outs(pt, document, doc)
+    `images`: image reference -> ImageConfig or Failure (--images); `shapes`: the run's
+    plans by template shape (a template of a shape planned before replays that plan);
+    `opt_outs`, `key`: what :func:`_opt_outs` and `shapes.key` gave, when the caller read
+    them already."""
+    skip_all, skip_containers, skip_controls = opt_outs or _opt_outs(pt, document, doc)
     if skip_all:
         result.skipped.append(Skip("*", f"opt-out annotation {names.SKIP}", kind=OPT_OUT))
         return None
+    if shapes is not None and key is None:
+        key = shapes.key(pt, skip_controls, skip_containers)
+    plan = shapes.get(key) if key is not None else None
+    if plan is not None:
+        return shapes.replay(plan, result, lambda change: apply_change(data, change))
+    marks = len(result.changes), len(result.warnings), len(result.skipped)
+    before_runs = result.extra.get("changesWhatRuns", 0)
+    met = _plan_template(pt, data, profile, kube, document, result, doc, images,
+                         skip_containers, skip_controls)
+    if key is not None:
+        shapes.put(key, shapes.record(result, *marks, result.extra.get("changesWhatRuns", 0) - before_runs, met))
+    return met
+
+
+def _plan_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[int, int],
+                   document: int, result: ResourceResult, doc: Document | None,
+                   images: dict | None, skip_containers: frozenset, skip_controls: frozenset) -> str:
+    """The controls' plan on one template that is not opted out (see :func:`harden_template`)."""
     conflicts = {cid: profile.rule(cid) for cid in _controls.CONTROLS}
     caps = profile.controls.get("capabilities")
     ctx = PodContext(pt, kube, conflicts, skip_controls, skip_containers, document, _where(doc),
@@ -275,7 +298,8 @@ def _weakest_pss(so_far: dict | None, before: str, after: str) -> dict:
 
 def harden_document(data: Any, document: int, profile: Profile, table: WorkloadTable,
                     kube: tuple[int, int], assess: bool = False,
-                    doc: Document | None = None, images: dict | None = None) -> list[ResourceResult]:
+                    doc: Document | None = None, images: dict | None = None,
+                    shapes: ShapeCache | None = None) -> list[ResourceResult]:
     """Harden every pod template in a loaded document (in place); one result per resource.
     With `assess`, each result records the PSS level met before and after. `doc`, the
     :class:`~hardener.yamlio.Document` the data came from, lets input errors name its file,
@@ -294,9 +318,14 @@ def harden_document(data: Any, document: int, profile: Profile, table: WorkloadT
             res.extra.pop("pss", None)
             res.extra["malformed"] = True
             continue
-        before = pss_level(pt, kube) if assess else None
+        opt_outs = key = None
+        if shapes is not None:
+            opt_outs = _opt_outs(pt, document, doc)
+            key = shapes.key(pt, opt_outs[2], opt_outs[1])
+        before = (shapes.before(key, lambda: pss_level(pt, kube)) if key is not None
+                  else pss_level(pt, kube)) if assess else None
         first = len(res.skipped)
-        after = harden_template(pt, data, profile, kube, document, res, doc, images)
+        after = harden_template(pt, data, profile, kube, document, res, doc, images, shapes, opt_outs, key)
         res.template_skips[pt.pointer] = res.skipped[first:]
         if assess and not res.extra.get("malformed"):
             if after is None:  # opted out: never evaluated

@@ -20,6 +20,7 @@ from .kube.pointer import resolve
 from .kube.workloads import WorkloadTable
 from .options import Options
 from .record import Record
+from .shapes import ShapeCache
 from .results import MALFORMED, ResourceResult, Warning
 
 
@@ -70,6 +71,9 @@ class _Dropped:
 
 _DROPPED = _Dropped()
 
+#: Plan each template shape once per run (hardener.shapes); tests turn it off to compare.
+PLAN_BY_SHAPE = True
+
 
 def harden_documents(docs: list[yamlio.Document], opts: Options,
                      rendered: dict[int, str] | None = None, count_changes: bool = False,
@@ -82,6 +86,7 @@ def harden_documents(docs: list[yamlio.Document], opts: Options,
     with `spool` too (a binary file), every document's output text goes there, in order, as
     soon as it is known, and the document lets its text go."""
     table = WorkloadTable(opts.profile.workloads)
+    shapes = ShapeCache() if PLAN_BY_SHAPE else None
     results: list[ResourceResult] = []
     images = None
     if opts.images is not None:
@@ -102,7 +107,7 @@ def harden_documents(docs: list[yamlio.Document], opts: Options,
 
             data = doc.data = json_copy(data)
         found = harden_document(data, doc.index, opts.profile, table, opts.kube, opts.assess or opts.verify,
-                                doc=doc, images=images)
+                                doc=doc, images=images, shapes=shapes)
         for r in found:
             r.source, r.source_index = (doc.parent or doc).source, (doc.parent or doc).index_in_source
             if r.changes or r.skipped or r.warnings:  # reported: say where it came from

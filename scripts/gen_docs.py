@@ -592,7 +592,7 @@ STAGES = (
      ["profile.py", "controls/__init__.py", "controls/base.py", "controls/context.py", "controls/*.py",
       "results.py", "record.py"]),
     ("apply", "each planned change applied to the pod template, before the next control reads it",
-     ["harden.py", "kube/effect.py"]),
+     ["harden.py", "shapes.py", "kube/effect.py"]),
     ("policy", "admission objects that hold the cluster to the profile; PSA labels on Namespaces",
      ["policy/__init__.py", "policy/stream.py", "policy/usage.py", "policy/envelope.py",
       "policy/naming.py", "policy/*.py"]),
