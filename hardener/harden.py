@@ -119,15 +119,13 @@ def harden_template(pt: PodTemplate, data: Any, profile: Profile, kube: tuple[in
     Returns the PSS level the hardened template meets (None for an opted-out template).
     `images`: image reference -> ImageConfig or Failure (--images); `shapes`: the run's
     plans by template shape (a template of a shape planned before replays that plan);
-    `opt_outs`, `key`: what :func:`_opt_outs` and `shapes.key` gave, when the caller read
-    them already."""
+    `key`: the template's shape (`shapes.key`; None: not cached); `opt_outs`: what
+    :func:`_opt_outs` gave, when the caller read it already."""
     skip_all, skip_containers, skip_controls = opt_outs or _opt_outs(pt, document, doc)
     if skip_all:
         result.skipped.append(Skip("*", f"opt-out annotation {names.SKIP}", kind=OPT_OUT))
         return None
-    if shapes is not None and key is None:
-        key = shapes.key(pt, skip_controls, skip_containers)
-    plan = shapes.get(key) if key is not None else None
+    plan = shapes.get(key) if shapes is not None else None
     if plan is not None:
         return shapes.replay(plan, result, lambda change: apply_change(data, change))
     marks = len(result.changes), len(result.warnings), len(result.skipped)
