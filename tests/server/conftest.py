@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kube_server import FIGURES, KUBE_VERSIONS, Cluster, kubectl_binary
+from kube_server import FIGURES, KUBE_VERSIONS, RESTARTS, Cluster, kubectl_binary
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +27,9 @@ def newest(cluster):
 
 def pytest_terminal_summary(terminalreporter):
     """The server's figures (created / rejected per minor, ...), as the issue notes quote them."""
+    for what, code, tail in RESTARTS:
+        terminalreporter.section(f"{what} exited (code {code}) and was started again", red=True)
+        terminalreporter.write_line(tail)
     if FIGURES:
         terminalreporter.section("real kube-apiserver figures")
         for topic, per_version in sorted(FIGURES.items()):
