@@ -600,7 +600,8 @@ STAGES = (
      ["yamlio/render.py", "yamlio/textpatch.py", "yamlio/rewrite.py", "yamlio/dump.py", "report.py"]),
     ("audit", "beside the pipeline: the Pod Security Standards evaluator, the admission "
               "predictions (API server, kubelet, runtime) and `k8s-harden audit`",
-     ["pss.py", "kube/admission.py", "audit/__init__.py", "audit/*.py"]),
+     ["pss/__init__.py", "pss/check.py", "pss/registry.py", "pss/pod.py", "pss/checks/*.py",
+      "kube/admission.py", "audit/__init__.py", "audit/*.py"]),
 )
 
 

@@ -1,6 +1,6 @@
 """The ValidatingAdmissionPolicy's Pod Security Standards checks give PSS's verdict.
 
-Each check of hardener/policy/pss_cel.py is CEL for a check of hardener/pss.py (which mirrors
+Each check of hardener/policy/pss_cel.py is CEL for a check of hardener/pss/ (which mirrors
 kubernetes/pod-security-admission policy/check_*.go and is tested against its fixtures in
 tests/test_pss.py). Here both run on the same pods — hand-made cases after the upstream
 fail fixtures, generated pods, and every corpus pod template before and after hardening —

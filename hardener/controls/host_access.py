@@ -53,6 +53,6 @@ spec:
                                check="hostPorts")
                 elif (isinstance(p, dict) and p.get("containerPort") and spec.get("hostNetwork") is True
                       and c.path[1] != "ephemeralContainers"):
-                    # pss._host_ports: the API server makes it a host port
+                    # hardener/pss/checks/host_ports.py: the API server makes it a host port
                     yield Skip(self.id, f"kept: port {p.get('containerPort')} on the host network "
                                         "(hostPort defaults to it)", c.name, kind=HOST_ACCESS, check="hostPorts")

@@ -84,7 +84,7 @@ def check(cid: str, version: tuple[int, int]) -> tuple[str, str]:
         return f"!has({S}.volumes) || {S}.volumes.all(v, !has(v.hostPath))", "hostPath volumes are forbidden"
     if cid == "hostPorts":
         # with hostNetwork the API server defaults hostPort to containerPort in a pod's
-        # containers and init containers (pss._host_ports): any port there is a host port.
+        # containers and init containers (hardener/pss/checks/host_ports.py): any port there is a host port.
         # Over variables.containers, ephemeral ones too: they never have ports (validation.go
         # validateEphemeralContainers forbids the field), and so an exemption that leaves
         # a container out leaves it out of both halves
