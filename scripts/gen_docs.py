@@ -601,7 +601,8 @@ STAGES = (
     ("audit", "beside the pipeline: the Pod Security Standards evaluator, the admission "
               "predictions (API server, kubelet, runtime) and `k8s-harden audit`",
      ["pss/__init__.py", "pss/check.py", "pss/registry.py", "pss/pod.py", "pss/checks/*.py",
-      "kube/admission.py", "audit/__init__.py", "audit/*.py"]),
+      "kube/admission/__init__.py", "kube/admission/view.py", "kube/admission/*.py",
+      "audit/__init__.py", "audit/*.py"]),
 )
 
 

@@ -1,6 +1,7 @@
-"""What a check is (its id, level, title, what the standard asks, its versioned functions)
-and what one finds: upstream's policy/registry.go types, without the registry itself, so
-each module of checks/ can build its Check without importing the list of them."""
+"""What a check is and what one finds: upstream's policy/registry.go types.
+
+Apart from the registry, so each module of checks/ builds its Check without importing the
+list of them."""
 
 from __future__ import annotations
 

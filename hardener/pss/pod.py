@@ -1,6 +1,7 @@
-"""The pod template as the checks read it: upstream works on typed Go structs, so a field
-of the wrong JSON type reads as absent and a list element that is not an object is skipped
-(nothing here raises on pod data); and the wrappers upstream's helpers.go gives the checks."""
+"""The pod template as the checks read it, and the wrappers of upstream's helpers.go.
+
+Upstream works on typed Go structs: a field of the wrong JSON type reads as absent and a
+list element that is not an object is skipped; nothing here raises on pod data."""
 
 from __future__ import annotations
 
