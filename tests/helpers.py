@@ -92,6 +92,7 @@ class ProofChecks:
     def __init__(self, setattr_) -> None:
         from hardener import yamlio
         from hardener.yamlio import textpatch
+        from hardener.yamlio.likeness import same
         from hardener.yamlio.load import rebuild
 
         self.proven = self.careful = self.direct = 0
@@ -102,7 +103,7 @@ class ProofChecks:
             result = patch(patcher, old, new)
             if patcher.proven:
                 self.proven += 1
-                if not textpatch._same(yamlio.load_text(result), new):
+                if not same(yamlio.load_text(result), new):
                     self.wrong.append((result, new))
             else:
                 self.careful += 1
@@ -113,7 +114,7 @@ class ProofChecks:
             if result is not None:
                 self.direct += 1
                 careful = textpatch._Patcher(patcher.text, patcher.root).patch(rebuild(patcher.root), new)
-                if result != careful or not textpatch._same(yamlio.load_text(result), new):
+                if result != careful or not same(yamlio.load_text(result), new):
                     self.wrong.append((result, careful))
             return result
 

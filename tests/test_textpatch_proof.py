@@ -16,7 +16,8 @@ import pytest
 from hardener import pipeline, yamlio
 from hardener.inputs import Source
 from hardener.options import build_options
-from hardener.yamlio import textpatch
+from hardener.yamlio import snippets, textpatch
+from hardener.yamlio.likeness import same
 from hardener.yamlio.load import rebuild
 from tests.helpers import CORPUS_FILES, REPO, ProofChecks
 
@@ -34,7 +35,9 @@ InsertCheck = ProofCheck
 def _fresh_memos(monkeypatch):
     """Empty renderings and proofs for a test that breaks the renderer: what it renders
     must not stay memoised for the tests after it."""
-    monkeypatch.setattr(textpatch, "_MEMO", {})
+    fresh: dict = {}
+    monkeypatch.setattr(snippets, "MEMO", fresh)  # the scalar and key renderings
+    monkeypatch.setattr(textpatch, "MEMO", fresh)  # the block renderings, same table
     monkeypatch.setattr(textpatch, "_PROVEN", {})
 
 
@@ -90,7 +93,7 @@ def test_the_check_catches_a_wrong_proof(monkeypatch):
     check = ProofCheck(monkeypatch)
     _fresh_memos(monkeypatch)
     monkeypatch.setattr(textpatch._Patcher, "_block_reads_back", lambda self, added: True)
-    monkeypatch.setattr(textpatch, "_key_text", lambda key: key)
+    monkeypatch.setattr(textpatch, "key_text", lambda key: key)
     text = "a:\n  s: 1\nb: 1\n"
     result = textpatch.patch_text(text, [{"op": "add", "path": "/a/on", "value": 1}])
     assert check.proven == 1 and [w[0] for w in check.wrong] == [result]
@@ -127,7 +130,7 @@ def test_shapes_outside_the_proof_are_read_back(monkeypatch, text, ops):
     if result is not None:
         from hardener.kube.pointer import apply_patch
 
-        assert textpatch._same(yamlio.load_text(result), apply_patch(yamlio.load_text(text), ops))
+        assert same(yamlio.load_text(result), apply_patch(yamlio.load_text(text), ops))
 
 
 @pytest.mark.parametrize("value", ["on", "yes", "~", "0755", "1e3", "- x", "a: b", "#x", "", True, 0, 1.5, None,
@@ -174,7 +177,7 @@ def test_a_block_that_does_not_read_back_is_not_proven(monkeypatch):
     block unproven, so the whole result is read back (and refused: re-emitted instead)."""
     check = ProofCheck(monkeypatch)
     _fresh_memos(monkeypatch)
-    monkeypatch.setattr(textpatch, "_key_text", lambda key: key)
+    monkeypatch.setattr(textpatch, "key_text", lambda key: key)
     text = "a:\n  s: 1\nb: 1\n"
     root, _ = textpatch.compose_text(text)
     assert textpatch._Patcher(text, root)._block_reads_back({"on": 1}) is False

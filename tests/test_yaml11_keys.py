@@ -272,9 +272,9 @@ def _no_lines(message: str) -> str:
 
 
 def load(text: str) -> list:
-    from hardener.yamlio.load import _SafeLoader
+    from hardener.yamlio.load import SafeLoader
 
-    return list(yaml.load_all(text, Loader=_SafeLoader))
+    return list(yaml.load_all(text, Loader=SafeLoader))
 
 
 def junk_paths(obj, path=()):

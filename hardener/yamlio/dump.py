@@ -25,8 +25,8 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
-from .load import _SafeLoader
-from .split import Document, _line_end, _line_start
+from .load import SafeLoader
+from .split import Document, end_of_line, start_of_line
 
 BaseDumper = getattr(yaml, "CSafeDumper", None) or yaml.SafeDumper
 _STR = "tag:yaml.org,2002:str"
@@ -73,7 +73,7 @@ class NodeDumper(BaseDumper):  # type: ignore[misc, valid-type]
     """Serializes a node tree resolving plain scalars as our loader does: a node read plain
     is written plain (quoted and block nodes keep their style)."""
 
-    yaml_implicit_resolvers = _SafeLoader.yaml_implicit_resolvers
+    yaml_implicit_resolvers = SafeLoader.yaml_implicit_resolvers
 
 
 #: PyYAML's representer recurses three Python frames per nesting level, and libyaml lets a
@@ -110,12 +110,12 @@ def render_document(doc: Document, data: Any, body: str | None = None) -> str:
     text = doc.text
     if doc.body_start < 0:
         return text
-    body_line = _line_start(text, doc.body_start)
+    body_line = start_of_line(text, doc.body_start)
     prefix = text[:body_line]
     if body_line < doc.body_start and text[body_line:doc.body_start].strip():
         # body starts on the `---` line (e.g. `--- {a: 1}`): keep the marker on its own line
         prefix = text[:doc.body_start].rstrip(" ") + doc.line_break
-    suffix = text[_line_end(text, doc.body_end):]
+    suffix = text[end_of_line(text, doc.body_end):]
     if body is None:
         try:
             body = dump_data(data, doc.line_break)

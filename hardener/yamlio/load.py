@@ -11,12 +11,12 @@ import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from ..errors import InputError
-from .split import _PY_TAG, MAX_EXPANDED_NODES, BaseLoader, Document, _mark_error, split_stream
+from .split import PY_TAG, MAX_EXPANDED_NODES, BaseLoader, Document, mark_error, split_stream
 
 _PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> resolved tag (shared, bounded)
 
 
-class _SafeLoader(BaseLoader):  # type: ignore[misc, valid-type]
+class SafeLoader(BaseLoader):  # type: ignore[misc, valid-type]
     """Safe loader: no Python tags, no duplicate keys, timestamps stay strings."""
 
     yaml_implicit_resolvers = {
@@ -102,12 +102,12 @@ def _refuse_unknown(loader, node):
 
 for _tag in ("null", "bool", "int", "float", "binary", "timestamp"):
     _full = "tag:yaml.org,2002:" + _tag
-    _SafeLoader.add_constructor(_full, _guarded(_SafeLoader.yaml_constructors[_full]))
-_SafeLoader.add_multi_constructor(_PY_TAG, _refuse_python)
-_SafeLoader.add_constructor(None, _refuse_unknown)
+    SafeLoader.add_constructor(_full, _guarded(SafeLoader.yaml_constructors[_full]))
+SafeLoader.add_multi_constructor(PY_TAG, _refuse_python)
+SafeLoader.add_constructor(None, _refuse_unknown)
 _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 _MERGE = "tag:yaml.org,2002:merge"
-_SCALARS = {t: c for t, c in _SafeLoader.yaml_constructors.items()
+_SCALARS = {t: c for t, c in SafeLoader.yaml_constructors.items()
             if t in ("tag:yaml.org,2002:" + n for n in ("null", "bool", "int", "float"))}
 
 
@@ -196,7 +196,7 @@ class _AliasBomb(ValueError):
 def _loader(text: str) -> Iterator[Any]:
     """A loader of `text`, with the cyclic GC off while it works: building a large acyclic
     tree, the collector only costs time."""
-    loader = _SafeLoader(text)
+    loader = SafeLoader(text)
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
@@ -249,7 +249,7 @@ def load_document(doc: Document, keep_node: bool = False) -> Any:
     try:
         node, data, fast = _compose_and_build(doc.text, doc.has_aliases, doc.first_line - 1)
     except yaml.MarkedYAMLError as exc:
-        raise _mark_error(exc, doc.source, doc.index_in_source, doc.first_line - 1, doc.text) from None
+        raise mark_error(exc, doc.source, doc.index_in_source, doc.first_line - 1, doc.text) from None
     except _AliasBomb:
         raise refuse(f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
                      "(an alias bomb?); refusing the document") from None

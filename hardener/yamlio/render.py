@@ -14,7 +14,8 @@ def render_changed(doc: Document, data: Any, patch: list[dict]) -> tuple[str, st
     were): a surgical edit of its text when that is provably equal to `data`, otherwise the
     document re-written from its nodes (every unchanged value keeps its style and text;
     leading and trailing comments kept)."""
-    from .textpatch import _same, patch_text  # imported on the first changed document
+    from .likeness import same
+    from .textpatch import patch_text  # imported on the first changed document
 
     from .load import rebuild
 
@@ -27,7 +28,7 @@ def render_changed(doc: Document, data: Any, patch: list[dict]) -> tuple[str, st
 
     try:
         body = rewrite(doc.text, data, doc.line_break)
-        if not _same(load_text(body), data):
+        if not same(load_text(body), data):
             body = None
     except Exception:  # noqa: BLE001 - the node rewrite is best effort; a plain dump follows
         body = None

@@ -18,7 +18,7 @@ import yaml
 
 from .dump import Dumper, serialize_node
 from .load import compose_text
-from .textpatch import _Aligner, _same
+from .likeness import Aligner, same
 
 _MERGE = "tag:yaml.org,2002:merge"
 
@@ -26,14 +26,14 @@ _MERGE = "tag:yaml.org,2002:merge"
 class _Rebuilder:
     def __init__(self) -> None:
         self.dumper = Dumper(None)  # a representer for new values; never writes
-        self.aligner = _Aligner()
+        self.aligner = Aligner()
 
     def new(self, value: Any) -> yaml.Node:
         self.dumper.represented_objects = {}
         return self.dumper.represent_data(value)
 
     def build(self, node: yaml.Node, old: Any, new: Any) -> yaml.Node:
-        if _same(old, new):
+        if same(old, new):
             return copy.deepcopy(node)  # a fresh copy: shared (aliased) nodes are expanded
         if isinstance(node, yaml.MappingNode) and type(old) is dict and type(new) is dict \
                 and len(node.value) == len(old) and not any(k.tag == _MERGE for k, _ in node.value):

@@ -25,7 +25,7 @@ BaseLoader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 #: A document whose aliases would expand to more nodes than this is refused (billion laughs).
 MAX_EXPANDED_NODES = 1_000_000
 BOM = "\ufeff"
-_PY_TAG = "tag:yaml.org,2002:python/"
+PY_TAG = "tag:yaml.org,2002:python/"
 
 
 class Document(Record):
@@ -94,11 +94,11 @@ class Document(Record):
         return self.data
 
 
-def _line_start(text: str, i: int) -> int:
+def start_of_line(text: str, i: int) -> int:
     return text.rfind("\n", 0, i) + 1
 
 
-def _line_end(text: str, i: int) -> int:
+def end_of_line(text: str, i: int) -> int:
     """Offset just past the line break of the line holding offset i-1 (or len(text))."""
     if i > 0 and text[i - 1] == "\n":
         return i
@@ -106,7 +106,7 @@ def _line_end(text: str, i: int) -> int:
     return len(text) if j < 0 else j + 1
 
 
-def _mark_error(exc: yaml.MarkedYAMLError, source: str, document: int | None,
+def mark_error(exc: yaml.MarkedYAMLError, source: str, document: int | None,
                 line_offset: int = 0, text: str | None = None) -> InputError:
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 + line_offset if mark is not None else None
@@ -194,7 +194,7 @@ def _scan_events(text: str, source: str, first_index: int, line_offset: int = 0)
                     n += 1
                     if ev.anchor is not None:
                         anchors[ev.anchor] = 1
-                    if ev.tag is not None and ev.tag.startswith(_PY_TAG):
+                    if ev.tag is not None and ev.tag.startswith(PY_TAG):
                         raise refuse(f"Python-specific tag {ev.tag!r} refused", ev)
                 else:
                     info["has_aliases"] = True
@@ -221,7 +221,7 @@ def _scan_events(text: str, source: str, first_index: int, line_offset: int = 0)
                 if info["body_start"] < 0:
                     info["body_start"] = ev.start_mark.index
                     info["root"] = "mapping" if cls is MappingStartEvent else "sequence"
-                if ev.tag is not None and ev.tag.startswith(_PY_TAG):
+                if ev.tag is not None and ev.tag.startswith(PY_TAG):
                     raise refuse(f"Python-specific tag {ev.tag!r} refused", ev)
                 if depth == 1:
                     if expect_key:
@@ -249,7 +249,7 @@ def _scan_events(text: str, source: str, first_index: int, line_offset: int = 0)
                 if not starts:
                     seg = 0
                 elif ev.explicit:
-                    seg = _line_start(text, ev.start_mark.index)
+                    seg = start_of_line(text, ev.start_mark.index)
                 else:
                     seg = prev_end_explicit_at if prev_end_explicit_at is not None else ev.start_mark.index
                 starts.append(seg)
@@ -260,10 +260,10 @@ def _scan_events(text: str, source: str, first_index: int, line_offset: int = 0)
                 n, anchors, opened, seen_top = 0, {}, [], set()
                 continue
             if cls is yaml.DocumentEndEvent:
-                prev_end_explicit_at = _line_end(text, ev.end_mark.index) if ev.explicit else None
+                prev_end_explicit_at = end_of_line(text, ev.end_mark.index) if ev.explicit else None
                 continue
     except yaml.MarkedYAMLError as exc:
-        raise _mark_error(exc, source, first_index + max(len(starts) - 1, 0), line_offset,
+        raise mark_error(exc, source, first_index + max(len(starts) - 1, 0), line_offset,
                           text) from None
     except RecursionError:
         raise InputError("nesting too deep", source=source,

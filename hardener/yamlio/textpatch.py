@@ -31,31 +31,33 @@ and aliases elsewhere in the document stay as they are.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from typing import Any, Callable
 
 import yaml
 
-from .dump import Dumper
+from .likeness import Aligner, same
 from .load import compose_text, load_text
+from .snippets import (
+    MEMO,
+    STR_TAG,
+    Unsafe,
+    flow_inner,
+    flow_value,
+    key_text,
+    memoised,
+    plain_shape,
+    plain_text,
+    quoted_scalar,
+    scalar_lines,
+)
 
 _OPS = frozenset({"add", "replace", "remove"})
 _MISSING = object()
-_STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _BOM = "\ufeff"
-_WIDTH = 1 << 30  # never fold long scalars over several lines
-#: How many item comparisons the list diffs of one patch may make before pairing by position,
-#: and how many levels deep they compare items.
-_LIKENESS_BUDGET = 50_000
-_LIKENESS_DEPTH = 4
 #: The slot of a node inside a flow collection: replaced by its flow rendering.
 _FLOW = ("flow", None)
-
-
-class _Unsafe(Exception):
-    """An edit this module does not make; :func:`patch_text` answers None."""
 
 
 def patch_text(text: str, ops: list[dict], new: Any = _MISSING, why: list | None = None,
@@ -95,9 +97,9 @@ def patch_text(text: str, ops: list[dict], new: Any = _MISSING, why: list | None
             new = apply_patch(copy.deepcopy(old), json_copy(ops))
         patcher = _Patcher(body, root)
         result = patcher.patch(old, new)
-        if patcher.proven or _same(load_text(result), new):
+        if patcher.proven or same(load_text(result), new):
             return bom + result
-    except _Unsafe as exc:
+    except Unsafe as exc:
         reason = str(exc)
     except Exception as exc:  # noqa: BLE001 - the contract: any failure means "re-emit instead"
         reason = f"{type(exc).__name__} while editing"
@@ -106,118 +108,15 @@ def patch_text(text: str, ops: list[dict], new: Any = _MISSING, why: list | None
     return None
 
 
-
-def _same(a: Any, b: Any) -> bool:
-    """Equality that tells 1 from 1.0 and True, as a faithful YAML round trip must."""
-    if type(a) is not type(b):
-        return False
-    if type(a) is dict:
-        return ({(type(k), k) for k in a} == {(type(k), k) for k in b}
-                and all(_same(v, b[k]) for k, v in a.items()))
-    if type(a) is list:
-        return len(a) == len(b) and all(map(_same, a, b))
-    if type(a) is float:
-        return a == b or (math.isnan(a) and math.isnan(b))
-    return a == b
-
-
-# --------------------------------------------------------------------------- rendering
-def _dump(data: Any, flow: bool = False) -> str:
-    return yaml.dump(data, Dumper=Dumper, default_flow_style=flow, sort_keys=False,
-                     width=_WIDTH, allow_unicode=True)
-
-
-_MEMO: dict = {}  # renderings of scalars and keys: the same few values recur in every document
-_MEMO_MAX = 10_000  # a stream of many distinct values must not grow it without bound
-
-
-def _memoised(table: dict, key: tuple, make: Callable[[], Any]) -> Any:
-    """table[key], made once (the table is emptied past _MEMO_MAX entries)."""
-    hit = table.get(key)
-    if hit is None:
-        if len(table) > _MEMO_MAX:
-            table.clear()
-        hit = table[key] = make()
-    return hit
-
-
-def _scalar_lines(value: Any) -> list[str]:
-    if type(value) in (str, int, float, bool, type(None)):
-        return list(_memoised(_MEMO, ("v", type(value), value), lambda: tuple(_scalar_lines_uncached(value))))
-    return _scalar_lines_uncached(value)
-
-
-def _scalar_lines_uncached(value: Any) -> list[str]:
-    """`value` (a scalar or an empty collection) as written after `key: `: one line, or the
-    header and content lines of a literal block, indented for a key at column 0."""
-    out = _dump({"k": value})
-    if not out.startswith("k: "):
-        raise _Unsafe("scalar not rendered on the key's line")
-    return out[3:].split("\n")[:-1]
-
-
-def _key_text(key: Any) -> str:
-    return _memoised(_MEMO, ("k", type(key), key), lambda: _key_text_uncached(key))
-
-
-def _key_text_uncached(key: Any) -> str:
-    """A mapping key as written before `:` (quoted when YAML would misread it)."""
-    out = _dump({key: None})
-    if not out.endswith(": null\n") or out.startswith("?") or out.count("\n") != 1:
-        raise _Unsafe("key needs the explicit `? ` form")
-    return out[:-len(": null\n")]
-
-
-def _quoted_scalar(value: str, style: str) -> str | None:
-    """`value` in the quote style of the scalar it replaces, when that fits on one line."""
-    node = yaml.ScalarNode(_STR_TAG, value, style=style)
-    out = yaml.serialize(node, Dumper=Dumper, width=_WIDTH, allow_unicode=True)
-    return out[:-1] if out.count("\n") == 1 and out[:1] in "'\"" else None
-
-
-def _flow_inner(items: dict | list) -> str:
-    """Entries or items in flow style, without the surrounding brackets."""
-    out = _dump(items, flow=True).rstrip("\n")
-    if "\n" in out or out[:1] not in "[{":
-        raise _Unsafe("flow rendering spans lines")
-    return out[1:-1]
-
-
-def _flow_value(value: Any) -> str:
-    """A value written inside a flow collection."""
-    return _flow_inner([value])
-
-
 def _insertion_order(insert: tuple) -> tuple[int, int]:
     """(offset, depth, ...) -> its place: by offset, and at one offset the deeper mapping's
     keys first (they end it; its parent's new keys follow), as the diff's recursion has them."""
     return insert[0], -insert[1]
 
 
-def _plain_text(text: str) -> bool:
-    """ASCII with no line break but LF and CRLF: the offsets and columns the edits compute
-    are then the parser's (YAML 1.1 also breaks lines at CR, NEL, LS and PS)."""
-    return text.isascii() and text.count("\r") == text.count("\r\n")
-
-
 _PROVEN: dict = {}  # (the block's repr, indent step, list offset) -> whether it reads back as itself
 
 
-def _plain_shape(value: Any) -> bool:
-    """Non-empty mappings with string keys and non-empty lists, down to one-line scalars
-    (str, int, float, bool, null): what :meth:`_Patcher._block` writes as lines of keys,
-    dashes and scalars only, no block scalar among them."""
-    cls = value.__class__
-    if cls is dict:
-        return bool(value) and all(k.__class__ is str and _plain_shape(v) for k, v in value.items())
-    if cls is list:
-        return bool(value) and all(map(_plain_shape, value))
-    if cls is str:
-        return "\n" not in value and "\r" not in value
-    return cls in (int, float, bool, type(None))
-
-
-# --------------------------------------------------------------------------- node helpers
 def _is_block(node: yaml.Node) -> bool:
     """A block collection or block scalar: spans whole lines rather than part of one."""
     if isinstance(node, yaml.ScalarNode):
@@ -247,111 +146,6 @@ def _ends_in_multiline_string(value: Any) -> bool:
     return isinstance(value, str) and "\n" in value
 
 
-def _identity(item: Any) -> tuple:
-    """What names a list item as an object: a resource's apiVersion, kind, name and
-    namespace; a container's, volume's or env var's `name` (empty for anything else)."""
-    if type(item) is not dict:
-        return ()
-    meta = item.get("metadata")
-    meta = meta if type(meta) is dict else {}
-    ident = tuple((k, item[k]) for k in ("apiVersion", "kind", "name") if isinstance(item.get(k), str))
-    return ident + tuple((f"metadata.{k}", meta[k]) for k in ("name", "namespace")
-                         if isinstance(meta.get(k), str))
-
-
-def _may_be_same(a: Any, b: Any) -> bool:
-    """Could `b` be `a` changed? Not when they name different objects: a ResourceList item
-    removed next to another one added must not have its text (and comments) edited into
-    the other."""
-    ia, ib = _identity(a), _identity(b)
-    return not (ia and ib) or ia == ib
-
-
-class _Aligner:
-    """Pairs the items of an old list with those of its new version.
-
-    Equal items at both ends are paired first. When the list kept its length the rest is
-    paired by position (items changed in place); otherwise by likeness, so an item inserted or
-    removed next to changed items does not take their text (and comments).
-    Likeness looks a few levels deep and the comparisons of one patch have a budget, past
-    which lists are paired by position: a pathological document cannot make the diff slow.
-    """
-
-    def __init__(self) -> None:
-        self.budget = _LIKENESS_BUDGET
-
-    def align(self, old: list, new: list) -> list[tuple[str, int, int]]:
-        """An edit script from `old` to `new`, in list order: ("pair", i, j) when new[j] is
-        old[i], maybe changed; ("del", i, -1); ("ins", -1, j), which goes before the next old
-        item."""
-        n, m = len(old), len(new)
-        pre = 0
-        while pre < min(n, m) and _same(old[pre], new[pre]):
-            pre += 1
-        suf = 0
-        while suf < min(n, m) - pre and _same(old[n - 1 - suf], new[m - 1 - suf]):
-            suf += 1
-        if n == m and all(_may_be_same(old[k], new[k]) for k in range(pre, n - suf)):
-            # no item inserted or removed, none swapped for another object: changed in place
-            middle = [(k, k) for k in range(n - pre - suf)]
-        else:
-            _, middle = self._best_pairs(
-                old[pre:n - suf], new[pre:m - suf],
-                lambda a, b: 1 + self._likeness(a, b, _LIKENESS_DEPTH) if _may_be_same(a, b) else 0)
-        pairs = ([(k, k) for k in range(pre)] + [(pre + a, pre + b) for a, b in middle]
-                 + [(n - suf + k, m - suf + k) for k in range(suf)])
-        return _script(pairs, n, m)
-
-    def _likeness(self, a: Any, b: Any, depth: int) -> int:
-        """How much of `a` is still in `b`: roughly, the number of equal nodes in the same
-        places (list items matched up by the most alike pairs), `depth` levels down."""
-        if type(a) is not type(b):
-            return 0
-        if depth == 0 or not isinstance(a, (dict, list)):
-            return 2 if _same(a, b) else 1
-        if type(a) is dict:
-            return 1 + sum(self._likeness(value, b[key], depth - 1)
-                           for key, value in a.items() if key in b)
-        return 1 + self._best_pairs(a, b, lambda x, y: self._likeness(x, y, depth - 1))[0]
-
-    def _best_pairs(self, old: list, new: list,
-                    gain: Callable[[Any, Any], int]) -> tuple[int, list[tuple[int, int]]]:
-        """The order-keeping pairing of items of `old` with items of `new` of the highest total
-        gain (pairs of gain 0 are never made), and that total; by position when over budget."""
-        n, m = len(old), len(new)
-        self.budget -= n * m
-        if self.budget < 0:
-            pairs = [(k, k) for k in range(min(n, m))]
-            return sum(gain(old[k], new[k]) for k, _ in pairs), pairs
-        gains = [[gain(a, b) for b in new] for a in old]
-        best = [[0] * (m + 1) for _ in range(n + 1)]
-        for i in range(n - 1, -1, -1):
-            for j in range(m - 1, -1, -1):
-                paired = best[i + 1][j + 1] + gains[i][j] if gains[i][j] else 0
-                best[i][j] = max(best[i + 1][j], best[i][j + 1], paired)
-        pairs, i, j = [], 0, 0
-        while i < n and j < m:
-            if gains[i][j] and best[i][j] == best[i + 1][j + 1] + gains[i][j]:
-                pairs.append((i, j))
-                i, j = i + 1, j + 1
-            elif best[i][j] == best[i + 1][j]:
-                i += 1
-            else:
-                j += 1
-        return best[0][0], pairs
-
-
-def _script(pairs: list[tuple[int, int]], n: int, m: int) -> list[tuple[str, int, int]]:
-    """The edit script of an ordered pairing of n old items with m new items."""
-    script: list[tuple[str, int, int]] = []
-    i = j = 0
-    for pi, pj in pairs:
-        script += [("del", k, -1) for k in range(i, pi)] + [("ins", -1, k) for k in range(j, pj)]
-        script.append(("pair", pi, pj))
-        i, j = pi + 1, pj + 1
-    return script + [("del", k, -1) for k in range(i, n)] + [("ins", -1, k) for k in range(j, m)]
-
-
 class _Spans:
     """The entries of a block collection as (offset of the key or dash, offset of the line
     after the value, kept), the middle one found only when asked for: an entry nobody removes
@@ -373,7 +167,6 @@ class _Spans:
         return self.entries[i][0]
 
 
-# --------------------------------------------------------------------------- the patcher
 class _Patcher:
     """Collects the text edits that turn the old data of one document into the new data.
 
@@ -389,7 +182,7 @@ class _Patcher:
         self.root = root
         self.lb = "\r\n" if "\r\n" in text else "\n"
         self.edits: list[tuple[int, int, str]] = []
-        self.aligner = _Aligner()
+        self.aligner = Aligner()
         self.shared: set[int] = set()  # nodes reached through an alias (see _survey)
         # without an alias, a merge key (`<<`, or an explicit tag) or any other tag, the data
         # came from the fast builder (load._build): no node is reached twice, and the
@@ -399,7 +192,7 @@ class _Patcher:
         #: every edit so far is one whose result is known without reading it back (see
         #: :meth:`_proves_insertion`); any other edit clears it, and the result is then
         #: loaded again and compared with the planned data
-        self.proven = self.plain_nodes and _plain_text(text)
+        self.proven = self.plain_nodes and plain_text(text)
         self._keys: dict[int, dict] = {}  # id of a mapping node -> key text -> value node (insert)
 
     def patch(self, old: Any, new: Any) -> str:
@@ -452,7 +245,7 @@ class _Patcher:
             try:
                 if not self._proves_insertion(node, pos, added):
                     return None
-            except _Unsafe:
+            except Unsafe:
                 return None  # the diff decides (and words why)
             inserts.append((pos, len(at), node, added))
         inserts.sort(key=_insertion_order)
@@ -469,7 +262,7 @@ class _Patcher:
             keys = self._keys.get(id(node))
             if keys is None:  # each op walks from the root: index a mapping's keys once
                 # (every key is a scalar: the survey refused the rest)
-                keys = self._keys[id(node)] = {key.value: (value if key.tag == _STR_TAG else False)
+                keys = self._keys[id(node)] = {key.value: (value if key.tag == STR_TAG else False)
                                                for key, value in reversed(node.value)}
             return keys.get(part)
         if cls is yaml.SequenceNode and not node.flow_style and part.isdigit() and part.isascii():
@@ -481,7 +274,7 @@ class _Patcher:
         parts, pos = [], 0
         for start, stop, replacement in sorted(self.edits, key=lambda edit: edit[0]):
             if start < pos:
-                raise _Unsafe("overlapping edits")
+                raise Unsafe("overlapping edits")
             parts += (self.text[pos:start], replacement)
             pos = stop
         parts.append(self.text[pos:])
@@ -512,7 +305,7 @@ class _Patcher:
                 flow = node.flow_style
                 for key, value in node.value:
                     if key.__class__ is not scalar or key.tag == _MERGE_TAG or (aliases and id(key) in seen):
-                        raise _Unsafe("complex, merge or aliased key")
+                        raise Unsafe("complex, merge or aliased key")
                     if aliases:
                         stack += (key, value)
                     elif value.__class__ is scalar:
@@ -547,7 +340,7 @@ class _Patcher:
 
     def _unshared(self, node: yaml.Node) -> yaml.Node:
         if id(node) in self.shared:
-            raise _Unsafe("a change at a node an alias shares (it uses anchors and aliases)")
+            raise Unsafe("a change at a node an alias shares (it uses anchors and aliases)")
         return node
 
     # ---- text positions
@@ -570,7 +363,7 @@ class _Patcher:
         False when `pos` starts its line; raises for anything else (an explicit `? ` key)."""
         before = self.text[self._line_start(pos):pos]
         if before.strip(" -"):
-            raise _Unsafe("explicit key or other content before an entry")
+            raise Unsafe("explicit key or other content before an entry")
         return bool(before.strip(" "))
 
     def _line_after(self, node: yaml.Node) -> int:
@@ -603,7 +396,7 @@ class _Patcher:
     def _dash(self, item: yaml.Node) -> int:
         dash = self._find_dash(self._unshared(item))
         if dash < 0:
-            raise _Unsafe("list item without a dash right before it")
+            raise Unsafe("list item without a dash right before it")
         return dash
 
     # ---- edits
@@ -616,7 +409,7 @@ class _Patcher:
         (`proven`: see :meth:`_proves_insertion`)."""
         if pos < len(self.text) or self.text.endswith("\n"):
             # the same few securityContext blocks are inserted into every document
-            text = _memoised(_MEMO, ("b", repr(value), col, self.step, self.seq_indent, self.lb),
+            text = memoised(MEMO, ("b", repr(value), col, self.step, self.seq_indent, self.lb),
                              lambda: "".join(line + self.lb for line in self._block(value, col)))
             return self._edit(pos, pos, text, proven)
         lines = self._block(value, col)
@@ -654,7 +447,7 @@ class _Patcher:
 
     # ---- the diff
     def _diff(self, node: yaml.Node, old: Any, new: Any, slot: tuple | None) -> None:
-        if _same(old, new):
+        if same(old, new):
             return
         self._unshared(node)
         if isinstance(node, yaml.MappingNode) and type(old) is dict and type(new) is dict \
@@ -669,7 +462,7 @@ class _Patcher:
     def _diff_mapping(self, node: yaml.MappingNode, old: dict, new: dict,
                       slot: tuple | None) -> None:
         if len(node.value) != len(old):
-            raise _Unsafe("duplicate keys")
+            raise Unsafe("duplicate keys")
         entries = [(key_node, value_node, key)
                    for (key_node, value_node), key in zip(node.value, old)]
         added = {key: value for key, value in new.items() if key not in old}
@@ -707,7 +500,7 @@ class _Patcher:
 
         It is when the lines go in where no value of the mapping goes on (`pos` starts a line
         after its last leaf, and that leaf is no block scalar, whose kept trailing lines would
-        move), and the new lines are keys, dashes and one-line scalars (:func:`_plain_shape`)
+        move), and the new lines are keys, dashes and one-line scalars (:func:`plain_shape`)
         that, read alone, give `added` (:meth:`_block_reads_back`, once per block and
         layout): a block mapping's entries are the lines at its keys' column up to the
         first line of less indentation, and a line at that column after its last entry is a
@@ -741,17 +534,17 @@ class _Patcher:
         return True
 
     def _block_reads_back(self, added: dict) -> bool:
-        """Are the lines :meth:`_block` writes for `added` of :func:`_plain_shape`, and do
+        """Are the lines :meth:`_block` writes for `added` of :func:`plain_shape`, and do
         they (at column 0; at any other column they are the same lines, indented alike) load
         as `added`? Decided once per block and layout; repr tells 1 from 1.0, True and "1"."""
         def read() -> bool:
-            if not _plain_shape(added):
+            if not plain_shape(added):
                 return False
             try:
-                return _same(load_text("".join(line + "\n" for line in self._block(added, 0))), added)
+                return same(load_text("".join(line + "\n" for line in self._block(added, 0))), added)
             except Exception:  # noqa: BLE001 - not provable: the careful path reads it back
                 return False
-        return _memoised(_PROVEN, (repr(added), self.step, self.seq_indent), read)
+        return memoised(_PROVEN, (repr(added), self.step, self.seq_indent), read)
 
     def _diff_flow_mapping(self, node: yaml.MappingNode, entries: list, old: dict, new: dict,
                            added: dict, slot: tuple | None) -> None:
@@ -762,7 +555,7 @@ class _Patcher:
         if added:
             last_key, last_value, _ = entries[-1]
             end = max(last_key.end_mark.index, last_value.end_mark.index)
-            self._edit(end, end, ", " + _flow_inner(added))
+            self._edit(end, end, ", " + flow_inner(added))
 
     def _diff_sequence(self, node: yaml.SequenceNode, old: list, new: list,
                        slot: tuple | None) -> None:
@@ -801,13 +594,13 @@ class _Patcher:
             item = node.value[i]
             if pending:
                 start = item.start_mark.index
-                self._edit(start, start, _flow_inner(pending) + ", ")
+                self._edit(start, start, flow_inner(pending) + ", ")
                 pending = []
             if step == "pair":
                 self._diff(item, old[i], new[j], _FLOW)
         if pending:
             end = node.value[-1].end_mark.index
-            self._edit(end, end, ", " + _flow_inner(pending))
+            self._edit(end, end, ", " + flow_inner(pending))
 
     # ---- replacing a node
     def _replace(self, node: yaml.Node, new: Any, slot: tuple | None) -> None:
@@ -816,7 +609,7 @@ class _Patcher:
         start, end = node.start_mark.index, node.end_mark.index
         keeps_flow = _is_flow_collection(node) and node.value and isinstance(new, (dict, list))
         if slot is _FLOW or keeps_flow or (slot is None and not self._starts_line(start)):
-            return self._edit(start, end, _flow_value(new))  # `{}` may still become a block
+            return self._edit(start, end, flow_value(new))  # `{}` may still become a block
         if slot is None:
             return self._replace_root(node, new)
         col, slot_start = self._slot_geometry(slot)
@@ -829,13 +622,13 @@ class _Patcher:
                 return self._edit(start + spaced, end + spaced, head[spaced:])
             value = head[1:]
             if isinstance(new, str) and getattr(node, "style", None) in ("'", '"'):
-                value = _quoted_scalar(new, node.style) or value
+                value = quoted_scalar(new, node.style) or value
             return self._edit(start, end, value)
         # A comment right after `key:` stays on the key's line; one after the old value does
         # too unless the value was a block (its last line's comment goes with it).
         first_line = self.text[slot_start:start].split("\n", 1)[0].rstrip("\r")
         if first_line.strip() and not first_line.lstrip().startswith("#"):
-            raise _Unsafe("unexpected text between the indicator and the value")
+            raise Unsafe("unexpected text between the indicator and the value")
         stop, comment, brk = self._tail(node, new)
         if first_line.strip():
             comment = first_line
@@ -849,7 +642,7 @@ class _Patcher:
             lines = self._block(new, col)
             lines[0] = lines[0][col:]
         else:
-            lines = _scalar_lines(new)
+            lines = scalar_lines(new)
         stop, comment, brk = self._tail(node, new)
         self._edit(start, stop, self.lb.join(lines) + comment + brk)
 
@@ -874,7 +667,7 @@ class _Patcher:
         while self.text[i] in " \t":
             i += 1
         if self.text[i] != ":":
-            raise _Unsafe("explicit key")
+            raise Unsafe("explicit key")
         return self._column(holder.start_mark.index), i + 1
 
     # ---- rendering new values in block style
@@ -887,7 +680,7 @@ class _Patcher:
                 return " " + lines[0][col + 2:], lines[1:]
             inner = col + (self.step if isinstance(value, dict) else self.seq_indent)
             return "", self._block(value, inner)
-        first, *rest = _scalar_lines(value)
+        first, *rest = scalar_lines(value)
         return " " + first, [" " * col + line if line else line for line in rest]
 
     def _block(self, value: dict | list, col: int) -> list[str]:
@@ -896,7 +689,7 @@ class _Patcher:
         if isinstance(value, dict):
             for key, item in value.items():
                 head, below = self._render(item, col, in_seq=False)
-                lines.append(f"{pad}{_key_text(key)}:{head}")
+                lines.append(f"{pad}{key_text(key)}:{head}")
                 lines += below
         else:
             for item in value:
