@@ -12,6 +12,7 @@ built-in profile, and show that each check catches a wrong result.
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from hardener import pipeline, yamlio
 from hardener.inputs import Source
@@ -209,3 +210,34 @@ def test_an_anchored_key_is_proven_at_the_anchor_column(monkeypatch):
     result = textpatch.patch_text(text, [{"op": "add", "path": "/m/x", "value": 1}], new, root=root,
                                   rebuild=rebuild)
     assert result == "m:\n  &k a: 1\n  x: 1\nz: 2\n" and check.direct == 1 and not check.wrong
+
+
+@pytest.mark.parametrize("text", [
+    "a: !!str 1\n", "a: !t x\n", "- !t x\n", "a: [b,!t c]\n", "a: {b: !t c}\n", '{"b":!t c}\n',
+    "!t\na: 1\n", "--- !t\na: 1\n", "a: &x 1\nb: *x\n", "a: &x 1\nb: [c,*x]\n", "a:\n  <<: {b: 1}\n",
+    "? !t a\n: 1\n",
+])
+def test_a_tag_an_alias_or_a_merge_key_makes_the_nodes_unplain(text):
+    """Where a tag, an alias or a merge key can start a node, the patcher does not take the
+    nodes as the data's mirror (textpatch._NODE_PROPERTY; yaml.scanner fetch_tag / fetch_alias
+    start a token after whitespace, a flow indicator or a line start)."""
+    from hardener.yamlio.load import compose_text
+
+    try:
+        root, _ = compose_text(text)
+    except Exception:  # noqa: BLE001 - an unknown tag or alias: not composable, not this test's
+        root = yaml.compose(text, Loader=yaml.BaseLoader)
+    assert not textpatch._Patcher(text, root).plain_nodes
+
+
+@pytest.mark.parametrize("text", [
+    "run.sh: '#!/bin/sh\n\n  set -e\n'\n", "glob: a*.conf\n", "msg: hi!\n", "shift: a<<b\n",
+    'cmd: ["sh", "-c", "echo hi!"]\n',
+])
+def test_the_same_characters_inside_a_scalar_keep_the_nodes_plain(text):
+    """`#!/bin/sh` in a script or `*.conf` in a pattern is scalar text, mirrored as it is:
+    such documents keep the proven path."""
+    from hardener.yamlio.load import compose_text
+
+    root, _ = compose_text(text)
+    assert textpatch._Patcher(text, root).plain_nodes

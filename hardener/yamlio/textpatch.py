@@ -31,6 +31,7 @@ and aliases elsewhere in the document stay as they are.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any, Callable
 
@@ -56,6 +57,10 @@ _OPS = frozenset({"add", "replace", "remove"})
 _MISSING = object()
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _BOM = "\ufeff"
+#: where a tag (`!`), an alias (`*`) or a merge key (`<<`) can start a node: at a line's start,
+#: or after a space, a flow indicator or a `:`. Anything else holding one of them is inside a
+#: scalar (`#!/bin/sh` in a script, `*.conf` in a pattern), which the nodes mirror as they are.
+_NODE_PROPERTY = re.compile(r"(?:^|[\s\[\]{},:])(?:[!*]|<<)", re.M)
 #: The slot of a node inside a flow collection: replaced by its flow rendering.
 _FLOW = ("flow", None)
 
@@ -184,10 +189,11 @@ class _Patcher:
         self.edits: list[tuple[int, int, str]] = []
         self.aligner = Aligner()
         self.shared: set[int] = set()  # nodes reached through an alias (see _survey)
-        # without an alias, a merge key (`<<`, or an explicit tag) or any other tag, the data
+        # without an alias, a merge key (`<<`, or an explicit tag) or any other tag (where one
+        # can start a node: _NODE_PROPERTY), the data
         # came from the fast builder (load._build): no node is reached twice, and the
         # constructor rearranged none (it splices merged entries into their mapping)
-        self.plain_nodes = not ("*" in text or "<<" in text or "!" in text)
+        self.plain_nodes = not (("*" in text or "<<" in text or "!" in text) and _NODE_PROPERTY.search(text))
         self.step, self.seq_indent = self._survey()
         #: every edit so far is one whose result is known without reading it back (see
         #: :meth:`_proves_insertion`); any other edit clears it, and the result is then
