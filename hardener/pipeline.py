@@ -77,11 +77,12 @@ PLAN_BY_SHAPE = True
 
 def harden_documents(docs: list[yamlio.Document], opts: Options,
                      rendered: dict[int, str] | None = None, count_changes: bool = False,
-                     spool: Any = None) -> list[ResourceResult]:
+                     spool: Any = None, keep_data: bool = False) -> list[ResourceResult]:
     """Plan and apply on every document that may hold a pod template; sets doc.data. With
-    `rendered` (a lean run: nothing after this stage reads the documents' data), each
-    changed document is rendered right away into `rendered` (index -> text) and its data
-    let go, so memory holds one document's data at a time, not the stream's; with
+    `rendered`, each changed document is rendered right away into `rendered` (index ->
+    text) from the nodes its load kept (no second parse). Unless `keep_data` (a later stage
+    reads the documents: the policy objects, --verify), its data is let go then (a lean
+    run), so memory holds one document's data at a time, not the stream's; with
     `count_changes` too (a report that only counts them), its changes are let go as well;
     with `spool` too (a binary file), every document's output text goes there, in order, as
     soon as it is known, and the document lets its text go."""
@@ -119,8 +120,12 @@ def harden_documents(docs: list[yamlio.Document], opts: Options,
             patch = [c.as_patch(copy=False) for r in found for c in r.changes]  # read only
             if patch:
                 rendered[doc.index] = _render(doc, patch, found)
+            doc.node = None
+            if keep_data:
+                continue
+            if patch:
                 doc.text = ""  # its output is `rendered`; nothing reads the input's text again
-            doc.data, doc.loaded, doc.node = None, False, None
+            doc.data, doc.loaded = None, False
             for r in found:
                 r.templates = [_DROPPED] * len(r.templates)
                 r.template_skips = {}  # read by --verify only
@@ -363,17 +368,25 @@ def run_stream(stream: Stream, opts: Options, lean: bool = False, count_changes:
     binary file; lean runs only): the output goes there, UTF-8, as it is made, and
     Outcome.spooled says whether it did (then Outcome.pieces is empty)."""
     docs = stream.documents
-    rendered: dict[int, str] | None = None
-    if lean and stream.resource_list is None and not opts.verify and not _policy_stages_run(docs, opts):
-        rendered = {}
-    else:
+    plain = stream.resource_list is None
+    read_later = opts.verify or _policy_stages_run(docs, opts)
+    # each changed document of a plain stream is rendered as soon as it is hardened, from the
+    # nodes its load kept; its data is let go too unless something reads it later
+    rendered: dict[int, str] | None = {} if plain else None
+    keep_data = not (lean and plain) or read_later
+    if keep_data:
         spool = None
     if spool is not None:
         spool.write(stream.bom.encode("utf-8"))
-    results = harden_documents(docs, opts, rendered, count_changes, spool)
+    results = harden_documents(docs, opts, rendered, count_changes and not keep_data, spool, keep_data)
     # a lean run has no policy stage; any other decides on the documents as hardening left them
-    policy = rendered is None and _policy_stages_run(docs, opts)
+    policy = keep_data and _policy_stages_run(docs, opts)
+    hardened = len(results)
     extra, dropped, notes = policy_stages(docs, results, opts) if policy else ([], set(), [])
+    if rendered:
+        for r in results[hardened:]:
+            if r.changes:  # a document the policy stage changed too (a List's Namespace item)
+                rendered.pop(r.document, None)
     if dropped and not _generated_changed(docs, dropped, extra):
         extra, dropped = [], set()  # an earlier pass's objects are current: they stay as they are
     changed = any(r.changes for r in results) or bool(extra) or bool(dropped)
