@@ -368,6 +368,7 @@ def audit_cmd(ctx: click.Context, filename, level, kube_version, format, profile
     from .options import kube_version as parse_kube_version
     from .options import parse_node_features
 
+    gc.disable()  # as for a run (see main): an audit makes no reference cycles either (a test holds it)
     before = ctx.obj or {}  # options given before `audit`
     filename = filename or before.get("filename", ())
     profile = profile if profile is not None else before.get("profile")
