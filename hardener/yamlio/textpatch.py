@@ -215,27 +215,35 @@ class _Patcher:
         if not self.proven:
             return None
         points: dict[int, tuple[yaml.MappingNode, list, set]] = {}
+        #: the walk of each op's parent path, shared by the ops below one parent (most of
+        #: them: a container's new securityContext fields): (node, its path, missing key or None)
+        walks: dict[str, tuple | None] = {}
         for op in ops:
             path = op.get("path")
             if op.get("op") != "add" or not isinstance(path, str) or not path.startswith("/"):
                 return None
-            parts = path[1:].split("/")
-            if "~" in path:
-                parts = [t.replace("~1", "/").replace("~0", "~") for t in parts]
-            node: Any = self.root
-            for i, part in enumerate(parts):
-                child = self._child_node(node, part)
+            cut = path.rfind("/")
+            head = path[:cut]
+            walk = walks.get(head, False)
+            if walk is False:
+                walk = walks[head] = self._walk(head)
+            if walk is None:
+                return None  # a list, a flow collection or a scalar on the way
+            node, at, missing = walk
+            if missing is None:
+                key = path[cut + 1:]
+                if "~" in key:
+                    key = key.replace("~1", "/").replace("~0", "~")
+                child = self._child_node(node, key)
                 if child is False:
-                    return None  # a list, a flow collection or a scalar on the way
-                if child is None:
-                    entry = points.get(id(node))
-                    if entry is None:
-                        entry = points[id(node)] = (node, parts[:i], set())
-                    entry[2].add(part)
-                    break
-                node = child
-            else:
-                return None  # the path exists: a replacement, not a new key
+                    return None
+                if child is not None:
+                    return None  # the path exists: a replacement, not a new key
+                missing = key
+            entry = points.get(id(node))
+            if entry is None:
+                entry = points[id(node)] = (node, at, set())
+            entry[2].add(missing)
         inserts = []
         for node, at, keys in points.values():
             target: Any = new
@@ -258,6 +266,25 @@ class _Patcher:
         for pos, _, node, added in inserts:
             self._insert_block(pos, added, self._column(node.value[0][0].start_mark.index), True)
         return self._apply_edits() if self.proven else None
+
+    def _walk(self, path: str) -> tuple | None:
+        """(node, its path parts, None) for the node at the JSON pointer `path` ("" the
+        root); (the last node there is, its parts, the first missing key) when a block
+        mapping on the way lacks a key; None when anything else is on the way."""
+        node: Any = self.root
+        if not path:
+            return node, [], None
+        parts = path[1:].split("/")
+        if "~" in path:
+            parts = [t.replace("~1", "/").replace("~0", "~") for t in parts]
+        for i, part in enumerate(parts):
+            child = self._child_node(node, part)
+            if child is False:
+                return None
+            if child is None:
+                return node, parts[:i], part
+            node = child
+        return node, parts, None
 
     def _child_node(self, node: yaml.Node, part: str) -> Any:
         """The node at `part` below `node`: None when a block mapping has no such key; False
