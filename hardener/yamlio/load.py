@@ -26,14 +26,18 @@ class SafeLoader(BaseLoader):  # type: ignore[misc, valid-type]
     }
 
     def resolve(self, kind, value, implicit):  # noqa: D102 - memoised for plain scalars
-        if kind is ScalarNode and implicit[0]:
+        if kind is ScalarNode:
+            if not implicit[0]:
+                return _STR  # quoted: BaseResolver.resolve without path resolvers
             tag = _PLAIN_TAGS.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)
                 if len(value) <= 64 and len(_PLAIN_TAGS) < 50_000:
                     _PLAIN_TAGS[value] = tag
             return tag
-        return super().resolve(kind, value, implicit)
+        # a collection: its default tag (no path resolvers are registered: asserted below)
+        return _MAP if kind is MappingNode else _SEQ if kind is SequenceNode \
+            else super().resolve(kind, value, implicit)
 
     #: Lines of the file before the document's text: messages name lines of the file (the
     #: marks are of the document's text; load_document adds the offset to them).
@@ -106,6 +110,10 @@ for _tag in ("null", "bool", "int", "float", "binary", "timestamp"):
 SafeLoader.add_multi_constructor(PY_TAG, _refuse_python)
 SafeLoader.add_constructor(None, _refuse_unknown)
 _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+# SafeLoader.resolve answers quoted scalars and collections without BaseResolver.resolve,
+# which would ask the path resolvers first: there must be none, and the defaults are these
+assert not SafeLoader.yaml_path_resolvers
+assert (SafeLoader.DEFAULT_SCALAR_TAG, SafeLoader.DEFAULT_MAPPING_TAG, SafeLoader.DEFAULT_SEQUENCE_TAG) == (_STR, _MAP, _SEQ)
 _MERGE = "tag:yaml.org,2002:merge"
 _SCALARS = {t: c for t, c in SafeLoader.yaml_constructors.items()
             if t in ("tag:yaml.org,2002:" + n for n in ("null", "bool", "int", "float"))}
