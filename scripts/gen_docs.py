@@ -578,7 +578,7 @@ STAGES = (
     ("entry", "the commands, a run's settings, and the pipeline that drives the stages",
      ["__init__.py", "__main__.py", "cli.py", "options.py", "config.py", "errors.py", "pipeline.py"]),
     ("read", "stdin, files and directories in; split into documents; a ResourceList unwrapped",
-     ["inputs.py", "yamlio/__init__.py", "yamlio/split.py", "yamlio/load.py", "krm.py"]),
+     ["inputs.py", "pyyaml.py", "yamlio/__init__.py", "yamlio/split.py", "yamlio/load.py", "krm.py"]),
     ("find pod templates", "Kubernetes facts: where pod templates live, their shape, names, versions",
      ["kube/__init__.py", "kube/workloads.py", "kube/crds.py", "kube/shape.py", "kube/podspec.py", "kube/pointer.py",
       "kube/names.py",

@@ -264,3 +264,37 @@ def test_lean_and_spooled_runs_write_what_the_library_writes(monkeypatch):
                 assert json.loads(got.stderr_bytes)["resources"] == want["resources"], f.name
         checked += 1
     assert checked > 40
+
+
+def test_pyyaml_is_imported_with_its_reader_check_compiled_on_first_use():
+    """hardener.pyyaml: in a fresh interpreter, importing the package leaves PyYAML's
+    NON_PRINTABLE a LazyPattern and re.compile the standard one; the pure-Python reader that
+    uses the pattern still refuses a control character and reads printable text."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import re; standard = re.compile; import hardener, yaml\n"
+        "from hardener.pyyaml import LazyPattern\n"
+        "assert isinstance(yaml.reader.Reader.NON_PRINTABLE, LazyPattern)\n"
+        "assert re.compile is standard\n"
+        "try:\n"
+        "    yaml.load('a: \"\\x07\"', Loader=yaml.SafeLoader)\n"
+        "    raise SystemExit('a control character was read')\n"
+        "except yaml.reader.ReaderError:\n"
+        "    pass\n"
+        "assert yaml.load('a: \"caf\\u00e9 \\U0001F600\"', Loader=yaml.SafeLoader) == {'a': 'caf\\u00e9 \\U0001F600'}\n"
+    )
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_the_reader_check_fails_on_a_pattern_that_lets_control_characters_through(monkeypatch):
+    """The probe above is not vacuous: with a lazy pattern that accepts everything, the
+    pure-Python reader reads the control character."""
+    import yaml
+
+    from hardener.pyyaml import LazyPattern
+
+    monkeypatch.setattr(yaml.reader.Reader, "NON_PRINTABLE", LazyPattern("[^\\x00-\\U0010ffff]", 0))
+    assert yaml.load('a: "\x07"', Loader=yaml.SafeLoader) == {"a": "\x07"}
