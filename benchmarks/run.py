@@ -564,14 +564,16 @@ def main(argv: list[str] | None = None) -> int:
 #: What stands in the way of a target the last measured state did not meet (issue #14 asks
 #: each unmet row to say so); the analysis behind each is in docs/performance.md.
 IN_THE_WAY = {
-    "Throughput: 4,000": "planning is now the largest stage: about forty Python-level control "
-                         "steps per pod template (container lists, pointers, one Change per field) "
-                         "and two PSS evaluations (the level before, the accounting after); below "
-                         "1.0x needs a planner compiled once per profile rather than generic controls "
-                         "per template (docs/performance.md, \"What stands in the way\")",
-    "Cold start": "about 40 modules of the package on the start path (each costs 0.2-0.5 ms to "
-                  "load and run) and 15 regular expressions the splitter compiles; click and "
-                  "PyYAML alone cost about +53 ms (docs/performance.md, \"What stands in the way\")",
+    "Throughput: 4,000": "the load (a libyaml compose plus the Python build of the nodes the text "
+                         "edit needs) and the render are now two thirds of the CPU and each close to "
+                         "its floor; planning is planned once per template shape "
+                         "(docs/performance.md, \"What stands in the way\")",
+    "Cold start": "click (about 16 ms with inspect, uuid and platform) and PyYAML (about 6 ms) are "
+                  "most of what is left; the package's 65 modules about 14 ms "
+                  "(docs/performance.md, \"What stands in the way\")",
+    "Mode: KRM": "a ResourceList is one document: its rewrite is one text patch over the whole list "
+                 "plus one results entry per change, read back (or proven) as a whole "
+                 "(docs/performance.md, \"What stands in the way\")",
 }
 
 
