@@ -1,6 +1,7 @@
 """What keeps the hardening path lean (issue #14), checked by structure, never by timing:
 what a run imports, and the pipeline's shortcut past the policy package."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -76,6 +77,34 @@ def _inputs():
     return [f for f in files if f.is_file()]
 
 
+@contextlib.contextmanager
+def _collector_off():
+    """The cyclic GC off, as the CLI runs, and what was there collected first. With the
+    collector off every object a run makes stays in the youngest generation: collecting
+    that generation alone finds the run's cycles without walking the whole heap (cheap
+    even late in a long test session)."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    gc.collect()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _texts():
+    """(file, text) of every input the cycle tests read (a file that is not UTF-8 is
+    refused before any document is read)."""
+    for f in _inputs():
+        try:
+            yield f, f.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+
+
 def test_a_run_makes_no_reference_cycles():
     """The CLI turns the cyclic GC off: a run must leave nothing only it could free (a
     recursive closure, a document pointing back at its result), or memory grows with the
@@ -87,18 +116,8 @@ def test_a_run_makes_no_reference_cycles():
     from hardener.inputs import Source
     from hardener.options import build_options
 
-    # With the collector off every object a run makes stays in the youngest generation:
-    # collecting that generation alone finds the run's cycles without walking the whole heap
-    # (cheap even late in a long test session).
-    was = gc.isenabled()
-    gc.disable()
-    gc.collect()
-    try:
-        for f in _inputs():
-            try:
-                text = f.read_bytes().decode("utf-8")
-            except UnicodeDecodeError:
-                continue  # refused before any document is read
+    with _collector_off():
+        for f, text in _texts():
             for kw in ({}, {"emit": "vap"}, {"kube_version": "1.24"}, {"profile": "strict"}):
                 gc.collect(0)
                 try:
@@ -108,9 +127,6 @@ def test_a_run_makes_no_reference_cycles():
                     continue
                 del out
                 assert gc.collect(0) == 0, (f.name, kw)
-    finally:
-        if was:
-            gc.enable()
 
 
 def _audit_garbage(text: str, version: str) -> tuple[int, int]:
@@ -146,15 +162,8 @@ def test_an_audit_makes_no_reference_cycles_while_it_runs():
 
     from hardener.errors import HardenError
 
-    was = gc.isenabled()
-    gc.disable()
-    gc.collect()
-    try:
-        for f in _inputs():
-            try:
-                text = f.read_bytes().decode("utf-8")
-            except UnicodeDecodeError:
-                continue
+    with _collector_off():
+        for f, text in _texts():
             for version in ("1.24", "latest"):
                 try:
                     during, formats = _audit_garbage(text, version)
@@ -164,15 +173,10 @@ def test_an_audit_makes_no_reference_cycles_while_it_runs():
                     continue
                 assert (during, during3) == (0, 0), (f.name, version)
                 assert formats3 == formats, (f.name, version)
-    finally:
-        if was:
-            gc.enable()
 
 
 def test_an_audit_cycle_is_found(monkeypatch):
-    """The check above fails on an audit whose resources point back at themselves."""
-    import gc
-
+    """The check above fails on an audit that lets cycles go."""
     from hardener import audit
 
     real = audit.audit_documents
@@ -185,16 +189,10 @@ def test_an_audit_cycle_is_found(monkeypatch):
         return report
 
     monkeypatch.setattr(audit, "audit_documents", cyclic)
-    was = gc.isenabled()
-    gc.disable()
-    gc.collect()
-    try:
+    with _collector_off():
         during, _ = _audit_garbage("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
                                    "spec: {containers: [{name: c, image: x}]}\n", "latest")
-        assert during > 0
-    finally:
-        if was:
-            gc.enable()
+    assert during > 0
 
 
 def test_one_pass_assessment_equals_separate_evaluations():
