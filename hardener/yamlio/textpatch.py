@@ -37,6 +37,7 @@ from typing import Any, Callable
 
 import yaml
 
+from ..kube.pointer import tokens, unescape
 from .likeness import Aligner, same
 from .load import compose_text, load_text
 from .snippets import (
@@ -231,9 +232,7 @@ class _Patcher:
                 return None  # a list, a flow collection or a scalar on the way
             node, at, missing = walk
             if missing is None:
-                key = path[cut + 1:]
-                if "~" in key:
-                    key = key.replace("~1", "/").replace("~0", "~")
+                key = unescape(path[cut + 1:])
                 child = self._child_node(node, key)
                 if child is False:
                     return None
@@ -272,11 +271,7 @@ class _Patcher:
         root); (the last node there is, its parts, the first missing key) when a block
         mapping on the way lacks a key; None when anything else is on the way."""
         node: Any = self.root
-        if not path:
-            return node, [], None
-        parts = path[1:].split("/")
-        if "~" in path:
-            parts = [t.replace("~1", "/").replace("~0", "~") for t in parts]
+        parts = tokens(path)
         for i, part in enumerate(parts):
             child = self._child_node(node, part)
             if child is False:
