@@ -4,10 +4,13 @@
     git worktree add ../before HEAD~1
     (cd ../before && PYTHONPATH=. ../k8s-harden/.venv/bin/python scripts/snapshot.py /tmp/before.tsv)
     PYTHONPATH=. .venv/bin/python scripts/snapshot.py /tmp/after.tsv
-    diff /tmp/before.tsv /tmp/after.tsv     # empty: the same bytes
+    diff <(sort /tmp/before.tsv) <(sort /tmp/after.tsv)    # empty: the same bytes
+
+(the worktree next to ../shared, where the corpus is; sorted, as the paths sort by the tree's name)
 
 Every corpus file (../shared/corpus), golden case, hostile input and example, through every
-built-in profile and the report, emit, --check, --verify and audit modes (1,755 runs today):
+built-in profile and the report, emit, --check, --verify and audit modes, and those that are
+objects as a KRM ResourceList too (about 1,900 runs today):
 one line per run with the exit code and digests of stdout and stderr, and the type of an
 exception that was not an exit. Run it from the tree it measures, with that tree first on
 PYTHONPATH. In-process (click's runner), so a run takes about two minutes.
@@ -33,6 +36,28 @@ RUNS = [
     ("--profile", "strict", "--report", "json", "--check"), ("--verify",),
     ("audit",), ("audit", "--format", "json"), ("audit", "--profile", "baseline"),
 ]
+#: the same inputs as a KRM ResourceList ("krm" then the arguments), for the inputs PyYAML
+#: reads as objects
+KRM_RUNS = [("krm",), ("krm", "--profile", "strict"), ("krm", "--emit", "vap", "--namespace", "apps")]
+
+
+def _resource_list(raw: bytes) -> bytes | None:
+    """The input's objects as a KRM ResourceList (what kpt and kustomize hand a function),
+    or None for an input PyYAML does not read as objects."""
+    import yaml
+
+    try:
+        items = [d for d in yaml.load_all(raw.decode("utf-8"), Loader=yaml.CSafeLoader) if d is not None]
+    except Exception:  # noqa: BLE001 - hostile inputs: not wrapped
+        return None
+    if not items or not all(isinstance(d, dict) for d in items):
+        return None
+    try:
+        text = yaml.dump({"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": items},
+                         Dumper=yaml.CSafeDumper, sort_keys=False)
+    except Exception:  # noqa: BLE001 - hostile inputs: not wrapped
+        return None
+    return text.encode("utf-8")
 
 
 def _digest(data: bytes) -> str:
@@ -44,17 +69,24 @@ def main_(out_path: str) -> int:
                      *(p for p in (REPO / "tests" / "hostile").iterdir() if p.is_file()),
                      *(REPO / "examples").glob("*.yaml")])
     profiles = sorted(p.stem for p in (REPO / "profiles").glob("*.yaml"))
-    runs = [("--profile", p) for p in profiles] + RUNS
+    runs = [("--profile", p) for p in profiles] + RUNS + KRM_RUNS
     runner = CliRunner()
+    total = 0
     with open(out_path, "w", encoding="utf-8") as out:
         for run in runs:
             for path in inputs:
-                res = runner.invoke(main, list(run), input=path.read_bytes())
+                raw = path.read_bytes()
+                if run and run[0] == "krm":
+                    raw = _resource_list(raw)
+                    if raw is None:
+                        continue
+                total += 1
+                res = runner.invoke(main, list(run[1:] if run[0] == "krm" else run), input=raw)
                 crash = res.exception and not isinstance(res.exception, SystemExit)
                 out.write("\t".join((str(path.relative_to(path.parents[1])), " ".join(run), str(res.exit_code),
                                      _digest(res.stdout_bytes), _digest(res.stderr_bytes),
                                      type(res.exception).__name__ if crash else "")) + "\n")
-    print(f"snapshot: {len(runs) * len(inputs)} runs -> {out_path}")
+    print(f"snapshot: {total} runs -> {out_path}")
     return 0
 
 
