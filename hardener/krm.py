@@ -10,13 +10,17 @@ one `results` entry per change and per skip. Its `functionConfig` is read by
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import yaml
 
 from . import yamlio
 from .errors import InputError
 from .inputs import krm_path
 from .kube import names
 from .kube.pointer import field_path
+from .yamlio.textpatch import blocks_of
 
 RESOURCE_LIST_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1alpha1")
 
@@ -27,7 +31,7 @@ class ResourceList:
     def __init__(self, documents: list[yamlio.Document], rl_doc: yamlio.Document):
         self.documents = documents  # every document of the input (the list and empty ones)
         self.doc = rl_doc
-        self.data = data = rl_doc.load()
+        self.data = data = rl_doc.load(keep_node=True)  # the writer edits its text from the nodes
         items = data.get("items")
         if items is None:
             items = data["items"] = []
@@ -56,15 +60,75 @@ class ResourceList:
         Edited in place like any changed document: items nothing changed keep their text,
         quotes and comments."""
         items = self.data["items"]
-        items[:] = _replace_generated(items, dropped, [yamlio.load_data(t, "generated") for t in generated])
+        if generated or dropped:
+            items[:] = _replace_generated(items, dropped, [yamlio.load_data(t, "generated") for t in generated])
+            ops = [{"op": "replace", "path": "/items"}]
+        else:  # each item's own changes, at their place in the list (the patcher's insertions)
+            ops = [{"op": c.op, "path": self.items[r.document].pointer + c.path} for r in results for c in r.changes]
         previous = self.data.get("results") if isinstance(self.data.get("results"), list) else []
         ours = results_for(results, self.items)
         mine = [r for r in previous if isinstance(r, dict) and _is_ours(r)]
         others = [r for r in previous if not (isinstance(r, dict) and _is_ours(r))]
         if ours or mine or "results" in self.data:
+            ops.append({"op": "replace" if "results" in self.data else "add", "path": "/results"})
             self.data["results"] = others + ours
-        text, _ = yamlio.render_changed(self.doc, self.data, [{"op": "replace", "path": "/items"}])
+        text = None if others else self._with_results(ops, ours)
+        if text is None:
+            text, _ = yamlio.render_changed(self.doc, self.data, ops)
         return bom + "".join(text if d is self.doc else d.text for d in self.documents)
+
+    def _with_results(self, ops: list[dict], results: list[dict]) -> str | None:
+        """The list's text with `results` (ours alone) written by yamlio.blocks, or None
+        (the caller edits the whole list then).
+
+        Thousands of results are most of a function's output (one per change): rather than
+        writing and proving them as one inserted block, the edit puts a placeholder where
+        they go (`results: <placeholder>`, written and proven as any edit), and the list of
+        mappings replaces it, each distinct entry written and proven once
+        (:meth:`yamlio.blocks.Blocks.mapping_list`)."""
+        doc, root = self.doc, self.doc.node
+        if not results or root is None or _PLACEHOLDER in doc.text or _flow_results(root):
+            return None
+        blocks = blocks_of(doc.text, root)
+        if blocks is None:
+            return None
+        self.data["results"] = _PLACEHOLDER
+        try:
+            text, _ = yamlio.render_changed(doc, self.data, ops)
+        finally:
+            self.data["results"] = results
+        at = text.find(_PLACEHOLDER)
+        end = at + len(_PLACEHOLDER)
+        line = text[text.rfind("\n", 0, at) + 1:at]
+        key = _RESULTS_KEY.fullmatch(line)
+        lb = doc.line_break
+        tail = text[end:]
+        if at < 0 or key is None or text.find(_PLACEHOLDER, end) >= 0 or not (tail.startswith(lb) or not tail):
+            return None
+        body = blocks.mapping_list(results, len(key.group(1)) + blocks.seq_indent, lb)
+        if body is None:
+            return None
+        if tail:
+            tail = tail[len(lb):]
+        else:  # the input had no final line break: nor has the output
+            body = body[:-len(lb)]
+        return text[:at - 1] + lb + body + tail
+
+
+def _flow_results(root: Any) -> bool:
+    """Were results written in flow style (`results: [{...}]`, not empty)? The edit keeps
+    that style, and so does the careful path."""
+    if root.__class__ is not yaml.MappingNode or root.flow_style:
+        return False  # not a block mapping: the placeholder is not found, the careful path follows
+    for key, value in root.value:
+        if key.value == "results":
+            return value.__class__ is not yaml.ScalarNode and bool(value.flow_style and value.value)
+    return False
+
+
+#: What the edit writes where a ResourceList's results go, before they are written (:meth:`ResourceList._with_results`).
+_PLACEHOLDER = "k8s-harden-results-placeholder-9c41e07d"
+_RESULTS_KEY = re.compile(r"""( *)(?:results|"results"|'results'): """)
 
 
 def _object_id(item: Any) -> tuple:
@@ -118,6 +182,34 @@ def _is_ours(result: dict) -> bool:
 def results_for(results, docs: list[yamlio.Document]) -> list[dict]:
     """One KRM result per change (info) and per skip (warning)."""
     out = []
+    paths: dict[str, str] = {}  # pointer -> field path: the same few recur in every resource
+
+    # the same few tags and fields recur in every resource: one mapping each, shared by the
+    # results that hold it (yamlio.blocks writes a shared one once)
+    tag_sets: dict[tuple, dict] = {}  # (control, key, value) -> tags
+    fields: dict[tuple, dict] = {}  # (pointer, op, id of the value) -> field (the changes keep the values alive)
+
+    def path_of(pointer: str) -> str:
+        found = paths.get(pointer)
+        if found is None:
+            found = paths[pointer] = field_path(pointer)
+        return found
+
+    def field(c) -> dict:
+        found = fields.get((c.path, c.op, id(c.value)))
+        if found is None:
+            found = {"path": path_of(c.path)}
+            if c.op != "remove":
+                found["proposedValue"] = c.value
+            fields[(c.path, c.op, id(c.value))] = found
+        return found
+
+    def tags(control: str, key: str, value: str) -> dict:
+        found = tag_sets.get((control, key, value))
+        if found is None:
+            found = tag_sets[(control, key, value)] = {RESULT_TAG: control, key: value}
+        return found
+
     for r in results:
         item = docs[r.document].data
         meta = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
@@ -128,24 +220,22 @@ def results_for(results, docs: list[yamlio.Document]) -> list[dict]:
         for c in r.changes:
             who = f" (container {c.container})" if c.container else ""
             entry = {"message": f"{c.control}: {c.reason}{who}", "severity": "info",
-                     "resourceRef": ref, "field": {"path": field_path(c.path)}}
-            if c.op != "remove":
-                entry["field"]["proposedValue"] = c.value
+                     "resourceRef": ref, "field": field(c)}
             if file:
                 entry["file"] = file
-            entry["tags"] = {RESULT_TAG: c.control, "k8s-harden.io/op": c.op}
+            entry["tags"] = tags(c.control, "k8s-harden.io/op", c.op)
             out.append(entry)
         for s in r.skipped:
             who = f" (container {s.container})" if s.container else ""
             entry = {"message": f"{s.control} skipped: {s.reason}{who}", "severity": "warning",
-                     "resourceRef": ref, "tags": {RESULT_TAG: s.control, "k8s-harden.io/kind": s.kind}}
+                     "resourceRef": ref, "tags": tags(s.control, "k8s-harden.io/kind", s.kind)}
             if file:
                 entry["file"] = file
             out.append(entry)
         for w in r.warnings:
             who = f" (container {w.container})" if w.container else ""
             entry = {"message": f"{w.control}: {w.message}{who}", "severity": "warning",
-                     "resourceRef": ref, "tags": {RESULT_TAG: w.control, "k8s-harden.io/kind": "warning"}}
+                     "resourceRef": ref, "tags": tags(w.control, "k8s-harden.io/kind", "warning")}
             if file:
                 entry["file"] = file
             out.append(entry)

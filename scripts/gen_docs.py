@@ -598,7 +598,7 @@ STAGES = (
       "policy/naming.py", "policy/*.py"]),
     ("write", "changed documents edited in place or re-emitted; the change report",
      ["yamlio/render.py", "yamlio/textpatch.py", "yamlio/likeness.py", "yamlio/snippets.py",
-      "yamlio/rewrite.py", "yamlio/dump.py", "report.py"]),
+      "yamlio/blocks.py", "yamlio/rewrite.py", "yamlio/dump.py", "report.py"]),
     ("audit", "beside the pipeline: the Pod Security Standards evaluator, the admission "
               "predictions (API server, kubelet, runtime) and `k8s-harden audit`",
      ["pss/__init__.py", "pss/check.py", "pss/registry.py", "pss/pod.py", "pss/checks/*.py",

@@ -17,7 +17,7 @@ import yaml
 from hardener import pipeline, yamlio
 from hardener.inputs import Source
 from hardener.options import build_options
-from hardener.yamlio import snippets, textpatch
+from hardener.yamlio import blocks, snippets, textpatch
 from hardener.yamlio.likeness import same
 from hardener.yamlio.load import rebuild
 from tests.helpers import CORPUS_FILES, REPO, ProofChecks
@@ -39,7 +39,8 @@ def _fresh_memos(monkeypatch):
     fresh: dict = {}
     monkeypatch.setattr(snippets, "MEMO", fresh)  # the scalar and key renderings
     monkeypatch.setattr(textpatch, "MEMO", fresh)  # the block renderings, same table
-    monkeypatch.setattr(textpatch, "_PROVEN", {})
+    monkeypatch.setattr(blocks, "_PROVEN", {})
+    monkeypatch.setattr(blocks, "_PAIRS", {})
 
 
 def _harden(path, profile="restricted", lean=False):
@@ -94,7 +95,7 @@ def test_the_check_catches_a_wrong_proof(monkeypatch):
     check = ProofCheck(monkeypatch)
     _fresh_memos(monkeypatch)
     monkeypatch.setattr(textpatch._Patcher, "_block_reads_back", lambda self, added: True)
-    monkeypatch.setattr(textpatch, "key_text", lambda key: key)
+    monkeypatch.setattr(blocks, "key_text", lambda key: key)
     text = "a:\n  s: 1\nb: 1\n"
     result = textpatch.patch_text(text, [{"op": "add", "path": "/a/on", "value": 1}])
     assert check.proven == 1 and [w[0] for w in check.wrong] == [result]
@@ -178,7 +179,7 @@ def test_a_block_that_does_not_read_back_is_not_proven(monkeypatch):
     block unproven, so the whole result is read back (and refused: re-emitted instead)."""
     check = ProofCheck(monkeypatch)
     _fresh_memos(monkeypatch)
-    monkeypatch.setattr(textpatch, "key_text", lambda key: key)
+    monkeypatch.setattr(blocks, "key_text", lambda key: key)
     text = "a:\n  s: 1\nb: 1\n"
     root, _ = textpatch.compose_text(text)
     assert textpatch._Patcher(text, root)._block_reads_back({"on": 1}) is False

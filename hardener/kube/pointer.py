@@ -116,6 +116,8 @@ def tokens(pointer: str) -> list[str]:
     """The unescaped reference tokens of a pointer (`""` -> [])."""
     if not pointer:
         return []
+    if "~" not in pointer:  # nothing escaped (almost every pointer): the split is the tokens
+        return pointer[1:].split("/")
     return [unescape(t) for t in pointer[1:].split("/")]
 
 

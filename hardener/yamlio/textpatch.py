@@ -37,7 +37,8 @@ from typing import Any, Callable
 
 import yaml
 
-from ..kube.pointer import tokens, unescape
+from ..kube.pointer import unescape
+from .blocks import Blocks
 from .likeness import Aligner, same
 from .load import compose_text, load_text
 from .snippets import (
@@ -46,9 +47,7 @@ from .snippets import (
     Unsafe,
     flow_inner,
     flow_value,
-    key_text,
     memoised,
-    plain_shape,
     plain_text,
     quoted_scalar,
     scalar_lines,
@@ -114,13 +113,30 @@ def patch_text(text: str, ops: list[dict], new: Any = _MISSING, why: list | None
     return None
 
 
+def blocks_of(text: str, root: Any) -> Blocks | None:
+    """The writer of new block values in the layout the patcher finds in `text` (its node
+    tree `root`, as compose_text reads it): for values appended after its edits (a KRM
+    function's results). None where the patcher would not edit the text."""
+    if text.startswith(_BOM) or root is None:
+        return None
+    try:
+        patcher = _Patcher(text, root)
+    except Unsafe:
+        return None
+    if patcher.plain_nodes:  # nothing shared by an alias: the survey is all the patcher needs
+        _SURVEYED[:] = [(root, text, patcher.plain_nodes, patcher.step, patcher.seq_indent)]
+    return patcher.blocks
+
+
+#: The survey :func:`blocks_of` made, for the patcher that edits the same text next (one
+#: survey of a ResourceList, not two): (root, text, plain_nodes, step, seq_indent).
+_SURVEYED: list = []
+
+
 def _insertion_order(insert: tuple) -> tuple[int, int]:
     """(offset, depth, ...) -> its place: by offset, and at one offset the deeper mapping's
     keys first (they end it; its parent's new keys follow), as the diff's recursion has them."""
     return insert[0], -insert[1]
-
-
-_PROVEN: dict = {}  # (the block's repr, indent step, list offset) -> whether it reads back as itself
 
 
 def _is_block(node: yaml.Node) -> bool:
@@ -194,8 +210,13 @@ class _Patcher:
         # can start a node: _NODE_PROPERTY), the data
         # came from the fast builder (load._build): no node is reached twice, and the
         # constructor rearranged none (it splices merged entries into their mapping)
-        self.plain_nodes = not (("*" in text or "<<" in text or "!" in text) and _NODE_PROPERTY.search(text))
-        self.step, self.seq_indent = self._survey()
+        surveyed = _SURVEYED.pop() if _SURVEYED else None
+        if surveyed is not None and surveyed[0] is root and surveyed[1] == text:
+            self.plain_nodes, self.step, self.seq_indent = surveyed[2:]
+        else:
+            self.plain_nodes = not (("*" in text or "<<" in text or "!" in text) and _NODE_PROPERTY.search(text))
+            self.step, self.seq_indent = self._survey()
+        self.blocks = Blocks(self.step, self.seq_indent)  # new values' lines, in this document's layout
         #: every edit so far is one whose result is known without reading it back (see
         #: :meth:`_proves_insertion`); any other edit clears it, and the result is then
         #: loaded again and compared with the planned data
@@ -225,9 +246,7 @@ class _Patcher:
                 return None
             cut = path.rfind("/")
             head = path[:cut]
-            walk = walks.get(head, False)
-            if walk is False:
-                walk = walks[head] = self._walk(head)
+            walk = self._walk(head, walks)
             if walk is None:
                 return None  # a list, a flow collection or a scalar on the way
             node, at, missing = walk
@@ -266,20 +285,32 @@ class _Patcher:
             self._insert_block(pos, added, self._column(node.value[0][0].start_mark.index), True)
         return self._apply_edits() if self.proven else None
 
-    def _walk(self, path: str) -> tuple | None:
+    def _walk(self, path: str, walks: dict) -> tuple | None:
         """(node, its path parts, None) for the node at the JSON pointer `path` ("" the
         root); (the last node there is, its parts, the first missing key) when a block
-        mapping on the way lacks a key; None when anything else is on the way."""
-        node: Any = self.root
-        parts = tokens(path)
-        for i, part in enumerate(parts):
-            child = self._child_node(node, part)
-            if child is False:
-                return None
-            if child is None:
-                return node, parts[:i], part
-            node = child
-        return node, parts, None
+        mapping on the way lacks a key; None when anything else is on the way. `walks`
+        holds the walks made so far, by path: a path's walk starts from its parent's, so
+        the ops below one list item (a ResourceList's) walk the way there once."""
+        found = walks.get(path, False)
+        if found is not False:
+            return found
+        if not path:
+            found = (self.root, [], None)
+        else:
+            cut = path.rfind("/")
+            found = parent = self._walk(path[:cut], walks)
+            if parent is not None and parent[2] is None:
+                node, at, _ = parent
+                part = unescape(path[cut + 1:])
+                child = self._child_node(node, part)
+                if child is False:
+                    found = None
+                elif child is None:
+                    found = (node, at, part)
+                else:
+                    found = (child, at + [part], None)
+        walks[path] = found
+        return found
 
     def _child_node(self, node: yaml.Node, part: str) -> Any:
         """The node at `part` below `node`: None when a block mapping has no such key; False
@@ -561,19 +592,6 @@ class _Patcher:
             col = start - line
         return True
 
-    def _block_reads_back(self, added: dict) -> bool:
-        """Are the lines :meth:`_block` writes for `added` of :func:`plain_shape`, and do
-        they (at column 0; at any other column they are the same lines, indented alike) load
-        as `added`? Decided once per block and layout; repr tells 1 from 1.0, True and "1"."""
-        def read() -> bool:
-            if not plain_shape(added):
-                return False
-            try:
-                return same(load_text("".join(line + "\n" for line in self._block(added, 0))), added)
-            except Exception:  # noqa: BLE001 - not provable: the careful path reads it back
-                return False
-        return memoised(_PROVEN, (repr(added), self.step, self.seq_indent), read)
-
     def _diff_flow_mapping(self, node: yaml.MappingNode, entries: list, old: dict, new: dict,
                            added: dict, slot: tuple | None) -> None:
         if any(key not in new for _, _, key in entries):
@@ -698,30 +716,12 @@ class _Patcher:
             raise Unsafe("explicit key")
         return self._column(holder.start_mark.index), i + 1
 
-    # ---- rendering new values in block style
+    # ---- new values in block style (yamlio.blocks)
     def _render(self, value: Any, col: int, in_seq: bool) -> tuple[str, list[str]]:
-        """`value` as the rest of the line of a key at column `col` (or of a dash at `col`
-        when `in_seq`) and the lines below it."""
-        if isinstance(value, (dict, list)) and value:
-            if in_seq:  # `- a: 1` / `- - x`: the first line shares the dash's line
-                lines = self._block(value, col + 2)
-                return " " + lines[0][col + 2:], lines[1:]
-            inner = col + (self.step if isinstance(value, dict) else self.seq_indent)
-            return "", self._block(value, inner)
-        first, *rest = scalar_lines(value)
-        return " " + first, [" " * col + line if line else line for line in rest]
+        return self.blocks.render(value, col, in_seq)
 
     def _block(self, value: dict | list, col: int) -> list[str]:
-        """Block-style lines of a non-empty mapping or list whose keys or dashes sit at `col`."""
-        pad, lines = " " * col, []
-        if isinstance(value, dict):
-            for key, item in value.items():
-                head, below = self._render(item, col, in_seq=False)
-                lines.append(f"{pad}{key_text(key)}:{head}")
-                lines += below
-        else:
-            for item in value:
-                head, below = self._render(item, col, in_seq=True)
-                lines.append(f"{pad}-{head}")
-                lines += below
-        return lines
+        return self.blocks.lines(value, col)
+
+    def _block_reads_back(self, added: dict) -> bool:
+        return self.blocks.reads_back(added)
