@@ -195,6 +195,42 @@ def test_an_audit_cycle_is_found(monkeypatch):
     assert during > 0
 
 
+def test_an_audit_holds_one_document_at_a_time(monkeypatch):
+    """`audit` lets each document's data and nodes go once audited (110 -> 40 MiB peak on
+    the 4,000-document stream), finds lines in the nodes the load kept (no second parse of
+    an alias-free document) and writes the text report line by line (no joined copy)."""
+    import yaml
+
+    from hardener import audit
+    from hardener.audit import formats, lines
+    from hardener.inputs import Source
+
+    composed = []
+    real_compose = yaml.compose
+    monkeypatch.setattr(lines.yaml, "compose", lambda *a, **k: composed.append(1) or real_compose(*a, **k))
+    live = []
+    real_audit = audit._audit_document
+
+    def counting(data, data_doc, *args):
+        live.append(sum(1 for d in docs if d.data is not None))
+        return real_audit(data, data_doc, *args)
+
+    monkeypatch.setattr(audit, "_audit_document", counting)
+    pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p%d}\nspec: {containers: [{name: c, image: x}]}\n"
+    text = "---\n".join(pod % i for i in range(5)) + "---\nmerged: &m {a: 1}\nkind: Pod\nmetadata: {<<: *m, name: q}\n" \
+        "spec: {containers: [{name: c, image: x}]}\n"
+    from hardener import yamlio
+
+    _, docs = yamlio.split_stream(text, "<stdin>")
+    report = audit.audit_documents(docs)
+    assert live == [1] * 6  # the one being audited
+    assert all(d.data is None and d.node is None for d in docs)
+    assert len(composed) == 1  # the document with aliases: its nodes were not kept
+    assert [f.line for f in report.findings][:1] == [4]  # lines found in the kept nodes
+    out = formats.FORMATS["text"](report)
+    assert isinstance(out, list) and "".join(out) == formats.as_text(report) and out[0].endswith("\n")
+
+
 def test_one_pass_assessment_equals_separate_evaluations():
     """pss.assess runs each check once; it must say what evaluate() at each level says."""
     from hardener import pss, yamlio

@@ -212,7 +212,7 @@ def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
     `node_features` (names of hardener.profile.NODE_FEATURES) default to the profile's.
     `images` (options.ImageSettings) adds the `image/` group: what the profile (restricted
     without one) would break given each image's config, and the configs not read."""
-    from ..kube.admission import NodeFeatures, check
+    from ..kube.admission import NodeFeatures
 
     if level not in ("baseline", "restricted"):
         raise UsageError(f"--level must be baseline or restricted, got {level!r}")
@@ -228,64 +228,85 @@ def audit_documents(docs: list[yamlio.Document], level: str = "restricted",
         from ..images.lookup import resolve_stream
 
         configs = resolve_stream(docs, table, images)
-    lines: dict[int, Lines] = {}
     resources: list[Resource] = []
     unaudited: list[tuple] = []
+    current: list = [None, None]  # the text document being read and its Lines (its nodes)
+
+    def lines_of(text_doc: yamlio.Document) -> Lines:
+        """The Lines of the document being read: the nodes of one document (or of the
+        ResourceList whose items are being read) at a time, not the stream's."""
+        if current[0] is not text_doc:
+            current[:] = [text_doc, Lines(text_doc)]
+        return current[1]
+
     for data_doc in docs:
         text_doc, prefix = data_doc.parent or data_doc, data_doc.pointer
         if not table.may_hold(data_doc):
             continue
-        data = data_doc.load()
-        for resource, at, skip in reported(data, table):
-            where = lines.setdefault(text_doc.index, Lines(text_doc))
-            ns = (resource.get("metadata") or {}).get("namespace") if isinstance(resource.get("metadata"), dict) else None
-            ref = f"{resource.get('kind')} {ns + '/' if ns else ''}{(resource.get('metadata') or {}).get('name', '')}"
-            unaudited.append((ref, text_doc.source, where.line(prefix + at)[0], prefix + at, skip.kind, skip.reason))
-        found = list(find_pod_templates(data, table))
-        if not found:
-            continue
-        where = lines.setdefault(text_doc.index, Lines(text_doc))
-        here: dict[str, Resource] = {}
-        templates: dict[str, tuple[Resource, Template]] = {}
-        for pt in found:
-            res = here.get(pt.resource_pointer)
-            if res is None:
-                pointer = prefix + pt.resource_pointer
-                line = where.line(pointer)[0]
-                res = here[pt.resource_pointer] = Resource(
-                    text_doc.index, text_doc.source, line, pt.api_version, pt.kind,
-                    pt.namespace, pt.name, pointer, chart=chart_source(text_doc, pt.resource, line))
-                resources.append(res)
-            tpl = pt.template
-            meta, spec = tpl.get("metadata"), tpl["spec"]
-            line = where.line(prefix + pt.pointer)[0]
-            if pt.problems:
-                res.templates.append(_malformed(pt, res, Template(prefix + pt.pointer, line, None),
-                                                data, prefix, where))
-                continue
-            t = Template(prefix + pt.pointer, line, pss.meets(meta, spec, version))
-            res.templates.append(t)
-            templates[pt.pointer] = (res, t)
-            for v in pss.evaluate(meta, spec, level, version):
-                path = t.pointer + v.path
-                line, exact = where.line(path)
-                t.findings.append(Finding("pss", v.check, v.level, res, t.pointer, v.container, path,
-                                          v.value, v.message, v.fix, line, exact))
-            for a in check(tpl, version, nodes):
-                path = t.pointer + a.path
-                line, exact = where.line(path)
-                group, _, rule = a.rule.partition("/")
-                t.findings.append(Finding(group, rule, None, res, t.pointer, a.container, path,
-                                          _resolve(data, path[len(prefix):]), a.message, "",
-                                          line, exact, severity=a.severity, reference=a.source))
-        if with_profile:
-            _profile_findings(data, data_doc, prof, table, version, prefix, templates, where, configs)
-        if configs:
-            _image_findings(data, data_doc, prof, table, version, prefix, templates, where, configs)
+        data = data_doc.load(keep_node=True)  # its nodes give the findings their lines
+        try:
+            _audit_document(data, data_doc, text_doc, prefix, lines_of(text_doc), prof, table, version, level,
+                            nodes, with_profile, configs, resources, unaudited)
+        finally:
+            if data_doc.parent is None:  # audited: its data and nodes are let go
+                data_doc.data, data_doc.loaded, data_doc.node = None, False, None
     controls = list(prof.controls) if with_profile else []
     documents = sum(1 for d in docs if d.root != "empty")
     return AuditReport(level, version, prof.name if with_profile else None, documents, resources, controls,
                        prof.node_features, unaudited)
+
+
+def _audit_document(data: Any, data_doc: yamlio.Document, text_doc: yamlio.Document, prefix: str,
+                    where: Lines, prof: Profile, table: WorkloadTable, version: tuple[int, int], level: str,
+                    nodes: Any, with_profile: bool, configs: Any, resources: list[Resource],
+                    unaudited: list[tuple]) -> None:
+    """The resources and findings of one document (or ResourceList item), appended."""
+    from ..kube.admission import check
+
+    for resource, at, skip in reported(data, table):
+        ns = (resource.get("metadata") or {}).get("namespace") if isinstance(resource.get("metadata"), dict) else None
+        ref = f"{resource.get('kind')} {ns + '/' if ns else ''}{(resource.get('metadata') or {}).get('name', '')}"
+        unaudited.append((ref, text_doc.source, where.line(prefix + at)[0], prefix + at, skip.kind, skip.reason))
+    found = list(find_pod_templates(data, table))
+    if not found:
+        return
+    here: dict[str, Resource] = {}
+    templates: dict[str, tuple[Resource, Template]] = {}
+    for pt in found:
+        res = here.get(pt.resource_pointer)
+        if res is None:
+            pointer = prefix + pt.resource_pointer
+            line = where.line(pointer)[0]
+            res = here[pt.resource_pointer] = Resource(
+                text_doc.index, text_doc.source, line, pt.api_version, pt.kind,
+                pt.namespace, pt.name, pointer, chart=chart_source(text_doc, pt.resource, line))
+            resources.append(res)
+        tpl = pt.template
+        meta, spec = tpl.get("metadata"), tpl["spec"]
+        line = where.line(prefix + pt.pointer)[0]
+        if pt.problems:
+            res.templates.append(_malformed(pt, res, Template(prefix + pt.pointer, line, None),
+                                            data, prefix, where))
+            continue
+        t = Template(prefix + pt.pointer, line, pss.meets(meta, spec, version))
+        res.templates.append(t)
+        templates[pt.pointer] = (res, t)
+        for v in pss.evaluate(meta, spec, level, version):
+            path = t.pointer + v.path
+            line, exact = where.line(path)
+            t.findings.append(Finding("pss", v.check, v.level, res, t.pointer, v.container, path,
+                                      v.value, v.message, v.fix, line, exact))
+        for a in check(tpl, version, nodes):
+            path = t.pointer + a.path
+            line, exact = where.line(path)
+            group, _, rule = a.rule.partition("/")
+            t.findings.append(Finding(group, rule, None, res, t.pointer, a.container, path,
+                                      _resolve(data, path[len(prefix):]), a.message, "",
+                                      line, exact, severity=a.severity, reference=a.source))
+    if with_profile:
+        _profile_findings(data, data_doc, prof, table, version, prefix, templates, where, configs)
+    if configs:
+        _image_findings(data, data_doc, prof, table, version, prefix, templates, where, configs)
 
 
 def _malformed(pt, res: Resource, t: Template, data: Any, prefix: str, where: Lines) -> Template:

@@ -49,6 +49,12 @@ def _where(r: Resource) -> str:
 
 def as_text(report: AuditReport) -> str:
     """One line per finding, then one summary line."""
+    return "".join(text_lines(report))
+
+
+def text_lines(report: AuditReport) -> list[str]:
+    """The lines of :func:`as_text`, each with its line break: what the CLI writes one by
+    one (a second, joined copy of a large report is not made)."""
     out = []
     for f in report.findings:
         r = f.resource
@@ -71,7 +77,9 @@ def as_text(report: AuditReport) -> str:
                + f"; meet restricted {s['meets']['restricted']}, "
                f"baseline {s['meets']['baseline']}, privileged {s['meets']['privileged']}"
                + (f", malformed {s['malformed']}" if s["malformed"] else ""))
-    return "\n".join(out) + "\n"
+    for i, line in enumerate(out):  # in place: one line's two copies at a time
+        out[i] = line + "\n"
+    return out
 
 
 def _finding_json(f: Finding) -> dict[str, Any]:
@@ -258,4 +266,5 @@ def as_sarif(report: AuditReport) -> str:
     return json.dumps(log, indent=2, default=str, ensure_ascii=False) + "\n"
 
 
-FORMATS = {"text": as_text, "json": as_json, "sarif": as_sarif}
+#: What the CLI writes for each --format: a text, or its lines.
+FORMATS = {"text": text_lines, "json": as_json, "sarif": as_sarif}

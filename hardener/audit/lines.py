@@ -16,7 +16,8 @@ class Lines:
 
     def __init__(self, doc: yamlio.Document):
         self.doc = doc
-        self._root: Any = False
+        # the nodes its load kept (no second parse), else composed when first asked for
+        self._root: Any = False if doc.node is None else doc.node
 
     @property
     def root(self) -> yaml.Node | None:
