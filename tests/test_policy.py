@@ -1014,3 +1014,25 @@ def test_vap_exemption_is_as_narrow_as_the_reason():
     # the pod by another author, or in another namespace: checked in full
     assert policy.failures({**pod, "metadata": {"name": "db-by-hand"}}, "data", user="alice")
     assert policy.failures(pod, "other")
+
+
+def test_workloads_that_use_the_same_share_one_usage():
+    """collect_workloads keeps one Usage per distinct one (2,000 equal Deployments held
+    8 MB of copies): equal templates share it, a different one (a hostPort) has its own, and
+    a StatefulSet's claim templates still add persistentVolumeClaim to its own."""
+    from hardener.options import build_options
+    from hardener.policy.stream import collect_workloads
+
+    def deploy(name, kind="Deployment", port=None, claims=False):
+        c = {"name": "c", "image": "x", **({"ports": [{"containerPort": port, "hostPort": port}]} if port else {})}
+        spec = {"selector": {}, "template": {"metadata": {}, "spec": {"containers": [c]}}}
+        if claims:
+            spec["volumeClaimTemplates"] = [{"metadata": {"name": "d"}}]
+        return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+
+    text = helpers.dump(deploy("a"), deploy("b"), deploy("c", port=8080), deploy("d", "StatefulSet", claims=True))
+    out = helpers.harden(text, emit="none")
+    by_name = {w.result.name: w.usage for w in collect_workloads(out.results, build_options())}
+    assert by_name["a"] is by_name["b"]
+    assert by_name["c"] is not by_name["a"] and by_name["c"].host_ports == {8080}
+    assert "persistentVolumeClaim" in by_name["d"].volumes and "persistentVolumeClaim" not in by_name["a"].volumes

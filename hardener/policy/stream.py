@@ -30,6 +30,9 @@ class Workload:
 
 def collect_workloads(results: list[ResourceResult], opts: Options) -> list[Workload]:
     out = []
+    # the workloads of one chart mostly use the same: one Usage for each distinct one, shared
+    # (2,000 Deployments held 8 MB of equal ones); nothing changes a workload's Usage later
+    distinct: dict[str, Usage] = {}
     for r in results:
         templates = [pt.template for pt in r.templates if isinstance(pt.template, dict)]
         if not templates:
@@ -41,6 +44,7 @@ def collect_workloads(results: list[ResourceResult], opts: Options) -> list[Work
             # claim template (stateful_set_utils.go updateStorage): the pods use that source
             # though the template names none (a 1.24 server's PSP refused them otherwise)
             usage.volumes.add("persistentVolumeClaim")
+        usage = distinct.setdefault(repr(usage), usage)  # repr tells 1 from True and "1"
         out.append(Workload(r, r.namespace or opts.namespace or "", tuple(sas), usage, templates))
     return out
 
