@@ -15,6 +15,7 @@ reason scripts/build-kube recorded (as the registry and helm tests do).
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import shutil
@@ -264,7 +265,9 @@ class KubeServer:
         try:
             try:
                 r = urllib.request.urlopen(req, context=self._ssl, timeout=60)
-            except urllib.error.URLError as e:
+            except (urllib.error.URLError, http.client.RemoteDisconnected, ConnectionResetError) as e:
+                # refused, or cut off mid-request (a server that exited while answering): asked
+                # again once when the server had died and was started again
                 if isinstance(e, urllib.error.HTTPError) or not self._restart_if_dead():
                     raise
                 r = urllib.request.urlopen(req, context=self._ssl, timeout=60)
