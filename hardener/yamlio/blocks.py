@@ -13,7 +13,9 @@ from .load import load_text
 from .snippets import key_text, memoised, plain_shape, scalar_lines
 
 _PROVEN: dict = {}  # (the block's repr, indent step, list offset) -> whether it reads back as itself
-_PAIRS: dict = {}  # (key, value or its repr, indent step, list offset) -> its proven lines at column 0
+#: ((key, value) or (key, None, repr of the value), (indent step, list offset)) -> the
+#: entry's proven lines at column 0
+_PAIRS: dict = {}
 
 
 class Blocks:
