@@ -268,7 +268,14 @@ class KubeServer:
             except (urllib.error.URLError, http.client.RemoteDisconnected, ConnectionResetError) as e:
                 # refused, or cut off mid-request (a server that exited while answering): asked
                 # again once when the server had died and was started again
-                if isinstance(e, urllib.error.HTTPError) or not self._restart_if_dead():
+                if isinstance(e, urllib.error.HTTPError):
+                    raise
+                if not isinstance(e, urllib.error.URLError):  # cut off: the process may still be exiting
+                    try:
+                        self.proc.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        pass
+                if not self._restart_if_dead():
                     raise
                 r = urllib.request.urlopen(req, context=self._ssl, timeout=60)
             with r:
