@@ -18,6 +18,12 @@ _PROVEN: dict = {}  # (the block's repr, indent step, list offset) -> whether it
 _PAIRS: dict = {}
 
 
+def _entry_key(key: Any, value: Any) -> tuple:
+    """The memo key of one mapping entry in _PAIRS: (key, value) for a string value, else
+    (key, None, repr of the value), as repr tells 1 from 1.0, True and "1"."""
+    return (key, value) if value.__class__ is str else (key, None, repr(value))
+
+
 class Blocks:
     """Block-style lines of new values for one document's layout: mappings indented by
     `step`, lists by `seq_indent` under their key (0: indentless)."""
@@ -93,13 +99,13 @@ class Blocks:
             first = True
             for key, value in item.items():
                 if value.__class__ is str:
-                    memo = (key, value)
-                else:  # repr tells 1 from 1.0, True and "1"; the items keep every value alive
+                    memo = (key, value)  # as _entry_key, without its call on the most common entry
+                else:  # a value several items hold is keyed once: the items keep every value alive
                     memo = shared.get((key, id(value)))
                     if memo is None:
                         if key.__class__ is not str:
                             return None
-                        memo = shared[(key, id(value))] = (key, None, repr(value))
+                        memo = shared[(key, id(value))] = _entry_key(key, value)
                 if memo not in found:
                     if key.__class__ is not str:
                         return None
@@ -148,7 +154,7 @@ class Blocks:
                 return plain_shape(value)
             parts = []
             for k, v in value.items():
-                part = (k, v) if v.__class__ is str else (k, None, repr(v))
+                part = _entry_key(k, v)
                 if (part, layout) not in _PAIRS and part not in leaves and part not in nested:
                     if not plan(part, k, v):
                         return False
