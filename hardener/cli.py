@@ -273,11 +273,30 @@ def _report(outcome, kind: str, notes: list[str], n: int) -> None:
         extra = {"inactiveControls": outcome.inactive} if outcome.inactive else {}
         if notes:
             extra["notes"] = notes
-        click.echo(report.as_json(outcome.results, n, extra or None), err=True)
-    elif kind in ("text", "summary"):
-        lines = [f"k8s-harden: {line}" for line in inactive] + [f"k8s-harden: note: {note}" for note in notes]
-        render = report.as_text if kind == "text" else report.as_summary
-        click.echo(render(outcome.results, n, lines), err=True, nl=False)
+        _write_stderr([*report.json_chunks(outcome.results, n, extra or None), "\n"])
+    elif kind == "text":
+        _write_stderr(report.text_chunks(outcome.results, n, _report_lines(inactive, notes)))
+    elif kind == "summary":
+        click.echo(report.as_summary(outcome.results, n, _report_lines(inactive, notes)), err=True, nl=False)
+
+
+def _report_lines(inactive: list[str], notes: list[str]) -> list[str]:
+    return [f"k8s-harden: {line}" for line in inactive] + [f"k8s-harden: note: {note}" for note in notes]
+
+
+def _write_stderr(chunks) -> None:
+    """Write a report made in pieces (every change of a large stream is several times the
+    stream) to stderr in batches of about 64 kB: never the whole report at once."""
+    batch: list[str] = []
+    size = 0
+    for chunk in chunks:
+        batch.append(chunk)
+        size += len(chunk)
+        if size >= 1 << 16:
+            click.echo("".join(batch), err=True, nl=False)
+            batch, size = [], 0
+    if batch:
+        click.echo("".join(batch), err=True, nl=False)
 
 
 @main.group("profiles", invoke_without_command=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from .results import MALFORMED, ResourceResult
 
@@ -21,34 +21,46 @@ def summary(results: list[ResourceResult], documents: int) -> dict[str, Any]:
 
 
 def as_json(results: list[ResourceResult], documents: int, extra: dict | None = None) -> str:
-    resources = []
-    for r in results:
-        if not (r.changes or r.skipped or r.warnings):
-            continue
-        entry = {
-            "document": r.document, "source": r.source or "<stdin>",
-            "sourceDocument": r.source_index if r.source_index >= 0 else r.document,
-            "apiVersion": r.api_version, "kind": r.kind,
-            "namespace": r.namespace, "name": r.name,
-            "changes": [{"control": c.control, "op": c.op, "path": c.path, "value": c.value,
-                         **({"container": c.container} if c.container else {}),
-                         "reason": c.reason} for c in r.changes],
-            "skipped": [{"control": s.control, "container": s.container, "kind": s.kind,
-                         "check": s.check, "reason": s.reason} for s in r.skipped],
-            "warnings": [{"control": w.control, "container": w.container, "message": w.message,
-                          **({"image": w.image} if getattr(w, "image", None) else {})}
-                         for w in r.warnings],
-        }
-        if r.pointer:
-            entry["item"] = r.pointer
-        if r.origin:
-            entry["origin"] = r.origin
-        entry.update(r.extra)
-        resources.append(entry)
-    obj = {"resources": resources, "summary": {**summary(results, documents), **(extra or {})}}
+    """The JSON report: one object, ``{"resources": [...], "summary": {...}}``."""
+    return "".join(json_chunks(results, documents, extra))
+
+
+def json_chunks(results: list[ResourceResult], documents: int, extra: dict | None = None) -> Iterator[str]:
+    """The JSON report in pieces, one resource at a time (the bytes `json.dumps` writes for
+    the whole object): a report of every change of a large stream is several times the
+    stream, and is never held whole."""
     import json  # not on the summary's path (cold start)
 
-    return json.dumps(obj, indent=None, sort_keys=False, default=str)
+    yield '{"resources": ['
+    sep = ""
+    for r in results:
+        if r.changes or r.skipped or r.warnings:
+            yield sep + json.dumps(_json_entry(r), default=str)
+            sep = ", "
+    yield '], "summary": ' + json.dumps({**summary(results, documents), **(extra or {})}, default=str) + "}"
+
+
+def _json_entry(r: ResourceResult) -> dict[str, Any]:
+    entry = {
+        "document": r.document, "source": r.source or "<stdin>",
+        "sourceDocument": r.source_index if r.source_index >= 0 else r.document,
+        "apiVersion": r.api_version, "kind": r.kind,
+        "namespace": r.namespace, "name": r.name,
+        "changes": [{"control": c.control, "op": c.op, "path": c.path, "value": c.value,
+                     **({"container": c.container} if c.container else {}),
+                     "reason": c.reason} for c in r.changes],
+        "skipped": [{"control": s.control, "container": s.container, "kind": s.kind,
+                     "check": s.check, "reason": s.reason} for s in r.skipped],
+        "warnings": [{"control": w.control, "container": w.container, "message": w.message,
+                      **({"image": w.image} if getattr(w, "image", None) else {})}
+                     for w in r.warnings],
+    }
+    if r.pointer:
+        entry["item"] = r.pointer
+    if r.origin:
+        entry["origin"] = r.origin
+    entry.update(r.extra)
+    return entry
 
 
 def _head(r: ResourceResult) -> str:
@@ -79,23 +91,28 @@ def as_summary(results: list[ResourceResult], documents: int, extra_lines: list[
 
 def as_text(results: list[ResourceResult], documents: int, extra_lines: list[str] = ()) -> str:  # type: ignore[assignment]
     """Every change, skip and warning of every resource, then the totals."""
+    return "".join(text_chunks(results, documents, extra_lines))
+
+
+def text_chunks(results: list[ResourceResult], documents: int,
+                extra_lines: list[str] = ()) -> Iterator[str]:  # type: ignore[assignment]
+    """:func:`as_text` one line at a time (each ending in a line break): never held whole."""
     import json  # not on the summary's path (cold start)
 
-    lines = []
     for r in results:
         if not (r.changes or r.skipped or r.warnings):
             continue
-        lines.append(_head(r))
+        yield _head(r) + "\n"
         for c in r.changes:
             who = f" [{c.container}]" if c.container else ""
-            lines.append(f"  {c.op:7} {c.path} = {json.dumps(c.value, default=str)}  ({c.control}{who}: {c.reason})")
+            yield f"  {c.op:7} {c.path} = {json.dumps(c.value, default=str)}  ({c.control}{who}: {c.reason})\n"
         for s in r.skipped:
             who = f" [{s.container}]" if s.container else ""
             check = f" (PSS {s.check})" if s.check else ""
-            lines.append(f"  skipped {s.control}{who}{check}: {s.reason}")
+            yield f"  skipped {s.control}{who}{check}: {s.reason}\n"
         for w in r.warnings:
             who = f" [{w.container}]" if w.container else ""
-            lines.append(f"  warning {w.control}{who}: {w.message}")
-    lines.append(_footer(results, documents))
-    lines.extend(extra_lines)
-    return "\n".join(lines) + "\n"
+            yield f"  warning {w.control}{who}: {w.message}\n"
+    yield _footer(results, documents) + "\n"
+    for line in extra_lines:
+        yield line + "\n"

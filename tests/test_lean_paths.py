@@ -332,3 +332,72 @@ def test_the_reader_check_fails_on_a_pattern_that_lets_control_characters_throug
 
     monkeypatch.setattr(yaml.reader.Reader, "NON_PRINTABLE", LazyPattern("[^\\x00-\\U0010ffff]", 0))
     assert yaml.load('a: "\x07"', Loader=yaml.SafeLoader) == {"a": "\x07"}
+
+
+def _deployments(n: int) -> str:
+    return "".join(SMALL.split("---\n", 1)[1].replace("name: d\n", f"name: d{i}\n") + "---\n" for i in range(n))
+
+
+def test_documents_that_keep_their_data_share_their_key_strings():
+    """A run that keeps every document's data (the policy stages, --verify) holds one copy of
+    each key and short value the documents share, not one per document: the reader interns
+    them (yamlio/load.py), and so does the patch applier for the keys it adds."""
+    from hardener import yamlio
+    from hardener.kube.pointer import apply_op
+
+    _, docs = yamlio.split_stream(_deployments(2), "<test>")
+    a, b = (d.load() for d in docs[:2])
+    assert a is not b
+    for path in (("spec",), ("spec", "template"), ("spec", "template", "spec")):
+        ka = next(k for k in a if k == path[0])
+        kb = next(k for k in b if k == path[0])
+        assert ka is kb, path
+    ca, cb = a["spec"]["template"]["spec"]["containers"][0], b["spec"]["template"]["spec"]["containers"][0]
+    assert ca["image"] is cb["image"]  # a short value: shared too
+    apply_op(ca, "add", "/securityContext", {})
+    apply_op(cb, "add", "/securityContext", {})
+    assert next(k for k in ca if k == "securityContext") is next(k for k in cb if k == "securityContext")
+
+
+def test_a_long_value_is_not_interned():
+    from hardener import yamlio
+
+    long = "x" * 200
+    _, docs = yamlio.split_stream(f"a: {long}\n---\na: {long}\n", "<test>")
+    assert docs[0].load()["a"] is not docs[1].load()["a"]
+
+
+def test_the_change_report_is_written_in_pieces_and_reads_as_one_object(monkeypatch):
+    """--report json / text of a large stream is several times the stream: it is written in
+    batches as it is made, never held whole; the JSON is the bytes `json.dumps` writes."""
+    import json
+
+    import click
+    from click.testing import CliRunner
+
+    from hardener import cli, report
+    from hardener.inputs import Source
+    from hardener.options import build_options
+
+    stream = _deployments(400)
+    outcome = pipeline.run([Source("<stdin>", stream)], build_options())
+    whole = report.as_json(outcome.results, len(outcome.documents))
+    assert whole == json.dumps(json.loads(whole), default=str)
+    writes: list[int] = []
+    real = click.echo
+
+    def echo(message=None, *args, **kw):
+        if kw.get("err"):
+            writes.append(len(message or ""))
+        return real(message, *args, **kw)
+
+    monkeypatch.setattr(cli.click, "echo", echo)
+    for kind in ("json", "text"):
+        writes.clear()
+        result = CliRunner().invoke(cli.main, ["--report", kind], input=stream)
+        assert result.exit_code == 0, result.stderr
+        assert sum(writes) > 3 << 16 and max(writes) < (1 << 16) + 4096, (kind, writes[:5])
+        if kind == "json":
+            got = json.loads(result.stderr)
+            assert result.stderr == json.dumps(got, default=str) + "\n"
+            assert got["resources"] == json.loads(whole)["resources"]

@@ -8,6 +8,7 @@ the semantics of the `jsonpatch` package, without its per-call objects and copie
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 __all__ = ["escape", "unescape", "join", "tokens", "resolve", "field_path", "apply_op", "PatchError"]
@@ -60,7 +61,7 @@ def apply_op(data: Any, op: str, pointer: str, value: Any = None) -> None:
     last = parts[-1]
     if isinstance(parent, dict):
         if op == "add":
-            parent[last] = value
+            parent[sys.intern(last)] = value  # a key most documents share (as the reader's)
         elif last not in parent:
             raise PatchError(f"{op}: no member {last!r} at {pointer}")
         elif op == "replace":
