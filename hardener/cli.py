@@ -60,9 +60,22 @@ def _write_stdout(text) -> None:
             for chunk in iter(lambda: text.read(step), b""):
                 out.write(chunk)
         else:
+            small: list[str] = []  # short pieces (a ResourceList's results) written together
+            size = 0
             for piece in ([text] if isinstance(text, str) else text):
+                if len(piece) < 4096:
+                    small.append(piece)
+                    size += len(piece)
+                    if size < 1 << 16:
+                        continue
+                    piece, small, size = "".join(small), [], 0
+                elif small:
+                    out.write("".join(small).encode("utf-8", "surrogateescape"))
+                    small, size = [], 0
                 for i in range(0, len(piece), step):
                     out.write(piece[i:i + step].encode("utf-8", "surrogateescape"))
+            if small:
+                out.write("".join(small).encode("utf-8", "surrogateescape"))
         out.flush()
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -220,7 +233,7 @@ def main(ctx: click.Context, filename, report, config, allow_non_objects, check,
     elif outcome.spooled is not None:
         _write_stdout(outcome.spooled)
     elif not check:
-        _write_stdout([text for _, text in outcome.pieces])
+        _write_stdout(outcome.texts())
     if check:
         sys.exit(EXIT_CHANGES if _changes_what_runs(outcome) else 0)
 
@@ -253,7 +266,7 @@ def _diff(sources, pieces) -> str:
 
     after: dict[str, list[str]] = {}
     for name, text in pieces:
-        after.setdefault(name, []).append(text)
+        after.setdefault(name, []).extend([text] if isinstance(text, str) else text)
     files = [(f"a/{s.name}", f"b/{s.name}", s.text, "".join(after.get(s.name, []))) for s in sources]
     files.append(("/dev/null", f"b/{GENERATED}", "", "".join(after.get(GENERATED, []))))
     out = []

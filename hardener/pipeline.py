@@ -56,8 +56,17 @@ class Outcome(Record):
             if self.spooled is not None:
                 self.spooled.seek(0)
                 return self.spooled.read().decode("utf-8", "surrogateescape")
-            self._output = "".join(text for _, text in self.pieces)
+            self._output = "".join(self.texts())
         return self._output
+
+    def texts(self):
+        """The output's texts in order (a piece's text may be a list of texts: a
+        ResourceList's, whose results are thousands of shared strings)."""
+        for _, text in self.pieces:
+            if isinstance(text, str):
+                yield text
+            else:
+                yield from text
 
 
 class _Dropped:
@@ -125,7 +134,9 @@ def harden_documents(docs: list[yamlio.Document], opts: Options,
                 continue
             if patch:
                 doc.text = ""  # its output is `rendered`; nothing reads the input's text again
-            doc.data, doc.loaded = None, False
+            # a ResourceList item keeps its metadata: the writer's results name its file
+            item = doc.parent is not None and isinstance(data, dict)
+            doc.data, doc.loaded = ({"metadata": data.get("metadata")} if item else None), False
             for r in found:
                 r.templates = [_DROPPED] * len(r.templates)
                 r.template_skips = {}  # read by --verify only
@@ -181,6 +192,20 @@ def render_documents(docs: list[yamlio.Document], results: list[ResourceResult],
             continue
         pieces.append((doc.source, _render(doc, patch, results)))
     return pieces
+
+
+def changed_texts(docs: list[yamlio.Document], results: list[ResourceResult],
+                  rendered: dict[int, str] | None) -> dict[int, str]:
+    """Index -> new text of every changed document (as `rendered` holds it, or rendered now
+    and added to it); `docs` in index order (a ResourceList's items)."""
+    out = {} if rendered is None else rendered
+    patches: dict[int, list[dict]] = {}
+    for r in results:
+        if r.changes and r.document not in out:
+            patches.setdefault(r.document, []).extend(c.as_patch(copy=False) for c in r.changes)
+    for i, patch in patches.items():
+        out[i] = _render(docs[i], patch, results)
+    return out
 
 
 def join(pieces: list[tuple[str, str]], generated: list[str]) -> list[tuple[str, str]]:
@@ -291,13 +316,15 @@ def write(stream: Stream, results: list[ResourceResult], generated: list[str],
           dropped: set[int], changed: bool = True,
           rendered: dict[int, str] | None = None) -> list[tuple[str, str]]:
     """The output in the input's shape, as (source, text) pieces: a stream's documents and
-    the generated objects, or one ResourceList (as it came when nothing `changed`: the
-    results of the run that hardened it stay, so a second run gives the same bytes)."""
+    the generated objects, or one ResourceList, whose text is a list of texts (as it came
+    when nothing `changed`: the results of the run that hardened it stay, so a second run
+    gives the same bytes)."""
     if stream.resource_list is not None:
         rl = stream.resource_list
         if not changed:
             return [(rl.doc.source, stream.bom + "".join(d.text for d in rl.documents))]
-        return [(rl.doc.source, rl.write(stream.bom, results, generated, dropped))]
+        texts = changed_texts(stream.documents, results, rendered) if rl.cut is not None else None
+        return [(rl.doc.source, rl.write(stream.bom, results, generated, dropped, texts))]
     pieces = join(render_documents(stream.documents, results, dropped, rendered), generated)
     if pieces and stream.bom:
         pieces[0] = (pieces[0][0], stream.bom + pieces[0][1])
@@ -370,12 +397,14 @@ def run_stream(stream: Stream, opts: Options, lean: bool = False, count_changes:
     docs = stream.documents
     plain = stream.resource_list is None
     read_later = opts.verify or _policy_stages_run(docs, opts)
-    # each changed document of a plain stream is rendered as soon as it is hardened, from the
-    # nodes its load kept; its data is let go too unless something reads it later
-    rendered: dict[int, str] | None = {} if plain else None
-    keep_data = not (lean and plain) or read_later
-    if keep_data:
+    # each changed document of a plain stream (or item of a cut ResourceList) is rendered as
+    # soon as it is hardened, from the nodes its load kept; its data is let go too unless
+    # something reads it later (a ResourceList's writer does)
+    rendered: dict[int, str] | None = {} if plain or stream.resource_list.cut is not None else None
+    keep_data = not (lean and rendered is not None) or read_later
+    if keep_data or not plain:  # a ResourceList is written whole, its results from every change
         spool = None
+        count_changes = False
     if spool is not None:
         spool.write(stream.bom.encode("utf-8"))
     results = harden_documents(docs, opts, rendered, count_changes and not keep_data, spool, keep_data)

@@ -46,8 +46,8 @@ def fast_path(monkeypatch):
     taken = {"written": 0, "left": 0}
     real = krm.ResourceList._with_results
 
-    def counted(self, ops, results):
-        text = real(self, ops, results)
+    def counted(self, doc, ops, results):
+        text = real(self, doc, ops, results)
         taken["written" if text is not None else "left"] += 1
         return text
 
@@ -56,9 +56,11 @@ def fast_path(monkeypatch):
 
 
 def _careful(monkeypatch, *args, input):
-    """The CLI's answer with the results written by the careful path (the whole list edited)."""
+    """The CLI's answer by the careful path: the list read whole (its items not cut apart)
+    and edited as one document, the results with it, read back."""
     with monkeypatch.context() as m:
-        m.setattr(krm.ResourceList, "_with_results", lambda self, ops, results: None)
+        m.setattr(krm, "CUT_ITEMS", False)
+        m.setattr(krm.ResourceList, "_with_results", lambda self, doc, ops, results: None)
         return invoke(*args, input=input)
 
 

@@ -74,6 +74,11 @@ class Blocks:
         return memoised(_PROVEN, (repr(added), self.step, self.seq_indent), read)
 
     def mapping_list(self, items: list, col: int, lb: str) -> str | None:
+        """:meth:`mapping_parts` joined."""
+        parts = self.mapping_parts(items, col, lb)
+        return None if parts is None else "".join(parts)
+
+    def mapping_parts(self, items: list, col: int, lb: str) -> list[str] | None:
         """The lines (each ending in `lb`) of a block list of mappings whose dashes sit at
         `col`, as :meth:`lines` writes them — or None when a part is not provably read back
         as itself (then the caller takes the careful path).
@@ -85,27 +90,33 @@ class Blocks:
         entries' lines at one column, the first behind its dash (`- key: ...`), and a line
         at that column after an entry's last line starts the next entry (the parser's rule
         for block mappings, yaml.parser parse_block_mapping_key), so entries that read back
-        alone read back together; a mapping's keys are distinct."""
+        alone read back together; a mapping's keys are distinct.
+
+        In pieces, one per entry: the text of an entry many items hold is one string they
+        share (a function's output is mostly its results: never held as one copy per entry)."""
         inner = " " * (col + 2)
         layout = (self.step, self.seq_indent)
         found: dict = {}  # memo key -> the entry's lines at column 0 (None: not proven yet)
         unproven: dict = {}  # memo key -> (key, value)
-        shared: dict = {}  # (key, id of a value several items hold) -> its memo key
+        shared: dict = {}  # (key, id of a value several items hold) -> (its memo key, the value)
+        same: dict = {}  # memo key -> itself (one key object per distinct entry); (memo,) likewise
         flat: list = []  # the memo key of each entry in order; an item's first as (memo,)
         append = flat.append
-        for item in items:
+        for item in items:  # may be made one by one: nothing here holds an item
             if item.__class__ is not dict or not item:
                 return None
             first = True
             for key, value in item.items():
                 if value.__class__ is str:
                     memo = (key, value)  # as _entry_key, without its call on the most common entry
-                else:  # a value several items hold is keyed once: the items keep every value alive
-                    memo = shared.get((key, id(value)))
-                    if memo is None:
+                else:  # a value several items hold is keyed once (and held: its id stays its own)
+                    held = shared.get((key, id(value)))
+                    if held is None:
                         if key.__class__ is not str:
                             return None
-                        memo = shared[(key, id(value))] = _entry_key(key, value)
+                        held = shared[(key, id(value))] = (_entry_key(key, value), value)
+                    memo = held[0]
+                memo = same.setdefault(memo, memo)
                 if memo not in found:
                     if key.__class__ is not str:
                         return None
@@ -113,7 +124,8 @@ class Blocks:
                     if found[memo] is None:
                         unproven[memo] = (key, value)
                 if first:
-                    append((memo,))
+                    head = same.get((memo,))
+                    append(head if head is not None else same.setdefault((memo,), (memo,)))
                     first = False
                 else:
                     append(memo)
@@ -127,7 +139,7 @@ class Blocks:
         for memo, lines in found.items():
             texts[memo] = text = "".join(inner + line + lb for line in lines)
             texts[(memo,)] = dash + text[len(inner):]
-        return "".join(map(texts.__getitem__, flat))
+        return list(map(texts.__getitem__, flat))
 
     def _prove(self, pairs: dict) -> dict | None:
         """The lines (at column 0) of each (key, value) of `pairs` as a one-entry block

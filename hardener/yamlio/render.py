@@ -21,7 +21,7 @@ def render_changed(doc: Document, data: Any, patch: list[dict]) -> tuple[str, st
 
     why: list[str] = []
     root, doc.node = doc.node, None  # kept by the load: no second parse
-    text = patch_text(doc.text, patch, data, why, root, rebuild)
+    text = patch_text(doc.text, patch, data, why, root, rebuild, doc.seq_indent)
     if text is not None:
         return text, None
     from .rewrite import rewrite

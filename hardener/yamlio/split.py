@@ -47,7 +47,7 @@ class Document(Record):
     _fields = ("index", "source", "text", "first_line", "body_start", "body_end", "root", "kind",
                "api_version", "has_aliases", "data", "loaded", "spans_exact", "parent", "pointer",
                "index_in_source")
-    __slots__ = tuple(f for f in _fields if f != "text") + ("_text", "_src", "_s", "_e", "node")
+    __slots__ = tuple(f for f in _fields if f != "text") + ("_text", "_src", "_s", "_e", "node", "seq_indent")
     _hidden = frozenset(("data", "spans_exact", "parent"))
 
     @property
@@ -79,6 +79,9 @@ class Document(Record):
         self.spans_exact, self.parent, self.pointer = spans_exact, parent, pointer
         self.index_in_source = index if index_in_source < 0 else index_in_source
         self.node = None  # its node tree, kept by load(keep_node=True) until it is rendered
+        #: where the document shows no list under a key, the offset its new lists take (a
+        #: ResourceList item's: its list's); None: the mapping step
+        self.seq_indent: int | None = None
 
     @property
     def line_break(self) -> str:

@@ -66,7 +66,8 @@ _FLOW = ("flow", None)
 
 
 def patch_text(text: str, ops: list[dict], new: Any = _MISSING, why: list | None = None,
-               root: Any = None, rebuild: Callable[[Any], Any] | None = None) -> str | None:
+               root: Any = None, rebuild: Callable[[Any], Any] | None = None,
+               seq_indent: int | None = None) -> str | None:
     """Apply JSON-Patch `ops` (RFC 6902 'add' / 'replace' / 'remove' only, paths are JSON pointers
     relative to the document root) to the YAML document `text` (one document; it may start with a
     `---` line and comment lines, and end with trailing comments). Return the new text, or None
@@ -74,7 +75,8 @@ def patch_text(text: str, ops: list[dict], new: Any = _MISSING, why: list | None
     then `why`, if given, receives the reason. `root`: the node tree of `text` as compose_text
     reads it, when the caller has it, and `rebuild(root)` its data (no second parse); with
     `new` given too, ops that only add new keys to block mappings are written straight from
-    the nodes (:meth:`_Patcher.insert`), without the data before."""
+    the nodes (:meth:`_Patcher.insert`), without the data before. `seq_indent`: the offset
+    of new lists where the document shows none (Document.seq_indent)."""
     reason = "the edit did not read back as planned"
     try:
         if not all(isinstance(op, dict) and op.get("op") in _OPS for op in ops):
@@ -83,7 +85,7 @@ def patch_text(text: str, ops: list[dict], new: Any = _MISSING, why: list | None
         body = text[len(bom):]
         if root is not None and not bom and rebuild is not None:
             if new is not _MISSING:
-                direct = _Patcher(body, root).insert(ops, new)
+                direct = _Patcher(body, root, seq_indent).insert(ops, new)
                 if direct is not None:
                     return direct
             old = rebuild(root)
@@ -100,7 +102,7 @@ def patch_text(text: str, ops: list[dict], new: Any = _MISSING, why: list | None
             # applied in order to a deep copy, with copies of the ops' values (the applier
             # inserts values by reference: the caller's ops must not become part of `new`)
             new = apply_patch(copy.deepcopy(old), json_copy(ops))
-        patcher = _Patcher(body, root)
+        patcher = _Patcher(body, root, seq_indent)
         result = patcher.patch(old, new)
         if patcher.proven or same(load_text(result), new):
             return bom + result
@@ -199,8 +201,9 @@ class _Patcher:
     come out in the right order.
     """
 
-    def __init__(self, text: str, root: yaml.Node):
+    def __init__(self, text: str, root: yaml.Node, seq_indent: int | None = None):
         self.text = text
+        self.default_seq_indent = seq_indent
         self.root = root
         self.lb = "\r\n" if "\r\n" in text else "\n"
         self.edits: list[tuple[int, int, str]] = []
@@ -381,7 +384,8 @@ class _Patcher:
                     elif (dash := self._find_dash(value.value[0])) >= 0:
                         offsets[dash - text.rfind("\n", 0, dash) - 1 - col] += 1
         step = next((s for s, _ in steps.most_common() if s > 0), 2)
-        seq_indent = next((o for o, _ in offsets.most_common() if o >= 0), step)
+        seq_indent = next((o for o, _ in offsets.most_common() if o >= 0),
+                          step if self.default_seq_indent is None else self.default_seq_indent)
         return step, seq_indent
 
     def _share(self, node: yaml.Node) -> None:
