@@ -7,6 +7,8 @@ could not move back exactly, and a cut in a wrong place is caught, never written
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 import yaml
 
 from hardener import krm, yamlio
@@ -77,11 +79,14 @@ CUT = {
                                     CM))),
     "wide dash": _list(POD.format(name="a").replace("- ", "-   ", 1).replace("\n  ", "\n    ")),
     "crlf": _list(POD.format(name="a"), CM).replace("\n", "\r\n"),
-    "no final break": _list(CM, POD.format(name="a")).rstrip("\n"),
+    "no final break after the list's last key": _list(CM, POD.format(name="a"), tail="# the end, no final line break"),
     "comments and blank lines between entries": _list(
         "# first\n", POD.format(name="a"), "\n# about the next one\n\n", CM, "  # indented\n", POD.format(name="b")),
     "comment inside an entry, at its column": _list(POD.format(name="a").replace("  spec:", "  # the spec\n  spec:")),
     "empty line inside an entry": _list(POD.format(name="a").replace("  spec:", "\n  spec:")),
+    "empty lines in a block scalar, crlf": _list(POD.format(name="a").replace(
+        "      image: nginx", "      image: nginx\n      args:\n      - |\n        a\n\n\n        b")).replace("\n", "\r\n"),
+    "spaces-only line right of the column": _list(POD.format(name="a").replace("  spec:", "     \n  spec:")),
     "block scalar with a dash line": _list(CM.replace('a: "1"', "a: |\n      - not an entry\n      ---\n      x"),
                                            POD.format(name="a")),
     "function config and results after": _list(POD.format(name="a"), tail=(
@@ -112,6 +117,7 @@ REFUSED = {
     # a cut inside a quoted scalar that runs on at the entries' column (PyYAML reads it)
     "quoted scalar across an entry line": _list(CM.replace('a: "1"', 'a: "one\n- two"'), POD.format(name="a")),
     "comment left of the content inside an entry": _list(POD.format(name="a").replace("  spec:", "# x\n  spec:")),
+    "a line of just the content column's spaces": _list(POD.format(name="a").replace("  spec:", "  \n  spec:")),
     "whitespace-only line left of the content": _list(POD.format(name="a").replace("  spec:", " \n  spec:")),
     "entries at two dash widths": _list(POD.format(name="a"), CM.replace("- ", "-  ", 1).replace("\n  ", "\n   ")),
     "a flow list": HEAD.replace("items:\n", "items: [{apiVersion: v1, kind: Pod, metadata: {name: p}, "
@@ -121,6 +127,10 @@ REFUSED = {
     "alias to another item": _list(POD.format(name="a").replace("name: a", "name: &n a"),
                                    POD.format(name="b").replace("name: b", "name: *n")),
     "an entry that is not a mapping": _list("- just a string\n", POD.format(name="a")),
+    # whatever the edit puts after the last entry would join its last line (a block scalar's)
+    "no final break in the last entry": _list(CM, POD.format(name="a")).rstrip("\n"),
+    # its final empty lines are its value, and the cut puts them between the entries
+    "keep-chomping scalar": _list(CM.replace('a: "1"', "a: |+\n      x\n\n"), "\n", POD.format(name="a")),
     "a quoted items key": HEAD.replace("items:", '"items":') + POD.format(name="a"),
 }
 
@@ -215,3 +225,41 @@ def test_items_are_judged_as_the_same_documents_in_a_stream(monkeypatch):
     out = invoke(input=text)
     assert "Batch nightly (document 0, items/0): 0 change(s), 1 skipped" in out.stderr
     assert "unknown-workload" in out.stdout  # and a KRM result says so
+
+
+ENTRIES = [POD.format(name="a"), CM, POD.format(name="b").replace("  spec:", "  # the spec\n  spec:"),
+           CM.replace('a: "1"', "a: |\n      - x\n\n      y"), "# between\n", "\n",
+           POD.format(name="c").replace("image: nginx", "image: 'nginx' # quoted"),
+           CM.replace('a: "1"', "a: |+\n      kept\n\n"), CM.replace('a: "1"', "a: >-\n      folded\n      text")]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(picks=st.lists(st.sampled_from(range(len(ENTRIES))), min_size=1, max_size=6),
+       indent=st.sampled_from([0, 2]), crlf=st.booleans(), final_break=st.booleans(),
+       after=st.sampled_from(["", "functionConfig:\n  a: b\n", "# the end\n"]))
+def test_any_list_of_entries_gives_the_whole_list_edit(monkeypatch, picks, indent, crlf, final_break, after):
+    """Property: lists made of entries with comments, blank lines and block scalars between
+    and inside, at either column, CRLF or not, with or without a final line break: the cut
+    (wherever it is made) writes what the whole-list edit writes, and a second run changes
+    nothing."""
+    entries = [ENTRIES[i] for i in picks]
+    if not any(e.startswith("-") for e in entries):
+        entries.append(CM)
+    body = "".join(entries)
+    if indent:
+        body = "".join(" " * indent + ln if ln.strip() else ln for ln in body.splitlines(True))
+    text = HEAD + body + after
+    if not final_break:
+        text = text.rstrip("\n")
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    if not indent:
+        _same_as_whole(monkeypatch, text)
+        return
+    # dashes indented under `items:`, the items' own lists not: the results' layout is the
+    # list's own (test_new_lists_of_the_list_follow_its_items_layout); all else the same
+    cut, whole = invoke(input=text), _whole(monkeypatch, text)
+    assert (cut.exit_code, cut.stderr) == (whole.exit_code, whole.stderr)
+    assert cut.stdout.split("results:")[0] == whole.stdout.split("results:")[0]
+    assert yaml.safe_load(cut.stdout) == yaml.safe_load(whole.stdout)
+    assert invoke(input=cut.stdout).stdout == cut.stdout

@@ -37,6 +37,8 @@ _ITEMS_LINE = re.compile(r"(?m)^items:[ ]*(?:#[^\r\n]*)?\r?\n")
 #: blank and comment lines, then the first entry: `-` at its column, content on its line
 _FIRST_ENTRY = re.compile(r"(?:[ ]*(?:#[^\r\n]*)?\r?\n)*(( *)- +)(?=[^ #\r\n])")
 _BREAKS = ("\n", "\r\n")
+#: a block scalar's keep indicator (`|+`, `>2+`): its empty lines at the end are its value
+_KEEP = re.compile(r"[|>][1-9]?\+")
 
 
 class Cut:
@@ -109,20 +111,25 @@ def cut(rl: Document) -> Cut | None:
         return None  # a line left of the content that is not an entry's first line
     else:  # the text ends inside the last entry, without a final line break
         if prev < len(text):
-            if pending_comment:
-                return None
-            last = len(text)
+            return None  # whatever the edit puts after it would join its last line
     out.spans[-1] = (out.spans[-1][0], last)
     ends = [e for _, e in out.spans]
     out.gaps = [text[e:s] for e, s in zip(ends, starts[1:])] + [""]
     n = len(starts)
     out.prefixes, out.columns = [text[s:s + col] for s in starts], [col] * n
     end = ends[-1]
-    out.marker_line = out.prefixes[0] + MARKER + (lb if text[end - 1:end] == "\n" else "")
+    out.marker_line = out.prefixes[0] + MARKER + lb
     out.skeleton = text[:starts[0]] + out.marker_line + text[end:]
     # every entry's lines but its first are right of the content column (or empty): one
     # substitution moves them all
-    joined = re.sub(f"(?m)^ {{{col}}}", "", "".join(out.separator + text[s + col:e] for s, e in out.spans))
+    # (after a line break: str.replace, where a regex over the whole list took four times as long)
+    pad = " " * col
+    region = text[starts[0]:end]
+    if "\n" + pad + "\n" in region or "\n" + pad + "\r\n" in region:
+        return None  # a line of just the column's spaces: moved left and back, it would lose them
+    if _KEEP.search(region):
+        return None  # a block scalar that keeps its final empty lines, which the gap after its entry holds
+    joined = "".join(out.separator + text[s + col:e] for s, e in out.spans).replace("\n" + pad, "\n")
     try:
         _, docs = split_stream(joined, rl.source)
     except InputError:
@@ -157,11 +164,22 @@ def paste(c: Cut, texts: dict[int, str]) -> list[str] | None:
         if new is None:
             parts.append(c.text[s:e])
         else:  # the entry's first line behind its dash, every other line but empty ones moved right
-            body = new[len(c.separator):]
-            parts.append(prefix + re.sub("(?m)^(?=[^\r\n])", " " * col, body)[col:])
+            parts.append(prefix + _moved_right(new[len(c.separator):], " " * col))
         if gap:
             parts.append(gap)
     return parts
+
+
+def _moved_right(body: str, pad: str) -> str:
+    """Every line of `body` but its first and the empty ones (a line break alone) behind
+    `pad` (str.replace, then the empty lines it padded given back)."""
+    moved = body.replace("\n", "\n" + pad)
+    if body.endswith("\n"):  # the final line break has no line after it
+        moved = moved[:-len(pad)]
+    for empty in ("\n" + pad + "\n", "\n" + pad + "\r\n"):
+        while empty in moved:
+            moved = moved.replace(empty, empty.replace(pad, ""))
+    return moved
 
 
 def _movable(text: str, separator: str, broken: bool) -> bool:
