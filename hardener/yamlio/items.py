@@ -13,7 +13,9 @@ its column again (an entry nothing changed as the exact text it came as).
 The cut is made only where it is exact: the list a block mapping at column 0 with a plain
 ``items:`` key, its entries ``-`` at one column with content on the same line, every other
 line of an entry indented at least to that content's column, or empty (comments and blank
-lines between entries stay where they are, as text between them). Moving a block of lines
+lines between entries stay where they are, as text between them), no block scalar that keeps
+its final empty lines (`|+`: they would sit between the entries) and a line break after the
+last entry (what the edit puts after it would join its last line). Moving a block of lines
 left or right by the same number of columns changes nothing a YAML reader reads (block
 scalar indentation indicators count from the parent's column). A cut in a wrong place
 cannot pass unseen: each entry must read on its own as one mapping (a cut inside a quoted
