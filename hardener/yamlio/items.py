@@ -41,6 +41,8 @@ _FIRST_ENTRY = re.compile(r"(?:[ ]*(?:#[^\r\n]*)?\r?\n)*(( *)- +)(?=[^ #\r\n])")
 _BREAKS = ("\n", "\r\n")
 #: a block scalar's keep indicator (`|+`, `>2+`): its empty lines at the end are its value
 _KEEP = re.compile(r"[|>][1-9]?\+")
+#: a block scalar's header line
+_BLOCK = re.compile(r"(?m)[:-] +[|>][-+1-9]*[ ]*(?:#[^\r\n]*)?\r?$")
 
 
 class Cut:
@@ -131,6 +133,9 @@ def cut(rl: Document) -> Cut | None:
         return None  # a line of just the column's spaces: moved left and back, it would lose them
     if _KEEP.search(region):
         return None  # a block scalar that keeps its final empty lines, which the gap after its entry holds
+    if text[end:end + 1] in ("\n", "\r") and _BLOCK.search(text, starts[-1], end):
+        return None  # empty lines after the last entry, which may end in a block scalar: the reader
+        # counts them to the scalar's node, and the whole list's edit writes after them
     joined = "".join(out.separator + text[s + col:e] for s, e in out.spans).replace("\n" + pad, "\n")
     try:
         _, docs = split_stream(joined, rl.source)
