@@ -60,22 +60,9 @@ def _write_stdout(text) -> None:
             for chunk in iter(lambda: text.read(step), b""):
                 out.write(chunk)
         else:
-            small: list[str] = []  # short pieces (a ResourceList's results) written together
-            size = 0
-            for piece in ([text] if isinstance(text, str) else text):
-                if len(piece) < 4096:
-                    small.append(piece)
-                    size += len(piece)
-                    if size < 1 << 16:
-                        continue
-                    piece, small, size = "".join(small), [], 0
-                elif small:
-                    out.write("".join(small).encode("utf-8", "surrogateescape"))
-                    small, size = [], 0
+            for piece in _batched([text] if isinstance(text, str) else text):
                 for i in range(0, len(piece), step):
                     out.write(piece[i:i + step].encode("utf-8", "surrogateescape"))
-            if small:
-                out.write("".join(small).encode("utf-8", "surrogateescape"))
         out.flush()
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -300,16 +287,30 @@ def _report_lines(inactive: list[str], notes: list[str]) -> list[str]:
 def _write_stderr(chunks) -> None:
     """Write a report made in pieces (every change of a large stream is several times the
     stream) to stderr in batches of about 64 kB: never the whole report at once."""
-    batch: list[str] = []
-    size = 0
-    for chunk in chunks:
-        batch.append(chunk)
-        size += len(chunk)
-        if size >= 1 << 16:
-            click.echo("".join(batch), err=True, nl=False)
-            batch, size = [], 0
-    if batch:
-        click.echo("".join(batch), err=True, nl=False)
+    for batch in _batched(chunks):
+        click.echo(batch, err=True, nl=False)
+
+
+def _batched(pieces, short: int = 4096, size: int = 1 << 16):
+    """The pieces in order, runs of short ones joined into about `size` characters: tens of
+    thousands of small writes (a ResourceList's results, a report's lines) cost more than
+    the joins, and one join of all of them would be a copy of the whole."""
+    held: list[str] = []
+    n = 0
+    for piece in pieces:
+        if len(piece) >= short:
+            if held:
+                yield "".join(held)
+                held, n = [], 0
+            yield piece
+            continue
+        held.append(piece)
+        n += len(piece)
+        if n >= size:
+            yield "".join(held)
+            held, n = [], 0
+    if held:
+        yield "".join(held)
 
 
 @main.group("profiles", invoke_without_command=True)

@@ -124,8 +124,8 @@ class Blocks:
                     if found[memo] is None:
                         unproven[memo] = (key, value)
                 if first:
-                    head = same.get((memo,))
-                    append(head if head is not None else same.setdefault((memo,), (memo,)))
+                    head = (memo,)
+                    append(same.setdefault(head, head))
                     first = False
                 else:
                     append(memo)

@@ -120,9 +120,10 @@ _SCALARS = {t: c for t, c in SafeLoader.yaml_constructors.items()
             if t in ("tag:yaml.org,2002:" + n for n in ("null", "bool", "int", "float"))}
 
 
-#: Mapping keys are interned: every document spells the same few hundred keys, and a run
-#: that keeps its documents' data (the policy stages, --verify) would hold a copy of each
-#: per document (2,000 Deployments: ~4 MB of equal key strings).
+#: Mapping keys and strings of up to _INTERNED characters are interned: every document
+#: spells the same few hundred keys and values, and a run that keeps its documents' data
+#: (the policy stages, --verify) would hold a copy of each per document (2,000
+#: Deployments: ~4 MB of equal key strings).
 _intern = sys.intern
 _INTERNED = 64
 
